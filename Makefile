@@ -1,0 +1,47 @@
+# Backbeat developer entry points. Both targets set up what they need themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 3000
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: dev test lint typecheck template unit integration bench clean venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT)
+dev: venv
+	exec $(BIN)/python -m devstack --port $(PORT)
+
+## make test: lint, type check, template checks and the whole pytest suite
+test: venv lint typecheck template
+	$(BIN)/python -m pytest -q tests
+
+lint: venv
+	$(BIN)/ruff check layers functions devstack tests bench
+	$(BIN)/ruff format --check layers functions devstack tests bench
+
+typecheck: venv
+	$(BIN)/mypy layers/backbeat/backbeat functions devstack
+
+template: venv
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
+
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: venv
+	$(BIN)/python -m pytest -q tests/integration tests/e2e
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

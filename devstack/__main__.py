@@ -1,0 +1,81 @@
+"""`python -m devstack` (what `make dev` runs): the whole local stack in the foreground.
+
+Starts moto, creates the resources of template.yaml, seeds the demo users and the demo catalog,
+prints one line saying it is ready with the URL, and stops everything on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from devstack.seed import DEFAULT_CATALOG_DIR, seed_demo_catalog, seed_demo_users, stderr_progress
+from devstack.stack import Devstack
+
+
+def _say(message: str) -> None:
+    print(f"devstack: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--catalog-dir", type=Path, default=DEFAULT_CATALOG_DIR)
+    parser.add_argument("--catalog-limit", type=int, default=None, help="seed only the first N songs")
+    parser.add_argument("--no-seed", action="store_true", help="start empty: no demo users, no catalog")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    stack = Devstack(host=args.host, port=args.port, log=_say)
+    try:
+        stack.start()
+        stack.wait_healthy()
+        _say(f"gateway on {stack.url}, AWS APIs (moto) on {stack.moto_endpoint}")
+        if not args.no_seed:
+            assert stack.deployment is not None
+            seed_demo_users(stack.url, stack.deployment.tables["UsersTable"])
+            _say("demo users: free@demo.backbeat.dev, premium@demo.backbeat.dev")
+            if args.catalog_dir.is_dir():
+                report = seed_demo_catalog(
+                    stack.deployment.tables["CatalogTable"],
+                    args.catalog_dir,
+                    limit=args.catalog_limit,
+                    progress=stderr_progress("catalog"),
+                )
+                _say(
+                    f"catalog: {report.songs} songs, {report.albums} albums, {report.artists} artists "
+                    f"in {report.seconds:.1f} s ({report.songs_per_second:,.0f} songs/s)"
+                )
+            else:
+                _say(f"no demo catalog at {args.catalog_dir}: starting with an empty catalog")
+        print(
+            f"Backbeat devstack ready at {stack.url} ({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+        while not stop_requested.wait(0.5):
+            pass
+        _say("stopping")
+        return 0
+    except Exception as error:
+        _say(f"failed: {error}")
+        raise
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""The local API Gateway: serves the template's HTTP API (payload format 2.0) on one port.
+
+Routes come from the functions' `HttpApi` events; the JWT authorizer is applied before a route's
+function runs; the function's response is translated the way API Gateway translates it. Other
+parts of the devstack (the WebSocket API, media delivery) add their own routes to `app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from devstack.authorizer import AuthorizationFailed, JwksCache, authorize
+from devstack.lambdas import FunctionError, LambdaRuntime
+from devstack.resources import Deployment, HttpRoute
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def gateway_error(status: int, code: str, message: str) -> web.Response:
+    """An error from the gateway itself: API Gateway's `message`, plus Backbeat's error shape."""
+    body = {"message": message, "error": {"code": code, "message": message}}
+    return web.json_response(body, status=status)
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: HttpRoute
+    pattern: re.Pattern[str]
+    parameters: tuple[str, ...]
+    specificity: tuple[int, int, int]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.route.method} {self.route.path}"
+
+
+def _compile(route: HttpRoute) -> _CompiledRoute:
+    parameters: list[str] = []
+    parts: list[str] = []
+    literal = 0
+    greedy = 0
+    for segment in route.path.strip("/").split("/"):
+        match = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
+        if match:
+            parameters.append(match.group(1))
+            if match.group(2):
+                greedy += 1
+                parts.append(f"(?P<{match.group(1)}>.+)")
+            else:
+                parts.append(f"(?P<{match.group(1)}>[^/]+)")
+        else:
+            literal += 1
+            parts.append(re.escape(segment))
+    pattern = re.compile("^/" + "/".join(parts) + "/?$") if route.path != "/" else re.compile("^/$")
+    # API Gateway prefers exact paths, then parameters, then greedy paths; a method over ANY.
+    specificity = (-greedy, literal, 0 if route.method == "ANY" else 1)
+    return _CompiledRoute(route, pattern, tuple(parameters), specificity)
+
+
+class Gateway:
+    def __init__(
+        self,
+        deployment: Deployment,
+        runtime: LambdaRuntime,
+        jwks: JwksCache,
+        *,
+        health_check: Callable[[], dict[str, str]] | None = None,
+        max_workers: int = 64,
+    ) -> None:
+        self.deployment = deployment
+        self.runtime = runtime
+        self.jwks = jwks
+        self.health_check = health_check
+        self.routes = sorted(
+            (_compile(route) for route in deployment.routes), key=lambda r: r.specificity, reverse=True
+        )
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self.extra_routes: list[tuple[str, str, Callable[..., Any]]] = []
+
+    def build_app(self) -> web.Application:
+        for method, path, handler in self.extra_routes:
+            self.app.router.add_route(method, path, handler)
+        self.app.router.add_route("*", "/{tail:.*}", self.handle)
+        return self.app
+
+    def match(self, method: str, path: str) -> tuple[_CompiledRoute, dict[str, str]] | None:
+        path_matched = False
+        for compiled in self.routes:
+            found = compiled.pattern.match(path)
+            if not found:
+                continue
+            path_matched = True
+            if compiled.route.method in (method, "ANY"):
+                return compiled, {k: v for k, v in found.groupdict().items() if v is not None}
+        if path_matched:
+            return None
+        return None
+
+    def _cors_headers(self, request: web.Request, api: str) -> dict[str, str]:
+        cors = self.deployment.apis[api].cors if api in self.deployment.apis else None
+        origin = request.headers.get("Origin")
+        if not cors or not origin:
+            return {}
+        allowed = cors.get("AllowOrigins") or []
+        if "*" not in allowed and origin not in allowed:
+            return {}
+        return {"Access-Control-Allow-Origin": "*" if "*" in allowed else origin}
+
+    def _preflight(self, request: web.Request) -> web.Response | None:
+        if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+            return None
+        for api in self.deployment.apis.values():
+            if api.cors:
+                headers = self._cors_headers(request, api.logical_id)
+                headers["Access-Control-Allow-Methods"] = ",".join(api.cors.get("AllowMethods") or ["*"])
+                headers["Access-Control-Allow-Headers"] = ",".join(api.cors.get("AllowHeaders") or ["*"])
+                headers["Access-Control-Max-Age"] = str(api.cors.get("MaxAge", 0))
+                return web.Response(status=204, headers=headers)
+        return None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        preflight = self._preflight(request)
+        if preflight is not None:
+            return preflight
+        matched = self.match(request.method, request.path)
+        if matched is None:
+            return gateway_error(404, "NotFound", f"no route for {request.method} {request.path}")
+        compiled, path_parameters = matched
+        route = compiled.route
+        principal = None
+        if route.authorizer:
+            authorizer = self.deployment.apis[route.api].authorizers.get(route.authorizer)
+            if authorizer is None:
+                return gateway_error(500, "InternalError", f"authorizer {route.authorizer} is not defined")
+            try:
+                principal = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, authorize, request.headers.get("Authorization"), authorizer, self.jwks
+                )
+            except AuthorizationFailed as failure:
+                return gateway_error(401, "Unauthorized", f"Unauthorized: {failure}")
+        body = await request.read()
+        event = self._event(request, compiled, path_parameters, body, principal)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.runtime.invoke, route.function, event
+            )
+        except FunctionError:
+            return gateway_error(500, "InternalError", "Internal Server Error")
+        response = self._response(result, self._cors_headers(request, route.api))
+        if self.health_check and route.path == "/health" and response.status == 200:
+            components = await asyncio.get_running_loop().run_in_executor(self.executor, self.health_check)
+            if any(state != "ok" for state in components.values()):
+                return web.json_response({"status": "degraded", "components": components}, status=503)
+        return response
+
+    def _event(
+        self,
+        request: web.Request,
+        compiled: _CompiledRoute,
+        path_parameters: dict[str, str],
+        body: bytes,
+        principal: Any,
+    ) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        for key, value in request.headers.items():
+            lower = key.lower()
+            if lower == "cookie":
+                continue
+            headers[lower] = f"{headers[lower]},{value}" if lower in headers else value
+        query: dict[str, str] = {}
+        for key, value in request.query.items():
+            query[key] = f"{query[key]},{value}" if key in query else value
+        now = datetime.now(UTC)
+        is_text = True
+        try:
+            text_body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            is_text = False
+            text_body = base64.b64encode(body).decode("ascii")
+        context: dict[str, Any] = {
+            "accountId": self.deployment.resolver.account_id,
+            "apiId": self.deployment.apis[compiled.route.api].api_id,
+            "domainName": request.host,
+            "domainPrefix": request.host.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+                "sourceIp": request.remote or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": compiled.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(time.time() * 1000),
+        }
+        if principal is not None:
+            context["authorizer"] = {"jwt": {"claims": principal.claims, "scopes": principal.scopes}}
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": compiled.route_key,
+            "rawPath": request.path,
+            "rawQueryString": request.query_string,
+            "headers": headers,
+            "requestContext": context,
+            "isBase64Encoded": bool(body) and not is_text,
+        }
+        cookies = request.headers.getall("Cookie", [])
+        if cookies:
+            event["cookies"] = [c.strip() for header in cookies for c in header.split(";") if c.strip()]
+        if query:
+            event["queryStringParameters"] = query
+        if path_parameters:
+            event["pathParameters"] = path_parameters
+        if body:
+            event["body"] = text_body
+        return event
+
+    @staticmethod
+    def _response(result: Any, cors: dict[str, str]) -> web.Response:
+        if not (isinstance(result, dict) and "statusCode" in result):
+            # Payload 2.0: anything else is JSON with status 200.
+            return web.json_response(result, headers=cors)
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+        response = web.Response(status=int(result["statusCode"]), body=payload)
+        for key, value in (result.get("headers") or {}).items():
+            response.headers[key] = str(value)
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(key, str(value))
+        for cookie in result.get("cookies") or []:
+            response.headers.add("Set-Cookie", cookie)
+        if "Content-Type" not in response.headers and payload:
+            response.headers["Content-Type"] = "application/json"
+        response.headers.update(cors)
+        return response
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

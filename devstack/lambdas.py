@@ -1,0 +1,206 @@
+"""Lambda handlers run in-process, with Lambda's execution-environment semantics.
+
+Each function gets a pool of execution environments. An environment is a fresh import of the
+function's handler module (a cold start) with the function's environment variables in place while
+it imports, so settings read at cold start are the function's own. One environment serves one
+invocation at a time, as in Lambda; concurrent invocations get more environments, up to
+`max_concurrency` per function (then they wait, as throttled invocations would be retried).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_IMPORT_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_dir: Path
+    handler: str
+    environment: Mapping[str, str]
+    timeout_seconds: int = 10
+    memory_mb: int = 512
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
+
+
+class FunctionError(Exception):
+    """The handler raised: `payload` is what Lambda would return with X-Amz-Function-Error."""
+
+    def __init__(self, function: str, payload: dict[str, Any]) -> None:
+        super().__init__(f"{function}: {payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.payload = payload
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@contextmanager
+def _function_environment(environment: Mapping[str, str]) -> Iterator[None]:
+    """Overlay the function's variables on os.environ while its module imports."""
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update({key: str(value) for key, value in environment.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class _Environment:
+    module: ModuleType
+    handler: Any
+    created: float = field(default_factory=time.monotonic)
+    invocations: int = 0
+
+
+@dataclass
+class FunctionStats:
+    cold_starts: int = 0
+    invocations: int = 0
+    errors: int = 0
+    cold_start_seconds: list[float] = field(default_factory=list)
+
+
+class _FunctionPool:
+    def __init__(self, spec: FunctionSpec, max_concurrency: int) -> None:
+        self.spec = spec
+        self.stats = FunctionStats()
+        self._idle: list[_Environment] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._generation = 0
+
+    def _cold_start(self) -> _Environment:
+        module_name, _, function_name = self.spec.handler.rpartition(".")
+        path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.spec.logical_id}: handler module {path} does not exist")
+        started = time.perf_counter()
+        with _IMPORT_LOCK, _function_environment(self.spec.environment):
+            self._generation += 1
+            unique = f"_lambda_{self.spec.logical_id}_{self._generation}"
+            module_spec = importlib.util.spec_from_file_location(unique, path)
+            assert module_spec and module_spec.loader
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        handler = getattr(module, function_name)
+        self.stats.cold_starts += 1
+        self.stats.cold_start_seconds.append(time.perf_counter() - started)
+        return _Environment(module=module, handler=handler)
+
+    @contextmanager
+    def environment(self) -> Iterator[_Environment]:
+        with self._slots:
+            with self._lock:
+                env = self._idle.pop() if self._idle else None
+            if env is None:
+                env = self._cold_start()
+            try:
+                yield env
+            finally:
+                with self._lock:
+                    self._idle.append(env)
+
+    def warm(self) -> None:
+        """Start one environment ahead of the first request (provisioned concurrency of 1)."""
+        with self.environment():
+            pass
+
+
+class LambdaRuntime:
+    """Invokes functions by logical id, physical name or ARN."""
+
+    def __init__(self, specs: list[FunctionSpec], max_concurrency: int = 16) -> None:
+        self._pools: dict[str, _FunctionPool] = {}
+        for spec in specs:
+            pool = _FunctionPool(spec, max_concurrency)
+            for key in (spec.logical_id, spec.name, spec.arn):
+                self._pools[key] = pool
+
+    @property
+    def specs(self) -> list[FunctionSpec]:
+        return list({id(pool): pool.spec for pool in self._pools.values()}.values())
+
+    def knows(self, function: str) -> bool:
+        return self._pool(function) is not None
+
+    def _pool(self, function: str) -> _FunctionPool | None:
+        name = function.split(":function:")[-1].split(":")[0] if ":function:" in function else function
+        return self._pools.get(name) or self._pools.get(function)
+
+    def stats(self, function: str) -> FunctionStats:
+        pool = self._pool(function)
+        if pool is None:
+            raise KeyError(function)
+        return pool.stats
+
+    def warm_all(self) -> None:
+        for spec in self.specs:
+            self._pools[spec.logical_id].warm()
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """Run the handler; returns its result or raises FunctionError as Lambda would report it."""
+        pool = self._pool(function)
+        if pool is None:
+            raise KeyError(f"no such function: {function}")
+        spec = pool.spec
+        with pool.environment() as env:
+            context = LambdaContext(
+                function_name=spec.name,
+                function_version="$LATEST",
+                invoked_function_arn=spec.arn,
+                memory_limit_in_mb=spec.memory_mb,
+                aws_request_id=str(uuid.uuid4()),
+                log_group_name=f"/aws/lambda/{spec.name}",
+                log_stream_name=f"local/{id(env)}",
+                deadline=time.monotonic() + spec.timeout_seconds,
+            )
+            pool.stats.invocations += 1
+            env.invocations += 1
+            try:
+                return env.handler(event, context)
+            except Exception as error:
+                pool.stats.errors += 1
+                raise FunctionError(
+                    spec.name,
+                    {
+                        "errorMessage": str(error),
+                        "errorType": type(error).__name__,
+                        "stackTrace": traceback.format_exception(error),
+                    },
+                ) from error

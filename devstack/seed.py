@@ -1,0 +1,68 @@
+"""Demo data for the local stack: the demo users and the demo catalog."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from backbeat.catalog.dataset import load_catalog
+from backbeat.catalog.models import bind_catalog_table
+from backbeat.catalog.seed import SeedReport, seed_catalog
+from backbeat.identity import service as identity
+from backbeat.identity.models import bind_users_table
+
+# Local demo only: these accounts exist in the devstack, never in a deployed stack.
+DEMO_PASSWORD = "listen-to-the-music"
+DEMO_USERS = {"free@demo.backbeat.dev": "free", "premium@demo.backbeat.dev": "premium"}
+DEFAULT_CATALOG_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "catalog"
+
+
+def post_json(url: str, body: dict[str, object], token: str | None = None) -> tuple[int, dict[str, object]]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def seed_demo_users(api_url: str, users_table: str) -> None:
+    """Sign the demo users up through the API (409 when they exist) and set their tiers."""
+    bind_users_table(users_table)
+    for email, tier in DEMO_USERS.items():
+        status, body = post_json(f"{api_url}/auth/signup", {"email": email, "password": DEMO_PASSWORD})
+        if status not in (201, 409):
+            raise RuntimeError(f"cannot create demo user {email}: {status} {body}")
+        identity.set_tier(email, tier)
+
+
+def seed_demo_catalog(
+    catalog_table: str,
+    directory: Path = DEFAULT_CATALOG_DIR,
+    limit: int | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> SeedReport:
+    catalog = load_catalog(directory)
+    if limit is not None:
+        catalog = catalog.first(limit)
+    bind_catalog_table(catalog_table)
+    return seed_catalog(catalog, progress=progress)
+
+
+def stderr_progress(label: str) -> Callable[[int, int], None]:
+    last = [-1]
+
+    def report(done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent // 10 != last[0] // 10 or done == total:
+            last[0] = percent
+            print(f"  {label}: {done}/{total} items ({percent}%)", file=sys.stderr, flush=True)
+
+    return report

@@ -1,0 +1,213 @@
+"""Start and stop the whole local cloud: moto, resources from the template, in-process Lambda,
+event source pollers and the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aiohttp import web
+
+from devstack.authorizer import JwksCache, moto_jwks_fetcher
+from devstack.gateway import Gateway
+from devstack.lambdas import FunctionError, LambdaRuntime
+from devstack.pollers import PollerGroup
+from devstack.resources import Deployment, ResourceCreator
+from devstack.template import load_template
+
+REGION = "us-east-1"
+ROOT = Path(__file__).resolve().parent.parent
+
+# What the local stack sets for itself and its in-process functions.
+LOCAL_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "devstack",
+    "AWS_SECRET_ACCESS_KEY": "devstack",
+    "AWS_SESSION_TOKEN": "devstack",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+_active_runtime: LambdaRuntime | None = None
+
+
+def _patch_moto_lambda() -> None:
+    """moto's Lambda invoke needs Docker; run the handler in-process instead (Step Functions
+    Task states and `lambda:Invoke` both reach this)."""
+    from moto.awslambda.models import LambdaFunction
+
+    def invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        if _active_runtime is None or not _active_runtime.knows(self.function_name):
+            return (
+                json.dumps({"errorMessage": f"function {self.function_name} is not in the devstack"}),
+                True,
+                "",
+            )
+        if isinstance(event, (str, bytes)):
+            event = json.loads(event or "{}")
+        try:
+            return json.dumps(_active_runtime.invoke(self.function_name, event or {})), False, ""
+        except FunctionError as error:
+            payload = {k: v for k, v in error.payload.items() if k != "stackTrace"}
+            return json.dumps(payload), True, ""
+
+    LambdaFunction._invoke_lambda = invoke_in_process  # type: ignore[method-assign]
+
+
+@dataclass
+class Devstack:
+    root: Path = ROOT
+    template: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 3000
+    stack_name: str = "backbeat-local"
+    parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "dev", "AutoConfirmSignup": "true"})
+    log: Callable[[str], None] = lambda message: None
+
+    def __post_init__(self) -> None:
+        self.template = self.template or self.root / "template.yaml"
+        self.moto_server: Any = None
+        self.moto_endpoint = ""
+        self.session: boto3.Session | None = None
+        self.deployment: Deployment | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.pollers: PollerGroup | None = None
+        self.gateway: Gateway | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._gateway_thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Devstack:
+        global _active_runtime
+        self._start_moto()
+        assert self.template is not None
+        creator = ResourceCreator(
+            load_template(self.template), self.root, self.session, self.stack_name, self.parameters
+        )
+        self.deployment = creator.create_all()
+        self.log(
+            f"created {len(self.deployment.tables)} tables, {len(self.deployment.functions)} functions, "
+            f"{len(self.deployment.routes)} routes, {len(self.deployment.mappings)} event source mappings"
+        )
+        self.runtime = LambdaRuntime(self.deployment.functions)
+        _active_runtime = self.runtime
+        self.pollers = PollerGroup(self.deployment.mappings, self.runtime, self.session)
+        self.pollers.start()
+        jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
+        self.gateway = Gateway(self.deployment, self.runtime, jwks, health_check=self.component_health)
+        self._start_gateway()
+        return self
+
+    def _start_moto(self) -> None:
+        import logging
+
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        moto_port = free_port(self.host)
+        os.environ.update(LOCAL_ENVIRONMENT)
+        os.environ["MOTO_PORT"] = str(moto_port)  # Step Functions' Lambda client reads it
+        self.moto_endpoint = f"http://{self.host}:{moto_port}"
+        os.environ["AWS_ENDPOINT_URL"] = self.moto_endpoint
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        _patch_moto_lambda()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
+        self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
+        self.moto_server.start()
+        self.session = boto3.Session(region_name=REGION)
+
+    def _start_gateway(self) -> None:
+        assert self.gateway is not None
+        app = self.gateway.build_app()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            self._runner = runner
+            try:
+                loop.run_until_complete(runner.setup())
+                site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+                loop.run_until_complete(site.start())
+                self.port = int(runner.addresses[0][1])
+            except BaseException as error:  # reported to the starting thread
+                failure.append(error)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._gateway_thread = threading.Thread(target=serve, name="gateway", daemon=True)
+        self._gateway_thread.start()
+        ready.wait(30)
+        if failure:
+            raise RuntimeError(f"the gateway could not listen on {self.host}:{self.port}: {failure[0]}")
+
+    def stop(self) -> None:
+        global _active_runtime
+        if self.pollers:
+            self.pollers.stop()
+        if self._loop and self._gateway_thread:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._gateway_thread.join(10)
+        if self.gateway:
+            self.gateway.executor.shutdown(wait=False, cancel_futures=True)
+        if self.moto_server:
+            self.moto_server.stop()
+        _active_runtime = None
+
+    # ------------------------------------------------------------------ health
+    def component_health(self) -> dict[str, str]:
+        components = {"moto": "ok", "gateway": "ok"}
+        try:
+            with urllib.request.urlopen(f"{self.moto_endpoint}/moto-api/", timeout=2):  # noqa: S310
+                pass
+        except Exception:
+            components["moto"] = "unavailable"
+        if self.pollers:
+            components.update(self.pollers.status())
+        return components
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except Exception:  # not up yet
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.url}/health did not answer 200 within {timeout} s")
+
+    def output(self, name: str) -> Any:
+        assert self.deployment is not None
+        return self.deployment.outputs[name]

@@ -1,0 +1,41 @@
+"""GET /health (public): 200 {"status": "ok"} only when every dependency answers, else 503."""
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from backbeat.aws import client
+from backbeat.config import HealthSettings
+from backbeat.http import create_resolver
+from backbeat.observability import logger
+
+settings = HealthSettings()
+app = create_resolver()
+
+
+def _probe(name: str) -> tuple[str, str]:
+    try:
+        if name == "catalogTable":
+            client("dynamodb").describe_table(TableName=settings.catalog_table)
+        elif name == "usersTable":
+            client("dynamodb").describe_table(TableName=settings.users_table)
+        elif name == "userPool":
+            client("cognito-idp").describe_user_pool(UserPoolId=settings.user_pool_id)
+        return name, "ok"
+    except Exception as error:
+        logger.warning("health probe failed", extra={"component": name, "error": str(error)})
+        return name, "unavailable"
+
+
+@app.get("/health")
+def health() -> Response[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        components = dict(pool.map(_probe, ("catalogTable", "usersTable", "userPool")))
+    healthy = all(state == "ok" for state in components.values())
+    body = {"status": "ok" if healthy else "degraded", "components": components}
+    return Response(status_code=200 if healthy else 503, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

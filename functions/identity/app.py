@@ -1,0 +1,63 @@
+"""Identity API: POST /auth/signup, POST /auth/login (public) and GET /me (JWT)."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from backbeat.config import IdentitySettings
+from backbeat.http import caller_id, create_resolver
+from backbeat.identity import service
+from backbeat.identity.models import bind_users_table
+from backbeat.observability import logger, metrics, tracer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+settings = IdentitySettings()
+bind_users_table(settings.users_table)
+pool = service.UserPool(settings.user_pool_id, settings.user_pool_client_id, settings.auto_confirm_signup)
+app = create_resolver()
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Email
+    password: Password = Field(repr=False)
+
+
+@app.post("/auth/signup")
+@tracer.capture_method
+def signup(body: Credentials) -> Response[dict[str, Any]]:
+    user = service.signup(pool, body.email, body.password)
+    metrics.add_metric(name="SignUps", unit="Count", value=1)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=user)
+
+
+@app.post("/auth/login")
+@tracer.capture_method
+def login(body: Credentials) -> dict[str, Any]:
+    return service.login(pool, body.email, body.password)
+
+
+@app.get("/me")
+@tracer.capture_method
+def me() -> dict[str, Any]:
+    return service.me(caller_id(app))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

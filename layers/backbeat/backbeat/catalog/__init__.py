@@ -1,0 +1,1 @@
+"""The catalog: songs, albums and artists."""

@@ -1,0 +1,169 @@
+"""Read the demo catalog (the "Spotify Hit Predictor" CSVs) into songs, albums and artists.
+
+Every CSV row is a track; a track is identified by the 22-character id of its Spotify URI and
+deduplicated on it (the first file, in sorted order, wins). The dataset names no albums, so every
+track is released as a single: an album of type ``single`` with the track's title.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backbeat.ids import base62_id
+
+FEATURE_COLUMNS = {
+    "danceability": float,
+    "energy": float,
+    "key": int,
+    "loudness": float,
+    "mode": int,
+    "speechiness": float,
+    "acousticness": float,
+    "instrumentalness": float,
+    "liveness": float,
+    "valence": float,
+    "tempo": float,
+    "time_signature": int,
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def normalize_name(name: str) -> str:
+    """The natural key of an artist: case-, space- and Unicode-form-insensitive."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def artist_id_for(name: str) -> str:
+    return base62_id("artist", normalize_name(name))
+
+
+def single_album_id_for(song_id: str) -> str:
+    return base62_id("single", song_id)
+
+
+@dataclass(frozen=True)
+class Song:
+    id: str
+    title: str
+    artist_id: str
+    artist_name: str
+    album_id: str
+    album_title: str
+    album_type: str
+    track_number: int
+    duration_ms: int
+    popularity: int
+    audio_features: dict[str, float | int]
+    decade: str
+
+
+@dataclass
+class Artist:
+    id: str
+    name: str
+    song_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Album:
+    id: str
+    title: str
+    album_type: str
+    artist_id: str
+    artist_name: str
+    track_count: int
+
+
+@dataclass
+class Catalog:
+    songs: list[Song]
+    albums: list[Album]
+    artists: list[Artist]
+
+    def first(self, count: int) -> Catalog:
+        """The first `count` songs with their albums and artists (a smaller demo catalog)."""
+        songs = self.songs[:count]
+        song_ids = {song.id for song in songs}
+        album_ids = {song.album_id for song in songs}
+        artists = [
+            Artist(id=artist.id, name=artist.name, song_ids=[s for s in artist.song_ids if s in song_ids])
+            for artist in self.artists
+        ]
+        return Catalog(
+            songs=songs,
+            albums=[album for album in self.albums if album.id in album_ids],
+            artists=[artist for artist in artists if artist.song_ids],
+        )
+
+
+def song_id_from_uri(uri: str) -> str:
+    """``spotify:track:4GiXBCUF7H6YfNQsnBRIzl`` -> ``4GiXBCUF7H6YfNQsnBRIzl``."""
+    song_id = uri.rsplit(":", 1)[-1].strip()
+    if len(song_id) != 22 or not song_id.isalnum():
+        raise ValueError(f"not a track URI: {uri!r}")
+    return song_id
+
+
+def _read_rows(paths: Iterable[Path]) -> Iterator[tuple[str, dict[str, str]]]:
+    for path in sorted(paths):
+        decade = path.stem.rsplit("-", 1)[-1]
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                yield decade, row
+
+
+def load_catalog(directory: Path) -> Catalog:
+    """Load every ``*.csv`` under ``directory``; raises FileNotFoundError when there is none."""
+    paths = list(directory.glob("*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no catalog CSV files in {directory}")
+    songs: dict[str, Song] = {}
+    artists: dict[str, Artist] = {}
+    for decade, row in _read_rows(paths):
+        try:
+            song_id = song_id_from_uri(row["uri"])
+        except ValueError:
+            continue
+        if song_id in songs:
+            continue
+        title = row["track"].strip()
+        artist_name = row["artist"].strip()
+        artist_id = artist_id_for(artist_name)
+        artist = artists.setdefault(artist_id, Artist(id=artist_id, name=artist_name))
+        artist.song_ids.append(song_id)
+        features = {_camel(col): cast(row[col]) for col, cast in FEATURE_COLUMNS.items() if row.get(col)}
+        songs[song_id] = Song(
+            id=song_id,
+            title=title,
+            artist_id=artist_id,
+            artist_name=artist_name,
+            album_id=single_album_id_for(song_id),
+            album_title=title,
+            album_type="single",
+            track_number=1,
+            duration_ms=int(float(row["duration_ms"])),
+            # The dataset's `target` marks a Billboard Hot-100 hit: the only popularity signal it has.
+            popularity=100 if row.get("target") == "1" else 0,
+            audio_features=features,
+            decade=decade,
+        )
+    albums = [
+        Album(
+            id=song.album_id,
+            title=song.album_title,
+            album_type=song.album_type,
+            artist_id=song.artist_id,
+            artist_name=song.artist_name,
+            track_count=1,
+        )
+        for song in songs.values()
+    ]
+    return Catalog(songs=list(songs.values()), albums=albums, artists=list(artists.values()))

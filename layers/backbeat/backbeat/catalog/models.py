@@ -1,0 +1,98 @@
+"""Data access for the catalog table (single-table design, pynamodb).
+
+| entity | pk               | sk     | gsi1 (by artist)              | gsi2 (by album)              |
+|--------|------------------|--------|-------------------------------|------------------------------|
+| song   | ``SONG#<id>``    | ``META`` | ``ARTIST#<id>`` / ``<title>#<id>`` | ``ALBUM#<id>`` / ``<track no>`` |
+| album  | ``ALBUM#<id>``   | ``META`` |                               |                              |
+| artist | ``ARTIST#<id>``  | ``META`` |                               |                              |
+
+The table's stream (NEW_AND_OLD_IMAGES) feeds change-data-capture consumers such as search.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+META = "META"
+
+
+def song_key(song_id: str) -> str:
+    return f"SONG#{song_id}"
+
+
+def album_key(album_id: str) -> str:
+    return f"ALBUM#{album_id}"
+
+
+def artist_key(artist_id: str) -> str:
+    return f"ARTIST#{artist_id}"
+
+
+class ByArtistIndex(GlobalSecondaryIndex["SongItem"]):
+    class Meta:
+        index_name = "byArtist"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ByAlbumIndex(GlobalSecondaryIndex["SongItem"]):
+    class Meta:
+        index_name = "byAlbum"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class CatalogModel(Model):
+    class Meta:
+        table_name = "unbound"  # set by bind_catalog_table() at cold start
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default=META)
+    entity = UnicodeAttribute()
+    id = UnicodeAttribute()
+
+
+class SongItem(CatalogModel):
+    title = UnicodeAttribute()
+    artist_id = UnicodeAttribute(attr_name="artistId")
+    artist_name = UnicodeAttribute(attr_name="artistName")
+    album_id = UnicodeAttribute(attr_name="albumId")
+    album_title = UnicodeAttribute(attr_name="albumTitle")
+    album_type = UnicodeAttribute(attr_name="albumType")
+    track_number = NumberAttribute(attr_name="trackNumber", default=1)
+    duration_ms = NumberAttribute(attr_name="durationMs")
+    popularity = NumberAttribute(default=0)
+    audio_features = MapAttribute(attr_name="audioFeatures", default=dict)  # type: ignore[var-annotated]
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+
+    by_artist = ByArtistIndex()
+    by_album = ByAlbumIndex()
+
+
+class AlbumItem(CatalogModel):
+    title = UnicodeAttribute()
+    album_type = UnicodeAttribute(attr_name="albumType")
+    artist_id = UnicodeAttribute(attr_name="artistId")
+    artist_name = UnicodeAttribute(attr_name="artistName")
+    track_count = NumberAttribute(attr_name="trackCount", default=0)
+
+
+class ArtistItem(CatalogModel):
+    name = UnicodeAttribute()
+    song_count = NumberAttribute(attr_name="songCount", default=0)
+
+
+def bind_catalog_table(table_name: str) -> None:
+    """Point every catalog model at the deployed table (called once at cold start)."""
+    for model in (CatalogModel, SongItem, AlbumItem, ArtistItem):
+        model.Meta.table_name = table_name
+        model._connection = None  # drop a connection bound to another table name

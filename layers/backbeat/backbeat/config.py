@@ -1,0 +1,32 @@
+"""Configuration is a validated model read once at cold start.
+
+Each function declares the settings it needs as a subclass of `Settings`; a missing variable fails
+at import (cold start), not on the thousandth request. The template-consistency test reads these
+classes to check that `template.yaml` sets every variable a function reads.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+
+class CatalogSettings(Settings):
+    catalog_table: str
+
+
+class UsersSettings(Settings):
+    users_table: str
+
+
+class IdentitySettings(UsersSettings):
+    user_pool_id: str
+    user_pool_client_id: str
+    auto_confirm_signup: bool = False
+
+
+class HealthSettings(CatalogSettings, UsersSettings):
+    user_pool_id: str
