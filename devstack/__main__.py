@@ -7,6 +7,7 @@ prints one line saying it is ready with the URL, and stops everything on Ctrl-C 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -15,7 +16,22 @@ import time
 from pathlib import Path
 
 from devstack.seed import DEFAULT_CATALOG_DIR, seed_demo_catalog, seed_demo_users, stderr_progress
-from devstack.stack import Devstack
+from devstack.stack import LOCAL_ENVIRONMENT, ROOT, Devstack
+
+STATE_FILE = ROOT / ".devstack" / "state.json"
+
+
+def write_state(stack: Devstack, path: Path) -> None:
+    """Tell local tools (the `backbeat` CLI, benchmarks) where this stack is."""
+    assert stack.deployment is not None
+    state = {
+        "pid": os.getpid(),
+        "url": stack.url,
+        "environment": {key: os.environ[key] for key in LOCAL_ENVIRONMENT} | {"AWS_ENDPOINT_URL": stack.moto_endpoint},
+        "outputs": stack.deployment.outputs,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2), encoding="utf-8")
 
 
 def _say(message: str) -> None:
@@ -28,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--catalog-dir", type=Path, default=DEFAULT_CATALOG_DIR)
     parser.add_argument("--catalog-limit", type=int, default=None, help="seed only the first N songs")
+    parser.add_argument("--state-file", type=Path, default=STATE_FILE, help="where to tell local tools about the stack")
     parser.add_argument("--no-seed", action="store_true", help="start empty: no demo users, no catalog")
     args = parser.parse_args(argv)
 
@@ -62,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 _say(f"no demo catalog at {args.catalog_dir}: starting with an empty catalog")
+        write_state(stack, args.state_file)
         print(
             f"Backbeat devstack ready at {stack.url} ({time.perf_counter() - started:.1f} s)",
             flush=True,
@@ -74,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"failed: {error}")
         raise
     finally:
+        args.state_file.unlink(missing_ok=True)
         stack.stop()
 
 

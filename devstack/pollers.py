@@ -173,6 +173,7 @@ class _Shard:
 
     shard_id: str
     parents: tuple[str, ...]
+    start: str  # iterator type the shard is first read with
     iterator: str | None = None
     last_fetched: str | None = None
     buffer: list[dict[str, Any]] = field(default_factory=list)
@@ -182,6 +183,7 @@ class _Shard:
     attempts: int = 0  # failed invocations of the records at the head of the buffer
     retry_at: float = 0.0
     limit: int = 0  # batch size in force (smaller while bisecting)
+    halves: list[int] = field(default_factory=list)  # sizes of the second halves still to retry
 
     @property
     def finished(self) -> bool:
@@ -200,7 +202,6 @@ class _StreamPoller(_Poller):
         self.shards: dict[str, _Shard] = {}
         self._refreshed_at = 0.0
         self._first_discovery = True
-        self._destination: tuple[str, str] | None = None
 
     # source API, per stream type
     @abstractmethod
@@ -240,7 +241,7 @@ class _StreamPoller(_Poller):
                 if parent
             )
             position = self.mapping.starting_position if self._first_discovery else "TRIM_HORIZON"
-            shard = _Shard(shard_id, parents, closed=closed, limit=self.mapping.batch_size)
+            shard = _Shard(shard_id, parents, position, closed=closed, limit=self.mapping.batch_size)
             shard.iterator = self.shard_iterator(shard_id, position, None)
             self.shards[shard_id] = shard
         self._first_discovery = False
@@ -270,7 +271,7 @@ class _StreamPoller(_Poller):
         if shard.exhausted or len(shard.buffer) >= shard.limit:
             return False
         if shard.iterator is None:
-            position = "AFTER_SEQUENCE_NUMBER" if shard.last_fetched else "TRIM_HORIZON"
+            position = "AFTER_SEQUENCE_NUMBER" if shard.last_fetched else shard.start
             shard.iterator = self.shard_iterator(shard.shard_id, position, shard.last_fetched)
         try:
             records, next_iterator = self.get_records(shard.iterator, self.mapping.batch_size)
@@ -303,13 +304,12 @@ class _StreamPoller(_Poller):
         identifiers = [self.sequence_number(record) for record in batch]
         outcome = self.invoke([self.event_record(record, shard.shard_id) for record in batch], identifiers)
         if outcome.ok:
-            del shard.buffer[: len(batch)]
-            shard.attempts = 0
-            shard.limit = self.mapping.batch_size
-            shard.buffered_since = time.monotonic()
+            self.advance(shard, len(batch))
             return
         if outcome.error is not None and self.mapping.bisect_on_error and len(batch) > 1:
-            shard.limit = max(1, len(batch) // 2)  # a split is not a retry attempt
+            # Retry each half on its own, the first one now; a split is not a retry attempt.
+            shard.halves.append(len(batch) - len(batch) // 2)
+            shard.limit = len(batch) // 2
             return
         # Checkpoint before the lowest failed sequence number; replay from there.
         first_failed = next(index for index, seq in enumerate(identifiers) if seq in outcome.failed)
@@ -320,13 +320,17 @@ class _StreamPoller(_Poller):
         if limit >= 0 and retries >= limit:
             failed = batch[first_failed:]
             self.send_to_destination(shard, failed, outcome, shard.attempts)
-            del shard.buffer[: len(failed)]
-            shard.attempts = 0
-            shard.limit = self.mapping.batch_size
-            shard.buffered_since = time.monotonic()
+            self.advance(shard, len(failed))
             return
         delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (shard.attempts - 1))
         shard.retry_at = time.monotonic() + delay
+
+    def advance(self, shard: _Shard, count: int) -> None:
+        """Move the checkpoint past `count` records that are done with (processed or discarded)."""
+        del shard.buffer[:count]
+        shard.attempts = 0
+        shard.limit = shard.halves.pop() if shard.halves else self.mapping.batch_size
+        shard.buffered_since = time.monotonic()
 
     def send_to_destination(
         self, shard: _Shard, records: list[dict[str, Any]], outcome: _Outcome, attempts: int

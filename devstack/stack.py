@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,7 @@ class Devstack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _patch_moto_lambda()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto_server.start()
         self.session = boto3.Session(region_name=REGION)

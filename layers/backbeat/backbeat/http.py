@@ -47,6 +47,10 @@ def create_resolver() -> APIGatewayHttpResolver:
         field, message = _describe_validation_error(errors[0])
         return error_response(422, "InvalidInput", message, field=field)
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _binary_body(exc: UnicodeDecodeError) -> Response:
+        return error_response(422, "InvalidInput", "body: not UTF-8 JSON", field="body")
+
     @app.not_found
     def _route_not_found(exc: NotFoundError) -> Response:
         return error_response(404, "NotFound", f"no route for {app.current_event.path}")

@@ -1,0 +1,81 @@
+"""`backbeat`: the operators' command line.
+
+It talks to the running devstack of the checkout it is run from (found through the state file that
+`make dev` writes to `.devstack/state.json`) or, with `--stack NAME`, to a deployed stack (found
+through the stack's CloudFormation outputs).
+
+    backbeat users set-tier EMAIL premium|free
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from backbeat.errors import BackbeatError
+
+STATE_FILE = Path(".devstack") / "state.json"
+
+
+def find_devstack_state(start: Path | None = None) -> dict[str, Any]:
+    explicit = os.environ.get("BACKBEAT_DEVSTACK_STATE")
+    if explicit:
+        return dict(json.loads(Path(explicit).read_text(encoding="utf-8")))
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / STATE_FILE
+        if candidate.is_file():
+            return dict(json.loads(candidate.read_text(encoding="utf-8")))
+    raise SystemExit("backbeat: no running devstack found (start it with `make dev`), or pass --stack NAME")
+
+
+def stack_outputs(stack: str | None) -> dict[str, str]:
+    """Resource names of the target stack; points AWS clients at the devstack when there is no --stack."""
+    if stack:
+        import boto3
+
+        description = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        return {item["OutputKey"]: item["OutputValue"] for item in description.get("Outputs", [])}
+    state = find_devstack_state()
+    os.environ.update(state["environment"])
+    return dict(state["outputs"])
+
+
+def _set_tier(args: argparse.Namespace) -> dict[str, Any]:
+    from backbeat.identity import service
+    from backbeat.identity.models import bind_users_table
+
+    outputs = stack_outputs(args.stack)
+    bind_users_table(outputs["UsersTableName"])
+    return service.set_tier(args.email, args.tier)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backbeat", description="Backbeat operations.")
+    parser.add_argument("--stack", help="a deployed CloudFormation stack (default: the local devstack)")
+    groups = parser.add_subparsers(dest="group", required=True)
+    users = groups.add_parser("users", help="manage users").add_subparsers(dest="command", required=True)
+    set_tier = users.add_parser("set-tier", help="change a user's subscription tier")
+    set_tier.add_argument("email")
+    set_tier.add_argument("tier", choices=["free", "premium"])
+    set_tier.set_defaults(run=_set_tier)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except BackbeatError as error:
+        print(f"backbeat: {error.message}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Unit tests run in-process with the network disabled; AWS is moto's in-memory `mock_aws`, with
+the resources built from template.yaml by the devstack's own resource creator."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import backbeat.observability  # noqa: F401 - the X-Ray SDK opens its UDP emitter socket at import
+import boto3
+import pytest
+from moto import mock_aws
+from pytest_socket import disable_socket, enable_socket
+
+from devstack.resources import Deployment, ResourceCreator
+from devstack.template import load_template
+from tests.support import ROOT
+
+
+@pytest.fixture(autouse=True)
+def _no_network() -> Iterator[None]:
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    """Every resource of template.yaml in moto's memory, with the functions' variables set."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    from backbeat.aws import client
+
+    client.cache_clear()
+    with mock_aws():
+        creator = ResourceCreator(
+            load_template(ROOT / "template.yaml"),
+            ROOT,
+            boto3.Session(region_name="us-east-1"),
+            "unit",
+            {"Stage": "dev", "AutoConfirmSignup": "true"},
+        )
+        deployment = creator.create_all()
+        for spec in deployment.functions:
+            for key, value in spec.environment.items():
+                monkeypatch.setenv(key, value)
+        yield deployment
+    client.cache_clear()
+
+
+def load_function(name: str, deployment: Deployment) -> ModuleType:
+    """Import functions/<name>/app.py fresh (a cold start) with its template environment."""
+    spec_for = {spec.code_dir.name: spec for spec in deployment.functions}[name]
+    saved = dict(os.environ)
+    os.environ.update(spec_for.environment)
+    try:
+        module_spec = importlib.util.spec_from_file_location(f"_unit_{name}_app", ROOT / "functions" / name / "app.py")
+        assert module_spec and module_spec.loader
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        return module
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class FakeContext:
+    function_name = "unit"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:unit"
+    memory_limit_in_mb = 512
+    aws_request_id = "req-1"
+    log_group_name = "/aws/lambda/unit"
+    log_stream_name = "unit"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def context() -> Any:
+    return FakeContext()
+
+
+@pytest.fixture
+def catalog_dir() -> Path:
+    directory = ROOT.parent / "shared" / "datasets" / "catalog"
+    if not directory.is_dir():
+        pytest.skip(f"the demo catalog is not at {directory}")
+    return directory
