@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint typecheck template unit integration bench clean venv
+.PHONY: dev test lint typecheck template unit integration bench build clean venv
 
 venv: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT)
 dev: venv
-	exec $(BIN)/python -m devstack --port $(PORT)
+	exec $(BIN)/python -m devstack --port $(PORT) $(DEVSTACK_ARGS)
 
 ## make test: lint, type check, template checks and the whole pytest suite
 test: venv lint typecheck template
@@ -41,7 +41,11 @@ integration: venv
 	$(BIN)/python -m pytest -q tests/integration tests/e2e
 
 bench: venv
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/foundation.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+## make build: the deployable artifacts (sam build for arm64; needs python3.11 on PATH)
+build: venv
+	$(BIN)/sam build --template template.yaml

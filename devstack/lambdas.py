@@ -179,28 +179,39 @@ class LambdaRuntime:
         if pool is None:
             raise KeyError(f"no such function: {function}")
         spec = pool.spec
-        with pool.environment() as env:
-            context = LambdaContext(
-                function_name=spec.name,
-                function_version="$LATEST",
-                invoked_function_arn=spec.arn,
-                memory_limit_in_mb=spec.memory_mb,
-                aws_request_id=str(uuid.uuid4()),
-                log_group_name=f"/aws/lambda/{spec.name}",
-                log_stream_name=f"local/{id(env)}",
-                deadline=time.monotonic() + spec.timeout_seconds,
-            )
-            pool.stats.invocations += 1
-            env.invocations += 1
-            try:
-                return env.handler(event, context)
-            except Exception as error:
-                pool.stats.errors += 1
-                raise FunctionError(
-                    spec.name,
-                    {
-                        "errorMessage": str(error),
-                        "errorType": type(error).__name__,
-                        "stackTrace": traceback.format_exception(error),
-                    },
-                ) from error
+        try:
+            with pool.environment() as env:
+                return self._run(pool, env, event)
+        except FunctionError:
+            raise
+        except Exception as error:  # the handler could not even load: Lambda's Runtime.ImportModuleError
+            pool.stats.errors += 1
+            payload = {"errorMessage": str(error), "errorType": "Runtime.ImportModuleError", "stackTrace": []}
+            raise FunctionError(spec.name, payload) from error
+
+    def _run(self, pool: _FunctionPool, env: _Environment, event: Any) -> Any:
+        spec = pool.spec
+        context = LambdaContext(
+            function_name=spec.name,
+            function_version="$LATEST",
+            invoked_function_arn=spec.arn,
+            memory_limit_in_mb=spec.memory_mb,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{spec.name}",
+            log_stream_name=f"local/{id(env)}",
+            deadline=time.monotonic() + spec.timeout_seconds,
+        )
+        pool.stats.invocations += 1
+        env.invocations += 1
+        try:
+            return env.handler(event, context)
+        except Exception as error:
+            pool.stats.errors += 1
+            raise FunctionError(
+                spec.name,
+                {
+                    "errorMessage": str(error),
+                    "errorType": type(error).__name__,
+                    "stackTrace": traceback.format_exception(error),
+                },
+            ) from error

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import urllib.request
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,22 @@ def _patch_moto_lambda() -> None:
     LambdaFunction._invoke_lambda = invoke_in_process  # type: ignore[method-assign]
 
 
+def _patch_moto_unnamed_executions() -> None:
+    """Step Functions names an execution with a UUID when the caller gives none; moto's executing
+    backend uses None, so a second unnamed execution would collide with the first."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    if getattr(original, "_devstack_patched", False):
+        return
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    start_execution._devstack_patched = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
 @dataclass
 class Devstack:
     root: Path = ROOT
@@ -136,6 +153,7 @@ class Devstack:
         os.environ["AWS_ENDPOINT_URL"] = self.moto_endpoint
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _patch_moto_lambda()
+        _patch_moto_unnamed_executions()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)

@@ -1,0 +1,39 @@
+"""A new listener's first minutes: sign up, log in, see the profile, browse a song, its artist and album."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from backbeat.catalog.dataset import load_catalog
+from tests.support import CATALOG_DIR, http
+
+pytestmark = pytest.mark.e2e
+
+
+def test_new_listener_browses_the_catalog(devstack) -> None:
+    url = devstack.url
+    email = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    assert http("GET", f"{url}/me")[0] == 401
+
+    status, user, _ = http("POST", f"{url}/auth/signup", {"email": email, "password": "first-day-listening"})
+    assert status == 201
+    status, tokens, _ = http("POST", f"{url}/auth/login", {"email": email, "password": "first-day-listening"})
+    assert status == 200 and tokens["expiresIn"] > 0
+    token = tokens["accessToken"]
+
+    assert http("GET", f"{url}/me", token=token)[1] == {"userId": user["userId"], "email": email, "tier": "free"}
+
+    song = next(s for s in load_catalog(CATALOG_DIR).songs if s.title == "Lucky Man")
+    status, body, _ = http("GET", f"{url}/songs/{song.id}", token=token)
+    assert status == 200 and body["artist"]["name"] == "Montgomery Gentry"
+
+    status, artist, _ = http("GET", f"{url}/artists/{body['artist']['id']}?limit=50", token=token)
+    assert status == 200 and artist["songs"]["total"] <= 50
+    assert song.id in {item["id"] for item in artist["songs"]["items"]}
+    status, album, _ = http("GET", f"{url}/albums/{body['album']['id']}", token=token)
+    assert status == 200 and album["tracks"]["items"][0]["title"] == "Lucky Man"
+
+    # The id token works too (API Gateway accepts either when its audience matches).
+    assert http("GET", f"{url}/me", token=tokens["idToken"])[0] == 200
