@@ -107,7 +107,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from backbeat.catalog.dataset import load_catalog
-
     from devstack.template import Resolver, load_template, merged_function_properties
 
     state_file = Path(tempfile.mkdtemp()) / "state.json"

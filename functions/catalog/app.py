@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from backbeat.catalog import service
 from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import CatalogSettings

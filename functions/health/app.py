@@ -5,6 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from backbeat.aws import client
 from backbeat.config import HealthSettings
 from backbeat.http import create_resolver

@@ -5,12 +5,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
 from backbeat.config import IdentitySettings
 from backbeat.http import caller_id, create_resolver
 from backbeat.identity import service
 from backbeat.identity.models import bind_users_table
 from backbeat.observability import logger, metrics, tracer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 settings = IdentitySettings()
 bind_users_table(settings.users_table)

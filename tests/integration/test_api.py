@@ -16,8 +16,8 @@ from pathlib import Path
 import jwt
 import moto
 import pytest
-from backbeat.catalog.dataset import load_catalog
 
+from backbeat.catalog.dataset import load_catalog
 from tests.support import CATALOG_DIR, ROOT, http
 
 pytestmark = pytest.mark.integration

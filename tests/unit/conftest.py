@@ -10,12 +10,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import backbeat.observability  # noqa: F401 - the X-Ray SDK opens its UDP emitter socket at import
 import boto3
 import pytest
 from moto import mock_aws
 from pytest_socket import disable_socket, enable_socket
 
+import backbeat.observability  # noqa: F401 - the X-Ray SDK opens its UDP emitter socket at import
 from devstack.resources import Deployment, ResourceCreator
 from devstack.template import load_template
 from tests.support import ROOT

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from backbeat.errors import InvalidInput, NotFound
 from backbeat.identity import service
 from backbeat.identity.models import bind_users_table
-
 from tests.support import api_event
 from tests.unit.conftest import load_function
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backbeat import config
 
+from backbeat import config
 from devstack.template import load_template, merged_function_properties
 from tests.support import ROOT
 
