@@ -29,6 +29,8 @@ IGNORED_TYPES = {
     "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::Dashboard",
     "AWS::Lambda::Permission",
+    "AWS::OpenSearchServerless::SecurityPolicy",
+    "AWS::OpenSearchServerless::AccessPolicy",
 }
 
 
@@ -83,6 +85,7 @@ class Deployment:
     mappings: list[EventSourceMapping] = field(default_factory=list)
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    search_collections: dict[str, str] = field(default_factory=dict)  # logical id -> collection name
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> Any:
@@ -97,7 +100,16 @@ def _dummy_zip() -> bytes:
 
 
 class ResourceCreator:
-    def __init__(self, template: dict[str, Any], root: Path, session: Any, stack_name: str, parameters: dict[str, str]):
+    def __init__(
+        self,
+        template: dict[str, Any],
+        root: Path,
+        session: Any,
+        stack_name: str,
+        parameters: dict[str, str],
+        search_endpoint: Callable[[], str] | None = None,
+    ):
+        self.search_endpoint = search_endpoint
         self.template = template
         self.root = root
         self.session = session
@@ -122,6 +134,7 @@ class ResourceCreator:
             "AWS::Serverless::HttpApi": self._http_api,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::OpenSearchServerless::Collection": self._search_collection,
         }
 
     def client(self, service: str) -> Any:
@@ -257,6 +270,20 @@ class ResourceCreator:
         arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
         self.resolver.refs[name] = stream_name
         self.resolver.attrs[(name, "Arn")] = arn
+
+    def _search_collection(self, name: str, properties: dict[str, Any]) -> None:
+        """An OpenSearch Serverless collection is the devstack's search engine (osmem-server)."""
+        if self.search_endpoint is None:
+            raise RuntimeError(f"{name}: this devstack has no search engine to stand in for the collection")
+        props = self._props(properties)
+        collection_id = f"local{abs(hash(name)) % 10**8:08d}"
+        region = self.session.region_name
+        self.resolver.refs[name] = collection_id
+        self.resolver.attrs[(name, "Id")] = collection_id
+        self.resolver.attrs[(name, "Arn")] = f"arn:aws:aoss:{region}:123456789012:collection/{collection_id}"
+        self.resolver.attrs[(name, "CollectionEndpoint")] = self.search_endpoint()
+        self.resolver.attrs[(name, "DashboardEndpoint")] = ""
+        self.deployment.search_collections[name] = props.get("Name", name)
 
     # ------------------------------------------------------------------ identity
     def _user_pool(self, name: str, properties: dict[str, Any]) -> None:

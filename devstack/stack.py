@@ -13,7 +13,7 @@ import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,18 +113,24 @@ class Devstack:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._gateway_thread: threading.Thread | None = None
+        self.search_server: Any = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> Devstack:
+    def start(self, pollers: bool = True) -> Devstack:
         global _active_runtime
         self._start_moto()
         assert self.template is not None
         creator = ResourceCreator(
-            load_template(self.template), self.root, self.session, self.stack_name, self.parameters
+            load_template(self.template),
+            self.root,
+            self.session,
+            self.stack_name,
+            self.parameters,
+            search_endpoint=self._start_search,
         )
         self.deployment = creator.create_all()
         self.log(
@@ -133,8 +139,8 @@ class Devstack:
         )
         self.runtime = LambdaRuntime(self.deployment.functions)
         _active_runtime = self.runtime
-        self.pollers = PollerGroup(self.deployment.mappings, self.runtime, self.session)
-        self.pollers.start()
+        if pollers:
+            self.start_pollers()
         jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
         self.gateway = Gateway(self.deployment, self.runtime, jwks, health_check=self.component_health)
         self._start_gateway()
@@ -159,6 +165,26 @@ class Devstack:
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto_server.start()
         self.session = boto3.Session(region_name=REGION)
+
+    def start_pollers(self, begin_at_latest: frozenset[str] = frozenset()) -> None:
+        """Start the event source mappings; those reading a source in `begin_at_latest` start at
+        LATEST (used after a bulk load that was indexed in bulk rather than replayed record by record)."""
+        assert self.deployment is not None and self.runtime is not None
+        mappings = [
+            replace(mapping, starting_position="LATEST") if mapping.source_arn in begin_at_latest else mapping
+            for mapping in self.deployment.mappings
+        ]
+        self.pollers = PollerGroup(mappings, self.runtime, self.session)
+        self.pollers.start()
+
+    def _start_search(self) -> str:
+        """osmem-server (an in-memory OpenSearch-compatible engine) plays OpenSearch Serverless."""
+        if self.search_server is None:
+            from osmem_server import OsmemServer
+
+            self.search_server = OsmemServer.start(japanese=False)
+            self.log(f"search engine (osmem-server) on {self.search_server.url}")
+        return str(self.search_server.url)
 
     def _start_gateway(self) -> None:
         assert self.gateway is not None
@@ -203,6 +229,8 @@ class Devstack:
             self.gateway.executor.shutdown(wait=False, cancel_futures=True)
         if self.moto_server:
             self.moto_server.stop()
+        if self.search_server:
+            self.search_server.close()
         _active_runtime = None
 
     # ------------------------------------------------------------------ health
@@ -213,6 +241,12 @@ class Devstack:
                 pass
         except Exception:
             components["moto"] = "unavailable"
+        if self.search_server:
+            try:
+                with urllib.request.urlopen(self.search_server.url, timeout=2):  # noqa: S310
+                    components["search"] = "ok"
+            except Exception:
+                components["search"] = "unavailable"
         if self.pollers:
             components.update(self.pollers.status())
         return components

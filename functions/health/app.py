@@ -10,6 +10,7 @@ from backbeat.aws import client
 from backbeat.config import HealthSettings
 from backbeat.http import create_resolver
 from backbeat.observability import logger
+from backbeat.search.engine import connect
 
 settings = HealthSettings()
 app = create_resolver()
@@ -23,6 +24,8 @@ def _probe(name: str) -> tuple[str, str]:
             client("dynamodb").describe_table(TableName=settings.users_table)
         elif name == "userPool":
             client("cognito-idp").describe_user_pool(UserPoolId=settings.user_pool_id)
+        elif name == "search" and not connect(settings.search_endpoint).ping():
+            raise ConnectionError("the search engine did not answer")
         return name, "ok"
     except Exception as error:
         logger.warning("health probe failed", extra={"component": name, "error": str(error)})
@@ -31,8 +34,8 @@ def _probe(name: str) -> tuple[str, str]:
 
 @app.get("/health")
 def health() -> Response[dict[str, Any]]:
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        components = dict(pool.map(_probe, ("catalogTable", "usersTable", "userPool")))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        components = dict(pool.map(_probe, ("catalogTable", "usersTable", "userPool", "search")))
     healthy = all(state == "ok" for state in components.values())
     body = {"status": "ok" if healthy else "degraded", "components": components}
     return Response(status_code=200 if healthy else 503, content_type=content_types.APPLICATION_JSON, body=body)

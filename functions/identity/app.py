@@ -11,7 +11,7 @@ from backbeat.config import IdentitySettings
 from backbeat.http import caller_id, create_resolver
 from backbeat.identity import service
 from backbeat.identity.models import bind_users_table
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import count, logger, metrics, tracer
 
 settings = IdentitySettings()
 bind_users_table(settings.users_table)
@@ -41,7 +41,7 @@ class Credentials(BaseModel):
 @tracer.capture_method
 def signup(body: Credentials) -> Response[dict[str, Any]]:
     user = service.signup(pool, body.email, body.password)
-    metrics.add_metric(name="SignUps", unit="Count", value=1)
+    count("SignUps")
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=user)
 
 

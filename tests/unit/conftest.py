@@ -1,5 +1,6 @@
-"""Unit tests run in-process with the network disabled; AWS is moto's in-memory `mock_aws`, with
-the resources built from template.yaml by the devstack's own resource creator."""
+"""Unit tests run in-process with the network disabled (only loopback is allowed, for the in-memory
+search engine); AWS is moto's in-memory `mock_aws`, with the resources built from template.yaml by
+the devstack's own resource creator."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from pytest_socket import disable_socket, enable_socket
+from pytest_socket import enable_socket, socket_allow_hosts
 
 import backbeat.observability  # noqa: F401 - the X-Ray SDK opens its UDP emitter socket at import
 from devstack.resources import Deployment, ResourceCreator
@@ -23,13 +24,34 @@ from tests.support import ROOT
 
 @pytest.fixture(autouse=True)
 def _no_network() -> Iterator[None]:
-    disable_socket(allow_unix_socket=True)
+    socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
     yield
     enable_socket()
 
 
+@pytest.fixture(scope="session")
+def search_engine() -> Iterator[str]:
+    """One in-memory OpenSearch-compatible engine (osmem-server) for the unit session."""
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(japanese=False)
+    yield str(server.url)
+    server.close()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+def search_url(search_engine: str) -> Iterator[str]:
+    """The engine, emptied before each test."""
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(hosts=[search_engine])
+    for name in client.indices.get(index="*"):
+        client.indices.delete(index=name)
+    yield search_engine
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, search_url: str) -> Iterator[Deployment]:
     """Every resource of template.yaml in moto's memory, with the functions' variables set."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -51,6 +73,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             boto3.Session(region_name="us-east-1"),
             "unit",
             {"Stage": "dev", "AutoConfirmSignup": "true"},
+            search_endpoint=lambda: search_url,
         )
         deployment = creator.create_all()
         for spec in deployment.functions:

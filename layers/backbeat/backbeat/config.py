@@ -30,3 +30,18 @@ class IdentitySettings(UsersSettings):
 
 class HealthSettings(CatalogSettings, UsersSettings):
     user_pool_id: str
+    search_endpoint: str
+
+
+class SearchEngineSettings(Settings):
+    search_endpoint: str
+    search_index_prefix: str = ""
+    aws_region: str = "us-east-1"
+
+
+class SearchSettings(SearchEngineSettings):
+    taste_table: str
+
+
+class SearchIndexerSettings(SearchEngineSettings):
+    pass

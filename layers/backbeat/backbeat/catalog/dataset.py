@@ -80,6 +80,7 @@ class Album:
     artist_id: str
     artist_name: str
     track_count: int
+    popularity: int = 0
 
 
 @dataclass
@@ -163,7 +164,13 @@ def load_catalog(directory: Path) -> Catalog:
             artist_id=song.artist_id,
             artist_name=song.artist_name,
             track_count=1,
+            popularity=song.popularity,
         )
         for song in songs.values()
     ]
     return Catalog(songs=list(songs.values()), albums=albums, artists=list(artists.values()))
+
+
+def artist_popularity(hits: int, songs: int) -> int:
+    """0..100 from what the dataset knows: each hit counts 20, each song 1."""
+    return min(100, 20 * hits + songs)

@@ -84,11 +84,13 @@ class AlbumItem(CatalogModel):
     artist_id = UnicodeAttribute(attr_name="artistId")
     artist_name = UnicodeAttribute(attr_name="artistName")
     track_count = NumberAttribute(attr_name="trackCount", default=0)
+    popularity = NumberAttribute(default=0)
 
 
 class ArtistItem(CatalogModel):
     name = UnicodeAttribute()
     song_count = NumberAttribute(attr_name="songCount", default=0)
+    popularity = NumberAttribute(default=0)
 
 
 def bind_catalog_table(table_name: str) -> None:

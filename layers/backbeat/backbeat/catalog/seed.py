@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from backbeat.catalog.dataset import Catalog
+from backbeat.catalog.dataset import Catalog, artist_popularity
 from backbeat.catalog.models import (
     AlbumItem,
     ArtistItem,
@@ -65,7 +65,12 @@ def _song_items(catalog: Catalog) -> Iterable[CatalogModel]:
             artist_id=album.artist_id,
             artist_name=album.artist_name,
             track_count=album.track_count,
+            popularity=album.popularity,
         )
+    hits: dict[str, int] = {}
+    for song in catalog.songs:
+        if song.popularity >= 100:
+            hits[song.artist_id] = hits.get(song.artist_id, 0) + 1
     for artist in catalog.artists:
         yield ArtistItem(
             pk=artist_key(artist.id),
@@ -73,6 +78,7 @@ def _song_items(catalog: Catalog) -> Iterable[CatalogModel]:
             id=artist.id,
             name=artist.name,
             song_count=len(artist.song_ids),
+            popularity=artist_popularity(hits.get(artist.id, 0), len(artist.song_ids)),
         )
 
 
@@ -80,6 +86,14 @@ def _chunks(items: Iterable[CatalogModel], size: int) -> Iterable[list[CatalogMo
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def catalog_items(catalog: Catalog) -> Iterable[dict[str, Any]]:
+    """The items seeding writes, as plain dicts (what a table scan or stream image would give)."""
+    from backbeat.search.documents import from_stream_image
+
+    for item in _song_items(catalog):
+        yield from_stream_image(item.serialize())
 
 
 def _write_chunk(items: Sequence[CatalogModel]) -> int:

@@ -1,0 +1,81 @@
+"""Search API: GET /search and GET /search/suggest (JWT)."""
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from backbeat.config import SearchSettings
+from backbeat.errors import InvalidInput
+from backbeat.http import caller_id, create_resolver
+from backbeat.observability import logger, metrics, tracer
+from backbeat.search import service
+from backbeat.search.engine import ENTITY_TYPES, connect
+from backbeat.search.taste import bind_taste_table, load_profile
+
+settings = SearchSettings()
+bind_taste_table(settings.taste_table)
+index = service.SearchIndex(connect(settings.search_endpoint, settings.aws_region), settings.search_index_prefix)
+suggestions = service.TtlCache(ttl_seconds=60)
+profiles = ThreadPoolExecutor(max_workers=2, thread_name_prefix="taste")
+app = create_resolver()
+
+SearchText = Annotated[str, Query(min_length=1, max_length=200)]
+
+
+def _types(raw: str | None) -> list[str]:
+    if raw is None or not raw.strip():
+        return list(ENTITY_TYPES)
+    types = [part.strip() for part in raw.split(",") if part.strip()]
+    unknown = sorted(set(types) - set(ENTITY_TYPES))
+    if unknown or not types:
+        raise InvalidInput(
+            f"type: unknown type {', '.join(unknown)}; use a comma list of {','.join(ENTITY_TYPES)}", "type"
+        )
+    return list(dict.fromkeys(types))
+
+
+def _text(q: str) -> str:
+    text = q.strip()
+    if not text:
+        raise InvalidInput("q: must not be blank", "q")
+    return text
+
+
+@app.get("/search")
+@tracer.capture_method
+def search(
+    q: SearchText,
+    type: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    offset: Annotated[int, Query(ge=0, le=950)] = 0,
+) -> dict[str, Any]:
+    text, types = _text(q), _types(type)
+    profile_future = profiles.submit(load_profile, caller_id(app))
+    try:
+        return service.search(index, text, types, limit, offset, profile_future.result())
+    finally:
+        profile_future.cancel()
+
+
+@app.get("/search/suggest")
+@tracer.capture_method
+def suggest(q: SearchText, limit: Annotated[int, Query(ge=1, le=20)] = 10) -> Response[dict[str, Any]]:
+    text = _text(q)
+    body = suggestions.get_or_compute((text.casefold(), limit), lambda: service.suggest(index, text, limit))
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Cache-Control": "private, max-age=60"},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,120 @@
+"""The OpenSearch connection, index names and mappings.
+
+In AWS the engine is an OpenSearch Serverless collection (requests SigV4-signed for `aoss`); in the
+devstack it is osmem-server on loopback (plain HTTP). The code is the same opensearch-py either way:
+only an `https://` endpoint is signed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from opensearchpy import OpenSearch, RequestsHttpConnection
+from opensearchpy.exceptions import RequestError
+
+ENTITY_TYPES = ("song", "album", "artist", "playlist")
+CATALOG_ENTITIES = ("song", "album", "artist")  # the entities the catalog table holds
+
+_FOLDED_TEXT = {
+    "type": "text",
+    "analyzer": "folding",
+    "fields": {
+        "keyword": {"type": "keyword", "normalizer": "folding"},
+        "prefix": {"type": "text", "analyzer": "prefix", "search_analyzer": "folding"},
+    },
+}
+
+SETTINGS: dict[str, Any] = {
+    "analysis": {
+        "filter": {"prefix_grams": {"type": "edge_ngram", "min_gram": 1, "max_gram": 20}},
+        "normalizer": {"folding": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+        "analyzer": {
+            "folding": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+            "prefix": {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "asciifolding", "prefix_grams"],
+            },
+        },
+    }
+}
+
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "song": {
+        "dynamic": False,
+        "properties": {
+            "title": _FOLDED_TEXT,
+            "artist": _FOLDED_TEXT,
+            "album": _FOLDED_TEXT,
+            "artistId": {"type": "keyword"},
+            "albumId": {"type": "keyword"},
+            "popularity": {"type": "float"},
+        },
+    },
+    "album": {
+        "dynamic": False,
+        "properties": {
+            "title": _FOLDED_TEXT,
+            "artist": _FOLDED_TEXT,
+            "artistId": {"type": "keyword"},
+            "popularity": {"type": "float"},
+        },
+    },
+    "artist": {
+        "dynamic": False,
+        "properties": {"name": _FOLDED_TEXT, "popularity": {"type": "float"}},
+    },
+    "playlist": {
+        "dynamic": False,
+        "properties": {"name": _FOLDED_TEXT, "ownerId": {"type": "keyword"}, "popularity": {"type": "float"}},
+    },
+}
+
+
+def index_name(prefix: str, entity: str) -> str:
+    """The alias queries and the indexer use; physical indices are `<alias>-<generation>`."""
+    return f"{prefix}{entity}s"
+
+
+@cache
+def connect(endpoint: str, region: str = "us-east-1") -> OpenSearch:
+    """One client per execution environment. `https://` endpoints are OpenSearch Serverless."""
+    if endpoint.startswith("https://"):
+        import boto3
+        from opensearchpy import AWSV4SignerAuth
+
+        credentials = boto3.Session().get_credentials()
+        return OpenSearch(
+            hosts=[endpoint],
+            http_auth=AWSV4SignerAuth(credentials, region, "aoss"),
+            use_ssl=True,
+            verify_certs=True,
+            connection_class=RequestsHttpConnection,
+            timeout=10,
+            max_retries=2,
+            retry_on_timeout=True,
+        )
+    return OpenSearch(hosts=[endpoint], timeout=10, max_retries=2, retry_on_timeout=True)
+
+
+def ensure_indices(client: OpenSearch, prefix: str, generation: str = "1") -> None:
+    """Create each entity's index behind its alias unless the alias exists (idempotent, race-safe)."""
+    for entity in ENTITY_TYPES:
+        alias = index_name(prefix, entity)
+        if client.indices.exists_alias(name=alias):
+            continue
+        create_index(client, alias, entity, generation, with_alias=True)
+
+
+def create_index(client: OpenSearch, alias: str, entity: str, generation: str, *, with_alias: bool) -> str:
+    physical = f"{alias}-{generation}"
+    body: dict[str, Any] = {"settings": SETTINGS, "mappings": MAPPINGS[entity]}
+    if with_alias:
+        body["aliases"] = {alias: {}}
+    try:
+        client.indices.create(index=physical, body=body)
+    except RequestError as error:
+        if "already_exists" not in str(error.error):
+            raise
+    return physical

@@ -1,0 +1,130 @@
+"""Queries and re-ranking.
+
+The engine fetches ~100 candidates per type with a typo-tolerant multi_match (title^3, artist^2,
+album^1, fuzziness AUTO) plus exact-phrase, all-terms and prefix boosts; Python then re-ranks them:
+
+    score = engine score / best engine score            (0..1, relevance)
+          + EXACT   when the query is the title (or "title artist") exactly, folded
+          + 0.30 x the listener's affinity to the artist  (0..1)
+          + 0.20    when the song is in one of their playlists
+          + 0.10 x overlap with the genres they play      (0..1)
+          + 0.02 x popularity / 100                       (tiebreaker)
+
+EXACT (2.0) is larger than everything personalisation can add (0.6 + 0.02), so an exact match
+stays on top whatever the listener's taste. Query text only ever reaches the engine as the
+`query` of match-family queries: it is searched as text, never parsed as query syntax.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backbeat.search.taste import TasteProfile
+from backbeat.search.text import fold
+
+CANDIDATES = 100
+EXACT = 2.0
+ARTIST_AFFINITY = 0.30
+IN_PLAYLIST = 0.20
+GENRE_AFFINITY = 0.10
+POPULARITY = 0.02
+
+_FIELDS = {
+    "song": ["title^3", "artist^2", "album"],
+    "album": ["title^3", "artist^2"],
+    "artist": ["name^3"],
+    "playlist": ["name^3"],
+}
+_TITLE = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
+
+
+def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
+    fields = _FIELDS[entity]
+    title = _TITLE[entity]
+    folded = fold(text)
+    should: list[dict[str, Any]] = [
+        {
+            "multi_match": {
+                "query": text,
+                "fields": fields,
+                "type": "most_fields",
+                "fuzziness": "AUTO",
+                "prefix_length": 1,
+                "max_expansions": 50,
+            }
+        },
+        {"multi_match": {"query": text, "fields": fields, "type": "cross_fields", "operator": "and", "boost": 2}},
+        {"match_phrase": {title: {"query": text, "boost": 3}}},
+        {"term": {f"{title}.keyword": {"value": folded, "boost": 10}}},
+        {"match": {f"{title}.prefix": {"query": text, "operator": "and", "boost": 0.5}}},
+    ]
+    return {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "size": size, "track_total_hits": True}
+
+
+def _is_exact(entity: str, folded_query: str, document: dict[str, Any]) -> bool:
+    title = fold(str(document.get(_TITLE[entity], "")))
+    if folded_query == title:
+        return True
+    if entity in ("song", "album"):
+        artist = fold(str(document.get("artist", "")))
+        return folded_query in (f"{title} {artist}", f"{artist} {title}")
+    return False
+
+
+def rerank(
+    entity: str,
+    text: str,
+    hits: list[dict[str, Any]],
+    profile: TasteProfile | None = None,
+) -> list[dict[str, Any]]:
+    """Hits (engine order) -> source documents in final order."""
+    if not hits:
+        return []
+    folded = fold(text)
+    best = max(float(hit.get("_score") or 0.0) for hit in hits) or 1.0
+    scored: list[tuple[float, int, dict[str, Any]]] = []
+    for position, hit in enumerate(hits):
+        document = hit["_source"]
+        score = float(hit.get("_score") or 0.0) / best
+        if _is_exact(entity, folded, document):
+            score += EXACT
+        score += POPULARITY * float(document.get("popularity", 0)) / 100
+        if profile and not profile.is_empty:
+            artist_id = document.get("artistId") if entity != "artist" else document.get("id")
+            score += ARTIST_AFFINITY * profile.artists.get(str(artist_id), 0.0)
+            if entity == "song" and document.get("id") in profile.playlist_songs:
+                score += IN_PLAYLIST
+            genres = document.get("genres") or []
+            if genres and profile.genres:
+                score += GENRE_AFFINITY * max(profile.genres.get(str(genre), 0.0) for genre in genres)
+        scored.append((score, -position, document))
+    scored.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+    return [document for _, _, document in scored]
+
+
+def suggest_query(entity: str, text: str, size: int) -> dict[str, Any]:
+    title = _TITLE[entity]
+    folded = fold(text)
+    return {
+        "query": {
+            "bool": {
+                "must": [{"match": {f"{title}.prefix": {"query": text, "operator": "and"}}}],
+                "should": [
+                    {"prefix": {f"{title}.keyword": {"value": folded, "boost": 5}}},
+                    {"match_phrase_prefix": {title: {"query": text, "boost": 2}}},
+                ],
+            }
+        },
+        "size": size,
+    }
+
+
+def suggestion_order(entity: str, text: str, hit: dict[str, Any]) -> tuple[int, float, float]:
+    """Whole-text prefix matches first, then popularity, then the engine's score."""
+    document = hit["_source"]
+    title = fold(str(document.get(_TITLE[entity], "")))
+    return (
+        1 if title.startswith(fold(text)) else 0,
+        float(document.get("popularity", 0)),
+        float(hit.get("_score") or 0.0),
+    )

@@ -1,0 +1,118 @@
+"""GET /search and GET /search/suggest: the domain behind them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
+from backbeat.search.engine import index_name
+from backbeat.search.ranking import CANDIDATES, rerank, search_query, suggest_query, suggestion_order
+from backbeat.search.taste import TasteProfile
+
+_VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "song": song_view,
+    "album": album_view,
+    "artist": artist_view,
+    "playlist": playlist_view,
+}
+_TEXT = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    client: OpenSearch
+    prefix: str
+
+    def alias(self, entity: str) -> str:
+        return index_name(self.prefix, entity)
+
+    def msearch(self, requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        body: list[dict[str, Any]] = []
+        for entity, query in requests:
+            body += [{"index": self.alias(entity)}, query]
+        responses = list(self.client.msearch(body=body)["responses"])
+        for position, ((entity, _), response) in enumerate(zip(requests, responses, strict=True)):
+            if "error" not in response:
+                continue
+            if "index_not_found" in str(response["error"]):  # nothing indexed yet: no results
+                responses[position] = {"hits": {"hits": [], "total": {"value": 0}}}
+                continue
+            raise RuntimeError(f"search on {entity} failed: {response['error']}")
+        return responses
+
+
+def search(
+    index: SearchIndex,
+    text: str,
+    types: Sequence[str],
+    limit: int,
+    offset: int,
+    profile: TasteProfile | None = None,
+) -> dict[str, Any]:
+    size = max(CANDIDATES, offset + limit)
+    responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types])
+    result: dict[str, Any] = {}
+    for entity, response in zip(types, responses, strict=True):
+        ranked = rerank(entity, text, response["hits"]["hits"], profile)
+        total = response["hits"]["total"]
+        result[f"{entity}s"] = {
+            "items": [_VIEWS[entity](document) for document in ranked[offset : offset + limit]],
+            "total": int(total["value"] if isinstance(total, dict) else total),
+            "limit": limit,
+            "offset": offset,
+        }
+    return result
+
+
+def suggest(index: SearchIndex, text: str, limit: int) -> dict[str, Any]:
+    entities = ("song", "artist", "album")
+    responses = index.msearch([(entity, suggest_query(entity, text, max(limit * 3, 20))) for entity in entities])
+    candidates: list[tuple[tuple[int, float, float], dict[str, Any]]] = []
+    seen: set[tuple[str, str]] = set()
+    for entity, response in zip(entities, responses, strict=True):
+        for hit in response["hits"]["hits"]:
+            document = hit["_source"]
+            if entity == "album" and document.get("type") == "single":
+                continue  # a single is its song, which is suggested already
+            text_value = str(document.get(_TEXT[entity], ""))
+            key = (entity, text_value.casefold())
+            if key in seen:  # one suggestion per distinct text and type
+                continue
+            seen.add(key)
+            candidates.append(
+                (suggestion_order(entity, text, hit), {"type": entity, "id": document["id"], "text": text_value})
+            )
+    candidates.sort(key=lambda entry: entry[0], reverse=True)
+    return {"suggestions": [suggestion for _, suggestion in candidates[:limit]]}
+
+
+class TtlCache:
+    """A small per-execution-environment cache (LRU, time-bounded); thread-safe."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 1024) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Any, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry and entry[0] > now:
+                self._entries.move_to_end(key)
+                return entry[1]
+        value = compute()
+        with self._lock:
+            self._entries[key] = (now + self.ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
