@@ -5,6 +5,7 @@ It talks to the running devstack of the checkout it is run from (found through t
 through the stack's CloudFormation outputs).
 
     backbeat users set-tier EMAIL premium|free
+    backbeat search reindex [--segments N]
 """
 
 from __future__ import annotations
@@ -54,6 +55,32 @@ def _set_tier(args: argparse.Namespace) -> dict[str, Any]:
     return service.set_tier(args.email, args.tier)
 
 
+def _reindex(args: argparse.Namespace) -> dict[str, Any]:
+    """Rebuild the search indices from the catalog table, with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    from backbeat.catalog.scan import count_items, scan_items
+    from backbeat.search.engine import connect
+    from backbeat.search.indexer import reindex
+
+    outputs = stack_outputs(args.stack)
+    table = outputs["CatalogTableName"]
+    client = connect(outputs["SearchEndpoint"], os.environ.get("AWS_REGION", "us-east-1"))
+    with tqdm(total=count_items(table) or None, unit="doc", desc="reindex", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(count: int, _total: int | None) -> None:
+            bar.update(count - done[0])
+            done[0] = count
+
+        report = reindex(client, args.prefix, scan_items(table, segments=args.segments), progress=progress)
+    return {
+        "documents": report.documents,
+        "seconds": round(report.seconds, 1),
+        "documentsPerSecond": round(report.documents_per_second),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backbeat", description="Backbeat operations.")
     parser.add_argument("--stack", help="a deployed CloudFormation stack (default: the local devstack)")
@@ -63,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     set_tier.add_argument("email")
     set_tier.add_argument("tier", choices=["free", "premium"])
     set_tier.set_defaults(run=_set_tier)
+    search = groups.add_parser("search", help="manage the search indices").add_subparsers(dest="command", required=True)
+    rebuild = search.add_parser("reindex", help="rebuild every search index from the catalog table")
+    rebuild.add_argument("--segments", type=int, default=4, help="parallel scan segments (default 4)")
+    rebuild.add_argument("--prefix", default="", help="index name prefix (the functions' SEARCH_INDEX_PREFIX)")
+    rebuild.set_defaults(run=_reindex)
     return parser
 
 

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from queue import Queue
 from typing import Any
 
-from backbeat.aws import client
+import boto3
+from botocore.config import Config
+
 from backbeat.search.documents import from_stream_image
 
 _DONE = object()
 
 
+@cache
+def _dynamodb() -> Any:
+    # Scans read 1 MB pages; give a slow page (a large table on a local emulator) time to come back.
+    return boto3.session.Session().client("dynamodb", config=Config(read_timeout=300, retries={"mode": "standard"}))
+
+
 def count_items(table_name: str) -> int:
     """The table's approximate item count (DescribeTable; refreshed by DynamoDB every ~6 hours)."""
-    return int(client("dynamodb").describe_table(TableName=table_name)["Table"].get("ItemCount", 0))
+    return int(_dynamodb().describe_table(TableName=table_name)["Table"].get("ItemCount", 0))
 
 
 def scan_items(table_name: str, segments: int = 4) -> Iterator[dict[str, Any]]:
@@ -24,7 +33,7 @@ def scan_items(table_name: str, segments: int = 4) -> Iterator[dict[str, Any]]:
 
     def scan(segment: int) -> None:
         try:
-            paginator = client("dynamodb").get_paginator("scan")
+            paginator = _dynamodb().get_paginator("scan")
             for page in paginator.paginate(TableName=table_name, Segment=segment, TotalSegments=segments):
                 queue.put([from_stream_image(item) for item in page.get("Items", [])])
         except Exception as error:  # handed to the consumer, which raises it

@@ -33,11 +33,20 @@ class SearchIndex:
     def alias(self, entity: str) -> str:
         return index_name(self.prefix, entity)
 
-    def msearch(self, requests: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def msearch(
+        self, requests: list[tuple[str, dict[str, Any]]], timings: dict[str, float] | None = None
+    ) -> list[dict[str, Any]]:
         body: list[dict[str, Any]] = []
         for entity, query in requests:
             body += [{"index": self.alias(entity)}, query]
-        responses = list(self.client.msearch(body=body)["responses"])
+        started = time.perf_counter()
+        answer = self.client.msearch(body=body)
+        if timings is not None:  # the engine's own time, and the round trip to it
+            timings["engine"] = float(
+                answer.get("took", max((r.get("took", 0) for r in answer["responses"]), default=0))
+            )
+            timings["engine_round_trip"] = (time.perf_counter() - started) * 1000
+        responses = list(answer["responses"])
         for position, ((entity, _), response) in enumerate(zip(requests, responses, strict=True)):
             if "error" not in response:
                 continue
@@ -55,9 +64,10 @@ def search(
     limit: int,
     offset: int,
     profile: TasteProfile | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     size = max(CANDIDATES, offset + limit)
-    responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types])
+    responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types], timings)
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
         ranked = rerank(entity, text, response["hits"]["hits"], profile)
@@ -71,9 +81,10 @@ def search(
     return result
 
 
-def suggest(index: SearchIndex, text: str, limit: int) -> dict[str, Any]:
+def suggest(index: SearchIndex, text: str, limit: int, timings: dict[str, float] | None = None) -> dict[str, Any]:
     entities = ("song", "artist", "album")
-    responses = index.msearch([(entity, suggest_query(entity, text, max(limit * 3, 20))) for entity in entities])
+    requests = [(entity, suggest_query(entity, text, max(limit * 3, 20))) for entity in entities]
+    responses = index.msearch(requests, timings)
     candidates: list[tuple[tuple[int, float, float], dict[str, Any]]] = []
     seen: set[tuple[str, str]] = set()
     for entity, response in zip(entities, responses, strict=True):
