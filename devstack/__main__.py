@@ -7,11 +7,11 @@ prints one line saying it is ready with the URL, and stops everything on Ctrl-C 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -55,11 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    stop_requested = threading.Event()
+    # A plain flag: a signal handler must not take locks (Event.set would, and a second signal
+    # arriving inside the first handler would deadlock on the Event's own lock).
+    stop_requested = [False]
+    ready = [False]
 
     def request_stop(signum: int, _frame: object) -> None:
-        stop_requested.set()
+        first = not stop_requested[0]
+        stop_requested[0] = True
+        if first and not ready[0]:
+            raise KeyboardInterrupt  # interrupt start-up (seeding takes a minute); `finally` cleans up
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack to stderr
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
@@ -100,9 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             f"Backbeat devstack ready at {stack.url} ({time.perf_counter() - started:.1f} s)",
             flush=True,
         )
-        while not stop_requested.wait(0.5):
-            pass
+        ready[0] = True
+        while not stop_requested[0]:
+            time.sleep(0.2)
         _say("stopping")
+        return 0
+    except KeyboardInterrupt:
+        _say("stopped during start-up")
         return 0
     except Exception as error:
         _say(f"failed: {error}")

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -67,3 +68,36 @@ def test_make_dev_starts_ready_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
     assert not state.exists()
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no process of the group is left behind
+
+
+def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
+    """Ctrl-C while the demo catalog is being seeded still stops the whole stack promptly."""
+    port = free_port()
+    state = tmp_path / "state.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(state)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    seeding = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "catalog:" in line:
+                seeding.set()
+        seeding.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    assert seeding.wait(120), "".join(lines)
+    os.killpg(process.pid, signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGINT)  # a second signal must not wedge the shutdown either
+    assert process.wait(30) == 0, "".join(lines[-20:])
+    assert not _port_open(port)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
