@@ -42,6 +42,8 @@ integration: venv
 
 bench: venv
 	$(BIN)/python bench/foundation.py
+	$(BIN)/python bench/search_relevance.py
+	$(BIN)/python bench/search_latency.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
