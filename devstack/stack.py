@@ -26,6 +26,7 @@ from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.pollers import PollerGroup
 from devstack.resources import Deployment, ResourceCreator
 from devstack.template import load_template
+from devstack.websocket import WebSocketGateway
 
 REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,7 @@ class Devstack:
         self.runtime: LambdaRuntime | None = None
         self.pollers: PollerGroup | None = None
         self.gateway: Gateway | None = None
+        self.websockets: list[WebSocketGateway] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._gateway_thread: threading.Thread | None = None
@@ -123,13 +125,21 @@ class Devstack:
         global _active_runtime
         self._start_moto()
         assert self.template is not None
+        if not self.port:  # the WebSocket API's endpoint names the port, so it is chosen first
+            self.port = free_port(self.host)
         creator = ResourceCreator(
-            load_template(self.template), self.root, self.session, self.stack_name, self.parameters
+            load_template(self.template),
+            self.root,
+            self.session,
+            self.stack_name,
+            self.parameters,
+            websocket_endpoint=f"ws://{self.host}:{self.port}",
         )
         self.deployment = creator.create_all()
         self.log(
             f"created {len(self.deployment.tables)} tables, {len(self.deployment.functions)} functions, "
-            f"{len(self.deployment.routes)} routes, {len(self.deployment.mappings)} event source mappings"
+            f"{len(self.deployment.routes)} routes, {len(self.deployment.mappings)} event source mappings, "
+            f"{len(self.deployment.websocket_apis)} WebSocket APIs"
         )
         self.runtime = LambdaRuntime(self.deployment.functions)
         _active_runtime = self.runtime
@@ -137,6 +147,10 @@ class Devstack:
         self.pollers.start()
         jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
         self.gateway = Gateway(self.deployment, self.runtime, jwks, health_check=self.component_health)
+        for index, api in enumerate(self.deployment.websocket_apis.values()):
+            sockets = WebSocketGateway(api, self.runtime, self.gateway.executor, self.deployment.resolver)
+            self.websockets.append(sockets)
+            self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
         self._start_gateway()
         return self
 
