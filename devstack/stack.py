@@ -92,6 +92,29 @@ def _patch_moto_unnamed_executions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+def patch_moto_dynamodb_isolation() -> None:
+    """DynamoDB applies a transaction atomically and isolates it from reads of its items; moto checks
+    conditions and then writes without a lock, so two concurrent transactions conditioned on the same
+    version could both commit. Serialise moto's item reads and writes with one lock (re-entrant: a
+    transaction calls the single-item methods)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_devstack_isolated", False):
+        return
+    lock = threading.RLock()
+
+    def isolated(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
+        setattr(DynamoDBBackend, name, isolated(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend._devstack_isolated = True  # type: ignore[attr-defined]
+
+
 @dataclass
 class Devstack:
     root: Path = ROOT
@@ -168,6 +191,7 @@ class Devstack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _patch_moto_lambda()
         _patch_moto_unnamed_executions()
+        patch_moto_dynamodb_isolation()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)

@@ -47,9 +47,9 @@ from backbeat.playlists.ordering import RESPACE_WINDOW, place
 MAX_COLLABORATORS = 50
 MAX_SONGS_PER_ADD = 50  # a transaction holds 100 items: songs + re-keyed neighbours + playlist + log
 MAX_MOVE_LENGTH = 50
-EDIT_DEADLINE_SECONDS = 7.0  # under the function's 10 s timeout
-RETRY_BASE_SECONDS = 0.005
-RETRY_CAP_SECONDS = 0.2
+EDIT_DEADLINE_SECONDS = 8.0  # under the function's 10 s timeout
+RETRY_BASE_SECONDS = 0.02
+RETRY_CAP_SECONDS = 1.0
 
 
 def _now() -> str:
