@@ -72,6 +72,7 @@ class Sockets:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.tasks: list[Any] = []
+        self.sockets: list[Any] = []
 
     def listen(self, listener: Listener, playlist_id: str, initial: dict[str, Any]) -> None:
         listener.state = initial
@@ -79,6 +80,7 @@ class Sockets:
 
     async def _listen(self, listener: Listener, playlist_id: str) -> None:
         async with websockets.connect(f"{self.ws_url}?token={listener.token}", max_size=2**22) as socket:
+            self.sockets.append(socket)
             await socket.send(json.dumps({"action": "subscribe", "playlistId": playlist_id}))
             async for raw in socket:
                 received = time.time()
@@ -97,11 +99,15 @@ class Sockets:
                     listener.errors.append(raw)
 
     def stop(self) -> None:
+        """Close every socket (bounded), then stop the loop."""
+
+        async def close_all() -> None:
+            await asyncio.gather(*(socket.close() for socket in self.sockets), return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(asyncio.wait_for(close_all(), 10), self.loop).result(15)
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(BaseException):  # cancelled, as asked
-                task.result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
