@@ -75,6 +75,23 @@ class EventSourceMapping:
 
 
 @dataclass
+class WebSocketApi:
+    """An AWS::ApiGatewayV2::Api of ProtocolType WEBSOCKET, with its routes and stage."""
+
+    logical_id: str
+    api_id: str
+    route_selection_expression: str
+    endpoint: str  # what GetAtt ApiEndpoint gives: ws://host:port locally, wss://... in AWS
+    integrations: dict[str, str] = field(default_factory=dict)  # integration id -> function name or ARN
+    routes: dict[str, str] = field(default_factory=dict)  # route key -> integration id
+    stages: list[str] = field(default_factory=list)
+
+    def function_for(self, route_key: str) -> str | None:
+        integration = self.routes.get(route_key)
+        return self.integrations.get(integration) if integration else None
+
+
+@dataclass
 class Deployment:
     """Everything the rest of the devstack needs to know about the created stack."""
 
@@ -86,6 +103,7 @@ class Deployment:
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     search_collections: dict[str, str] = field(default_factory=dict)  # logical id -> collection name
+    websocket_apis: dict[str, WebSocketApi] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> Any:
@@ -108,8 +126,13 @@ class ResourceCreator:
         stack_name: str,
         parameters: dict[str, str],
         search_endpoint: Callable[[], str] | None = None,
+        websocket_endpoint: str | None = None,
     ):
+        """`websocket_endpoint` is where the local gateway serves WebSocket APIs (``ws://host:port``);
+        without it a WebSocket API gets the endpoint it would have in AWS. `search_endpoint` starts the
+        engine that stands in for an OpenSearch Serverless collection."""
         self.search_endpoint = search_endpoint
+        self.websocket_endpoint = websocket_endpoint
         self.template = template
         self.root = root
         self.session = session
@@ -132,6 +155,11 @@ class ResourceCreator:
             "AWS::Cognito::UserPool": self._user_pool,
             "AWS::Cognito::UserPoolClient": self._user_pool_client,
             "AWS::Serverless::HttpApi": self._http_api,
+            "AWS::ApiGatewayV2::Api": self._v2_api,
+            "AWS::ApiGatewayV2::Integration": self._v2_integration,
+            "AWS::ApiGatewayV2::Route": self._v2_route,
+            "AWS::ApiGatewayV2::Stage": self._v2_stage,
+            "AWS::ApiGatewayV2::Deployment": self._v2_deployment,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::OpenSearchServerless::Collection": self._search_collection,
@@ -348,6 +376,56 @@ class ResourceCreator:
         )
         self._default_authorizers[name] = auth.get("DefaultAuthorizer")
         self.resolver.refs[name] = api_id
+
+    def _v2_api(self, name: str, properties: dict[str, Any]) -> None:
+        props = self._props(properties)
+        if props.get("ProtocolType") != "WEBSOCKET":
+            raise ValueError(f"{name}: only WEBSOCKET APIs are supported as AWS::ApiGatewayV2::Api locally")
+        api_id = f"ws{abs(hash(name)) % 10**8:08d}"
+        region = self.session.region_name
+        endpoint = self.websocket_endpoint or f"wss://{api_id}.execute-api.{region}.amazonaws.com"
+        self.deployment.websocket_apis[name] = WebSocketApi(
+            logical_id=name,
+            api_id=api_id,
+            route_selection_expression=props.get("RouteSelectionExpression", "$request.body.action"),
+            endpoint=endpoint,
+        )
+        self.resolver.refs[name] = api_id
+        self.resolver.attrs[(name, "ApiId")] = api_id
+        self.resolver.attrs[(name, "ApiEndpoint")] = endpoint
+
+    def _websocket_api(self, api_id: str) -> WebSocketApi:
+        for api in self.deployment.websocket_apis.values():
+            if api.api_id == api_id:
+                return api
+        raise ValueError(f"no WebSocket API with id {api_id}")
+
+    def _v2_integration(self, name: str, properties: dict[str, Any]) -> None:
+        props = self._props(properties)
+        api = self._websocket_api(props["ApiId"])
+        uri = str(props.get("IntegrationUri", ""))
+        if props.get("IntegrationType") != "AWS_PROXY" or "/functions/" not in uri:
+            raise ValueError(f"{name}: only AWS_PROXY Lambda integrations are supported locally")
+        function_arn = uri.split("/functions/", 1)[1].removesuffix("/invocations")
+        integration_id = f"int-{name}"
+        api.integrations[integration_id] = function_arn
+        self.resolver.refs[name] = integration_id
+
+    def _v2_route(self, name: str, properties: dict[str, Any]) -> None:
+        props = self._props(properties)
+        api = self._websocket_api(props["ApiId"])
+        target = str(props.get("Target", ""))
+        api.routes[props["RouteKey"]] = target.removeprefix("integrations/")
+        self.resolver.refs[name] = f"route-{name}"
+
+    def _v2_stage(self, name: str, properties: dict[str, Any]) -> None:
+        props = self._props(properties)
+        self._websocket_api(props["ApiId"]).stages.append(props["StageName"])
+        self.resolver.refs[name] = props["StageName"]
+
+    def _v2_deployment(self, name: str, properties: dict[str, Any]) -> None:
+        self._props(properties)
+        self.resolver.refs[name] = f"deployment-{name}"
 
     # ------------------------------------------------------------------ compute
     def _ensure_role(self) -> str:

@@ -26,6 +26,7 @@ from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.pollers import PollerGroup
 from devstack.resources import Deployment, ResourceCreator
 from devstack.template import load_template
+from devstack.websocket import WebSocketGateway
 
 REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,29 @@ def _patch_moto_unnamed_executions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+def patch_moto_dynamodb_isolation() -> None:
+    """DynamoDB applies a transaction atomically and isolates it from reads of its items; moto checks
+    conditions and then writes without a lock, so two concurrent transactions conditioned on the same
+    version could both commit. Serialise moto's item reads and writes with one lock (re-entrant: a
+    transaction calls the single-item methods)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_devstack_isolated", False):
+        return
+    lock = threading.RLock()
+
+    def isolated(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
+        setattr(DynamoDBBackend, name, isolated(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend._devstack_isolated = True  # type: ignore[attr-defined]
+
+
 @dataclass
 class Devstack:
     root: Path = ROOT
@@ -110,6 +134,7 @@ class Devstack:
         self.runtime: LambdaRuntime | None = None
         self.pollers: PollerGroup | None = None
         self.gateway: Gateway | None = None
+        self.websockets: list[WebSocketGateway] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._gateway_thread: threading.Thread | None = None
@@ -124,6 +149,8 @@ class Devstack:
         global _active_runtime
         self._start_moto()
         assert self.template is not None
+        if not self.port:  # the WebSocket API's endpoint names the port, so it is chosen first
+            self.port = free_port(self.host)
         creator = ResourceCreator(
             load_template(self.template),
             self.root,
@@ -131,11 +158,13 @@ class Devstack:
             self.stack_name,
             self.parameters,
             search_endpoint=self._start_search,
+            websocket_endpoint=f"ws://{self.host}:{self.port}",
         )
         self.deployment = creator.create_all()
         self.log(
             f"created {len(self.deployment.tables)} tables, {len(self.deployment.functions)} functions, "
-            f"{len(self.deployment.routes)} routes, {len(self.deployment.mappings)} event source mappings"
+            f"{len(self.deployment.routes)} routes, {len(self.deployment.mappings)} event source mappings, "
+            f"{len(self.deployment.websocket_apis)} WebSocket APIs"
         )
         self.runtime = LambdaRuntime(self.deployment.functions)
         _active_runtime = self.runtime
@@ -143,6 +172,10 @@ class Devstack:
             self.start_pollers()
         jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
         self.gateway = Gateway(self.deployment, self.runtime, jwks, health_check=self.component_health)
+        for index, api in enumerate(self.deployment.websocket_apis.values()):
+            sockets = WebSocketGateway(api, self.runtime, self.gateway.executor, self.deployment.resolver)
+            self.websockets.append(sockets)
+            self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
         self._start_gateway()
         return self
 
@@ -160,6 +193,7 @@ class Devstack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _patch_moto_lambda()
         _patch_moto_unnamed_executions()
+        patch_moto_dynamodb_isolation()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)

@@ -32,6 +32,16 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "catalog_get_artist": {404},
     "search_query": {200},
     "search_suggest": {200},
+    "playlists_create": {201},
+    "playlists_get": {404},
+    "playlists_update": {404},
+    "playlists_delete": {404},
+    "playlists_mine": {200},
+    "playlists_add_tracks": {404},
+    "playlists_reorder_tracks": {404},
+    "playlists_remove_track": {404},
+    "playlists_add_collaborator": {404},
+    "playlists_remove_collaborator": {404},
 }
 
 

@@ -45,3 +45,22 @@ class SearchSettings(SearchEngineSettings):
 
 class SearchIndexerSettings(SearchEngineSettings):
     pass
+
+
+class PlaylistsSettings(CatalogSettings, UsersSettings):
+    playlists_table: str
+
+
+class RealtimeSettings(Settings):
+    """The WebSocket routes: `websocket_endpoint` is the stage's URL (``wss://<api>/<stage>``; the
+    devstack's is ``ws://127.0.0.1:<port>/<stage>``), from which the @connections endpoint follows."""
+
+    connections_table: str
+    playlists_table: str
+    websocket_endpoint: str
+
+
+class FanoutSettings(Settings):
+    connections_table: str
+    websocket_endpoint: str
+    fanout_threads: int = 16

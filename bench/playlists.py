@@ -1,0 +1,340 @@
+"""Playlist benchmarks: collaborators editing one playlist at once over HTTP while every one of them
+listens on the WebSocket API, edit latency through the gateway, and fan-out lag to 50 subscribers.
+
+    .venv/bin/python bench/playlists.py [--edits 100] [--subscribers 50]
+
+Starts its own devstack (small catalog), prints a Markdown report (paste it into
+docs/performance.md). For each concurrency scenario it checks what the issue asks: every accepted
+edit has its own version, versions run 1..N with no gap, every subscriber saw exactly 1..N in
+order, and the final GET equals replaying the change log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import websockets  # noqa: E402
+
+from backbeat.catalog.dataset import load_catalog  # noqa: E402
+from backbeat.playlists.replay import apply, empty_state  # noqa: E402
+from tests.conftest import start_devstack, stop_devstack  # noqa: E402
+from tests.support import CATALOG_DIR, http  # noqa: E402
+
+PASSWORD = "benchmark-password"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def epoch_of(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass
+class Listener:
+    """One socket subscribed to the playlist: every message, when it arrived, and the replayed state."""
+
+    token: str
+    versions: list[int] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    subscribed: threading.Event = field(default_factory=threading.Event)
+    errors: list[str] = field(default_factory=list)
+
+
+class Sockets:
+    """All listeners' sockets on one asyncio loop in a background thread."""
+
+    def __init__(self, ws_url: str) -> None:
+        self.ws_url = ws_url
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.tasks: list[Any] = []
+        self.sockets: list[Any] = []
+
+    def listen(self, listener: Listener, playlist_id: str, initial: dict[str, Any]) -> None:
+        listener.state = initial
+        self.tasks.append(asyncio.run_coroutine_threadsafe(self._listen(listener, playlist_id), self.loop))
+
+    async def _listen(self, listener: Listener, playlist_id: str) -> None:
+        async with websockets.connect(f"{self.ws_url}?token={listener.token}", max_size=2**22) as socket:
+            self.sockets.append(socket)
+            await socket.send(json.dumps({"action": "subscribe", "playlistId": playlist_id}))
+            async for raw in socket:
+                received = time.time()
+                message = json.loads(raw)
+                if message["type"] == "subscribed":
+                    listener.subscribed.set()
+                elif message["type"] == "playlist.changed":
+                    with listener.lock:
+                        listener.versions.append(message["version"])
+                        listener.lags.append(received - epoch_of(message["at"]))
+                        try:
+                            listener.state = apply(listener.state, message["version"], message["op"])
+                        except ValueError as error:
+                            listener.errors.append(str(error))
+                else:
+                    listener.errors.append(raw)
+
+    def stop(self) -> None:
+        """Close every socket (bounded), then stop the loop."""
+
+        async def close_all() -> None:
+            await asyncio.gather(*(socket.close() for socket in self.sockets), return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(asyncio.wait_for(close_all(), 10), self.loop).result(15)
+        for task in self.tasks:
+            task.cancel()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def signup(url: str) -> tuple[str, str, str]:
+    email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+    status, user, _ = http("POST", f"{url}/auth/signup", {"email": email, "password": PASSWORD})
+    assert status == 201, user
+    status, tokens, _ = http("POST", f"{url}/auth/login", {"email": email, "password": PASSWORD})
+    assert status == 200, tokens
+    return email, user["userId"], tokens["accessToken"]
+
+
+def full_playlist(url: str, playlist_id: str, token: str) -> dict[str, Any]:
+    status, body, _ = http("GET", f"{url}/playlists/{playlist_id}?limit=100", token=token)
+    assert status == 200, body
+    items = list(body["tracks"]["items"])
+    while len(items) < body["tracks"]["total"]:
+        page = http("GET", f"{url}/playlists/{playlist_id}?limit=100&offset={len(items)}", token=token)[1]
+        items += page["tracks"]["items"]
+    body["tracks"]["items"] = items
+    return body
+
+
+def random_edit(
+    url: str, playlist_id: str, token: str, view: dict[str, Any], songs: list[str], rng: random.Random
+) -> tuple[int, float]:
+    """One random edit against what this collaborator currently sees: (status, seconds)."""
+    items = view["items"]
+    kind = rng.choice(["insert", "insert", "remove", "move"]) if items else "insert"
+    started = time.perf_counter()
+    if kind == "insert":
+        body = {"songId": rng.choice(songs), "position": rng.randint(0, len(items))}
+        status = http("POST", f"{url}/playlists/{playlist_id}/tracks", body, token=token)[0]
+    elif kind == "remove":
+        item = rng.choice(items)["itemId"]
+        status = http("DELETE", f"{url}/playlists/{playlist_id}/tracks/{item}", token=token)[0]
+    else:
+        start = rng.randrange(len(items))
+        length = rng.randint(1, min(3, len(items) - start))
+        before = rng.choice([i for i in range(len(items) + 1) if not start < i < start + length])
+        body = {"rangeStart": start, "insertBefore": before, "rangeLength": length}
+        status = http("PUT", f"{url}/playlists/{playlist_id}/tracks", body, token=token)[0]
+    return status, time.perf_counter() - started
+
+
+def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edits: int) -> dict[str, Any]:
+    users = [signup(url) for _ in range(collaborators)]
+    owner_token = users[0][2]
+    status, playlist, _ = http(
+        "POST", f"{url}/playlists", {"name": "bench", "isPublic": True, "isCollaborative": True}, token=owner_token
+    )
+    assert status == 201, playlist
+    playlist_id = playlist["id"]
+    initial = empty_state()
+    initial = apply(
+        initial,
+        0,
+        {"type": "playlist.created", **{k: playlist[k] for k in ("name", "description")}}
+        | {"isPublic": True, "isCollaborative": True, "ownerId": playlist["ownerId"]},
+    )
+    sockets = Sockets(ws_url)
+    listeners = [Listener(token) for _, _, token in users]
+    for listener in listeners:
+        sockets.listen(listener, playlist_id, initial)
+    for listener in listeners:
+        assert listener.subscribed.wait(30), listener.errors
+    for email, _, _ in users[1:]:
+        assert (
+            http("POST", f"{url}/playlists/{playlist_id}/collaborators", {"email": email}, token=owner_token)[0] == 201
+        )
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)
+        listener = listeners[index]
+        for _ in range(edits):
+            with listener.lock:
+                view = listener.state
+            status, seconds = random_edit(url, playlist_id, users[index][2], view, songs, rng)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if status < 300:
+                    latencies.append(seconds)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(collaborators) as pool:
+        list(pool.map(worker, range(collaborators)))
+    elapsed = time.perf_counter() - started
+    final = full_playlist(url, playlist_id, owner_token)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(
+        (listener.versions[-1] if listener.versions else 0) < final["version"] for listener in listeners
+    ):
+        time.sleep(0.05)
+    sockets.stop()
+    accepted = sum(count for status, count in statuses.items() if status < 300)
+    expected = list(range(1, final["version"] + 1))
+    gapless = final["version"] == accepted + collaborators - 1  # the edits plus the collaborator additions
+    in_order = all(listener.versions == expected for listener in listeners)
+    replayed = listeners[0].state
+    matches = [(i["itemId"], i["songId"]) for i in replayed["items"]] == [
+        (i["itemId"], i["songId"]) for i in final["tracks"]["items"]
+    ] and replayed["collaborators"] == final["collaborators"]
+    problems = [error for listener in listeners for error in listener.errors]
+    return {
+        "collaborators": collaborators,
+        "attempted": collaborators * edits,
+        "accepted": accepted,
+        "statuses": dict(sorted(statuses.items())),
+        "final_version": final["version"],
+        "tracks": final["tracks"]["total"],
+        "gapless": gapless,
+        "in_order": in_order,
+        "replay_matches": matches,
+        "errors": problems[:3],
+        "seconds": elapsed,
+        "edits_per_second": accepted / elapsed,
+        "latency_p50": percentile(latencies, 50) * 1000,
+        "latency_p99": percentile(latencies, 99) * 1000,
+        "lag_p50": percentile([lag for listener in listeners for lag in listener.lags], 50) * 1000,
+        "lag_p99": percentile([lag for listener in listeners for lag in listener.lags], 99) * 1000,
+    }
+
+
+def fan_out_lag(url: str, ws_url: str, songs: list[str], subscribers: int, edits: int) -> dict[str, Any]:
+    _, _, token = signup(url)
+    status, playlist, _ = http("POST", f"{url}/playlists", {"name": "fan-out"}, token=token)
+    assert status == 201
+    playlist_id = playlist["id"]
+    initial = apply(
+        empty_state(),
+        0,
+        {
+            "type": "playlist.created",
+            "name": "fan-out",
+            "description": "",
+            "isPublic": False,
+            "isCollaborative": False,
+            "ownerId": playlist["ownerId"],
+        },
+    )
+    sockets = Sockets(ws_url)
+    listeners = [Listener(token) for _ in range(subscribers)]
+    for listener in listeners:
+        sockets.listen(listener, playlist_id, initial)
+    for listener in listeners:
+        assert listener.subscribed.wait(60), listener.errors
+    latencies = []
+    for index in range(edits):
+        started = time.perf_counter()
+        status = http(
+            "POST", f"{url}/playlists/{playlist_id}/tracks", {"songId": songs[index % len(songs)]}, token=token
+        )[0]
+        latencies.append(time.perf_counter() - started)
+        assert status == 201
+        time.sleep(0.02)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(len(listener.versions) < edits for listener in listeners):
+        time.sleep(0.05)
+    sockets.stop()
+    lags = [lag for listener in listeners for lag in listener.lags]
+    return {
+        "subscribers": subscribers,
+        "edits": edits,
+        "messages": len(lags),
+        "expected_messages": subscribers * edits,
+        "in_order": all(listener.versions == list(range(1, edits + 1)) for listener in listeners),
+        "lag_p50": percentile(lags, 50) * 1000,
+        "lag_p99": percentile(lags, 99) * 1000,
+        "latency_p50": percentile(latencies, 50) * 1000,
+        "latency_p99": percentile(latencies, 99) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--edits", type=int, default=100, help="edits per collaborator")
+    parser.add_argument("--subscribers", type=int, default=50)
+    args = parser.parse_args()
+    if not CATALOG_DIR.is_dir():
+        print(f"the demo catalog is not at {CATALOG_DIR}", file=sys.stderr)
+        return 1
+    songs = [song.id for song in load_catalog(CATALOG_DIR).first(2000).songs]
+    with tempfile.TemporaryDirectory() as directory:
+        stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
+        try:
+            ws_url = stack.url.replace("http://", "ws://") + "/ws"
+            runs = [collaborate(stack.url, ws_url, songs, n, args.edits) for n in (2, 10)]
+            lag = fan_out_lag(stack.url, ws_url, songs, args.subscribers, args.edits)
+        finally:
+            stop_devstack(stack.process)
+
+    def yes(flag: bool) -> str:
+        return "yes" if flag else "NO"
+
+    print(f"`.venv/bin/python bench/playlists.py --edits {args.edits} --subscribers {args.subscribers}`:\n")
+    print(
+        "| collaborators x edits | accepted (status counts) | versions | gapless 1..N "
+        "| every subscriber saw 1..N in order | final GET = log replay | edits/s "
+        "| edit latency p50 / p99 | fan-out lag p50 / p99 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        print(
+            f"| {run['collaborators']} x {args.edits} | {run['accepted']} of {run['attempted']} {run['statuses']} "
+            f"| 1..{run['final_version']} | {yes(run['gapless'])} | {yes(run['in_order'])} "
+            f"| {yes(run['replay_matches'])} | {run['edits_per_second']:.1f} "
+            f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms "
+            f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms |"
+        )
+        if run["errors"]:
+            print(f"\nerrors ({run['collaborators']} collaborators): {run['errors']}\n")
+    print()
+    print("| fan-out | figure |")
+    print("|---|---|")
+    print(f"| subscribers x sequential edits | {lag['subscribers']} x {lag['edits']} |")
+    print(f"| messages received / expected | {lag['messages']} / {lag['expected_messages']} |")
+    print(f"| every subscriber saw 1..N in order | {yes(lag['in_order'])} |")
+    print(f"| fan-out lag (commit -> message) p50 / p99 | {lag['lag_p50']:.0f} / {lag['lag_p99']:.0f} ms |")
+    print(f"| edit latency, one editor, p50 / p99 | {lag['latency_p50']:.1f} / {lag['latency_p99']:.1f} ms |")
+    ok = all(r["gapless"] and r["in_order"] and r["replay_matches"] for r in runs) and lag["in_order"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Playlists: ordered tracks with fractional indexes, gapless versions and an append-only change log."""

@@ -1,0 +1,135 @@
+"""Data access for the playlists table (single-table design, pynamodb).
+
+| entity     | pk            | sk                  | other keys                                   |
+|------------|---------------|---------------------|----------------------------------------------|
+| playlist   | ``PL#<id>``   | ``META``            |                                              |
+| track item | ``PL#<id>``   | ``ITEM#<itemId>``   | ``pos`` (LSI ``byPosition``: the order)      |
+| change     | ``PL#<id>``   | ``LOG#<version>``   | version zero-padded to 10 digits             |
+| member     | ``PL#<id>``   | ``MEMBER#<userId>`` | ``gsi1pk`` = ``USER#<userId>`` (``byMember``) |
+
+Every edit is one transaction over this partition: the playlist item's `version` goes up by one
+under a condition on its previous value, the change is appended to the log, the track items it
+touches are written. The playlist item also carries the last change (`lastOp`, `lastBy`, `lastAt`),
+so the table's stream delivers every change, in version order, on the one item whose order the
+stream guarantees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.models import Model
+
+META = "META"
+MAX_TRACKS = 10_000
+
+
+def playlist_key(playlist_id: str) -> str:
+    return f"PL#{playlist_id}"
+
+
+def item_key(item_id: str) -> str:
+    return f"ITEM#{item_id}"
+
+
+def log_key(version: int) -> str:
+    return f"LOG#{version:010d}"
+
+
+def member_key(user_id: str) -> str:
+    return f"MEMBER#{user_id}"
+
+
+def user_key(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+class ByPositionIndex(LocalSecondaryIndex["TrackItem"]):
+    class Meta:
+        index_name = "byPosition"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    pos = UnicodeAttribute(range_key=True)
+
+
+class ByMemberIndex(GlobalSecondaryIndex["MemberItem"]):
+    class Meta:
+        index_name = "byMember"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class PlaylistModel(Model):
+    class Meta:
+        table_name = "unbound"  # set by bind_playlists_table() at cold start
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class PlaylistItem(PlaylistModel):
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    is_public = BooleanAttribute(attr_name="isPublic", default=False)
+    is_collaborative = BooleanAttribute(attr_name="isCollaborative", default=False)
+    owner_id = UnicodeAttribute(attr_name="ownerId")
+    collaborators = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[var-annotated]
+    version = NumberAttribute(default=0)
+    track_count = NumberAttribute(attr_name="trackCount", default=0)
+    deleted = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    last_op = JSONAttribute(attr_name="lastOp", null=True)  # type: ignore[var-annotated]
+    last_by = UnicodeAttribute(attr_name="lastBy", null=True)
+    last_at = UnicodeAttribute(attr_name="lastAt", null=True)
+
+    @property
+    def id(self) -> str:
+        return self.pk.removeprefix("PL#")
+
+
+class TrackItem(PlaylistModel):
+    item_id = UnicodeAttribute(attr_name="itemId")
+    song_id = UnicodeAttribute(attr_name="songId")
+    added_by = UnicodeAttribute(attr_name="addedBy")
+    added_at = UnicodeAttribute(attr_name="addedAt")
+    pos = UnicodeAttribute()
+
+    by_position = ByPositionIndex()
+
+    def view(self) -> dict[str, Any]:
+        return {"itemId": self.item_id, "songId": self.song_id, "addedBy": self.added_by, "addedAt": self.added_at}
+
+
+class ChangeItem(PlaylistModel):
+    version = NumberAttribute()
+    op = JSONAttribute()  # type: ignore[var-annotated]
+    by = UnicodeAttribute()
+    at = UnicodeAttribute()
+
+
+class MemberItem(PlaylistModel):
+    user_id = UnicodeAttribute(attr_name="userId")
+    role = UnicodeAttribute()  # owner | collaborator
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+
+    by_member = ByMemberIndex()
+
+
+def bind_playlists_table(table_name: str) -> None:
+    """Point every playlist model at the deployed table (called once at cold start)."""
+    for model in (PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem):
+        model.Meta.table_name = table_name
+        model._connection = None

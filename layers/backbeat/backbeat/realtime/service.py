@@ -1,0 +1,291 @@
+"""The WebSocket API: connect with an access token, subscribe to playlists, resync from the log; and
+the fan-out of the playlist table's stream to the subscribers through `post_to_connection`.
+
+Messages to clients (JSON):
+- ``{"type": "subscribed", "playlistId", "version", "snapshotId"}``
+- ``{"type": "playlist.changed", "playlistId", "version", "snapshotId", "op", "by", "at"}``
+- ``{"type": "resynced", "playlistId", "version"}`` after the replayed changes
+- ``{"type": "error", "code", "message", "field"?, "playlistId"?}``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from backbeat.aws import client
+from backbeat.errors import BackbeatError, Unauthorized
+from backbeat.observability import logger
+from backbeat.playlists import service as playlists
+from backbeat.playlists.models import META as PLAYLIST_META
+from backbeat.realtime.models import (
+    META,
+    ConnectionItem,
+    SubscriptionItem,
+    connection_key,
+    listeners_key,
+    subscription_key,
+)
+
+CONNECTION_TTL_SECONDS = 2 * 3600 + 600  # API Gateway's two-hour limit, plus a margin
+MAX_RESYNC_CHANGES = 1000
+POST_ATTEMPTS = 3
+_MANAGEMENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
+_deserializer = TypeDeserializer()
+
+
+def management_endpoint(websocket_endpoint: str) -> str:
+    """The @connections endpoint of a WebSocket stage: `wss://host/stage` -> `https://host/stage`
+    (`ws://` -> `http://` for the devstack's gateway)."""
+    if websocket_endpoint.startswith("wss://"):
+        return "https://" + websocket_endpoint.removeprefix("wss://")
+    if websocket_endpoint.startswith("ws://"):
+        return "http://" + websocket_endpoint.removeprefix("ws://")
+    return websocket_endpoint
+
+
+@cache
+def _management_client(endpoint: str) -> Any:
+    return boto3.session.Session().client("apigatewaymanagementapi", endpoint_url=endpoint, config=_MANAGEMENT_CONFIG)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _expiry() -> int:
+    return int(time.time()) + CONNECTION_TTL_SECONDS
+
+
+class Sockets:
+    """Posts to connected clients; a connection that is gone is forgotten."""
+
+    def __init__(self, websocket_endpoint: str) -> None:
+        self.endpoint = management_endpoint(websocket_endpoint)
+
+    def post(self, connection_id: str, message: dict[str, Any]) -> bool:
+        """True when delivered; False when the connection is gone (its records are removed) or the
+        post kept failing (the client notices the gap in versions and resyncs)."""
+        data = json.dumps(message, separators=(",", ":"), default=_json_default).encode()
+        for attempt in range(POST_ATTEMPTS):
+            try:
+                _management_client(self.endpoint).post_to_connection(ConnectionId=connection_id, Data=data)
+                return True
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if code == "GoneException" or status == 410:
+                    forget_connection(connection_id)
+                    return False
+                if attempt == POST_ATTEMPTS - 1:
+                    logger.warning("post_to_connection failed", extra={"connectionId": connection_id, "error": code})
+                    return False
+                time.sleep(0.05 * (attempt + 1))
+        return False
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+# ---------------------------------------------------------------------------------------- connect
+def authenticate(token: str | None) -> str:
+    """The user (Cognito `sub`) an access token belongs to. Cognito's `GetUser` checks signature,
+    expiry and revocation (global sign-out) for us; the function holds no keys."""
+    if not token:
+        raise Unauthorized("missing token")
+    try:
+        user = client("cognito-idp").get_user(AccessToken=token)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("NotAuthorizedException", "UserNotFoundException", "InvalidParameterException"):
+            raise Unauthorized("invalid or expired token") from None
+        raise
+    attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+    sub = attributes.get("sub")
+    if not sub:
+        raise Unauthorized("the token names no user")
+    return sub
+
+
+def connect(connection_id: str, token: str | None) -> str:
+    user_id = authenticate(token)
+    ConnectionItem(
+        pk=connection_key(connection_id),
+        sk=META,
+        connection_id=connection_id,
+        user_id=user_id,
+        connected_at=_now(),
+        expires_at=_expiry(),
+    ).save()
+    return user_id
+
+
+def forget_connection(connection_id: str) -> None:
+    """$disconnect, or a post answered 410: remove the connection and its subscriptions."""
+    records = list(ConnectionItem.query(connection_key(connection_id), attributes_to_get=["pk", "sk"]))
+    with ConnectionItem.batch_write() as batch:
+        for record in records:
+            if record.sk.startswith("SUB#"):
+                playlist_id = record.sk.removeprefix("SUB#")
+                batch.delete(SubscriptionItem(pk=listeners_key(playlist_id), sk=connection_key(connection_id)))
+            batch.delete(record)
+
+
+def _caller(connection_id: str) -> str:
+    try:
+        connection = ConnectionItem.get(connection_key(connection_id), META, consistent_read=True)
+    except ConnectionItem.DoesNotExist:
+        raise Unauthorized("this connection is not known; reconnect") from None
+    return str(connection.user_id)
+
+
+# ---------------------------------------------------------------------------------------- messages
+def error_message(error: BackbeatError, playlist_id: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    if getattr(error, "field", None):
+        message["field"] = error.field  # type: ignore[attr-defined]
+    if playlist_id:
+        message["playlistId"] = playlist_id
+    return message
+
+
+def subscribe(sockets: Sockets, connection_id: str, playlist_id: str) -> None:
+    """Only someone who may read the playlist subscribes (others get a NotFound error message).
+    Changes after the version in the answer reach the socket in version order."""
+    user_id = _caller(connection_id)
+    playlist = playlists.load_readable(playlist_id, user_id)
+    version = int(playlist.version)
+    expires = _expiry()
+    with SubscriptionItem.batch_write() as batch:
+        for pk, sk in (
+            (listeners_key(playlist_id), connection_key(connection_id)),
+            (connection_key(connection_id), subscription_key(playlist_id)),
+        ):
+            batch.save(
+                SubscriptionItem(
+                    pk=pk,
+                    sk=sk,
+                    connection_id=connection_id,
+                    playlist_id=playlist_id,
+                    user_id=user_id,
+                    since_version=version,
+                    expires_at=expires,
+                )
+            )
+    sockets.post(
+        connection_id,
+        {
+            "type": "subscribed",
+            "playlistId": playlist_id,
+            "version": version,
+            "snapshotId": playlists.snapshot_id(playlist_id, version),
+        },
+    )
+
+
+def unsubscribe(connection_id: str, playlist_id: str) -> None:
+    with SubscriptionItem.batch_write() as batch:
+        batch.delete(SubscriptionItem(pk=listeners_key(playlist_id), sk=connection_key(connection_id)))
+        batch.delete(SubscriptionItem(pk=connection_key(connection_id), sk=subscription_key(playlist_id)))
+
+
+def changed_message(playlist_id: str, version: int, op: Any, by: Any, at: Any) -> dict[str, Any]:
+    return {
+        "type": "playlist.changed",
+        "playlistId": playlist_id,
+        "version": version,
+        "snapshotId": playlists.snapshot_id(playlist_id, version),
+        "op": op,
+        "by": by,
+        "at": at,
+    }
+
+
+def resync(sockets: Sockets, connection_id: str, playlist_id: str, from_version: int) -> None:
+    """Replay the changes from `from_version` on (at most MAX_RESYNC_CHANGES; ask again from the
+    last one for more), then say which version the socket is at."""
+    user_id = _caller(connection_id)
+    playlist = playlists.load_readable(playlist_id, user_id)
+    last = from_version - 1
+    for change in playlists.changes(playlist_id, from_version, MAX_RESYNC_CHANGES):
+        if not sockets.post(
+            connection_id,
+            changed_message(playlist_id, change["version"], change["op"], change["by"], change["at"]),
+        ):
+            return
+        last = change["version"]
+    sockets.post(
+        connection_id,
+        {"type": "resynced", "playlistId": playlist_id, "version": last, "latestVersion": int(playlist.version)},
+    )
+
+
+# ---------------------------------------------------------------------------------------- fan-out
+def _image(raw: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in (raw or {}).items()}
+
+
+def _readable(image: dict[str, Any], user_id: str) -> bool:
+    if not image or image.get("deleted"):
+        return False
+    return (
+        bool(image.get("isPublic")) or user_id == image.get("ownerId") or user_id in (image.get("collaborators") or [])
+    )
+
+
+def _change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """(playlistId, message, old image, new image) for a record that is a playlist change."""
+    if record.get("eventName") != "MODIFY":
+        return None
+    dynamodb = record.get("dynamodb") or {}
+    keys = _image(dynamodb.get("Keys"))
+    if keys.get("sk") != PLAYLIST_META or not str(keys.get("pk", "")).startswith("PL#"):
+        return None
+    new, old = _image(dynamodb.get("NewImage")), _image(dynamodb.get("OldImage"))
+    version = int(new.get("version", 0))
+    if version <= int(old.get("version", 0)):
+        return None
+    playlist_id = str(keys["pk"]).removeprefix("PL#")
+    op = json.loads(new["lastOp"]) if isinstance(new.get("lastOp"), str) else new.get("lastOp")
+    message = changed_message(playlist_id, version, op, new.get("lastBy"), new.get("lastAt"))
+    return playlist_id, message, old, new
+
+
+def fan_out(sockets: Sockets, records: Iterable[dict[str, Any]], pool: ThreadPoolExecutor) -> list[dict[str, str]]:
+    """Post each change to the playlist's subscribers, one change after the other (so every socket
+    sees versions in order). Returns Lambda's batchItemFailures: the first record that could not be
+    handed out, so the batch is retried from there and nothing before it is posted twice."""
+    for record in records:
+        sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
+        try:
+            change = _change_of(record)
+            if change is None:
+                continue
+            playlist_id, message, old, new = change
+            listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
+        except Exception:
+            logger.exception("cannot fan out a stream record", extra={"sequenceNumber": sequence})
+            return [{"itemIdentifier": sequence}]
+        deliver = [s for s in listeners if s.since_version < message["version"]]
+        deliver = [s for s in deliver if _readable(new, s.user_id) or _readable(old, s.user_id)]
+        posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
+        for post in posts:
+            post.result()
+        for listener in listeners:  # lost access (removed, made private, deleted): stop listening
+            if not _readable(new, listener.user_id):
+                unsubscribe(listener.connection_id, playlist_id)
+    return []
