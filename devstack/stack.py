@@ -110,9 +110,39 @@ def patch_moto_dynamodb_isolation() -> None:
 
         return wrapper
 
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
+    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan"):
         setattr(DynamoDBBackend, name, isolated(getattr(DynamoDBBackend, name)))
+    transact = isolated(_keep_streams_on_rollback(DynamoDBBackend.transact_write_items))
+    DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
     DynamoDBBackend._devstack_isolated = True  # type: ignore[attr-defined]
+
+
+def _keep_streams_on_rollback(transact: Callable[..., Any]) -> Callable[..., Any]:
+    """moto backs up every table a transaction touches with a deep copy, and restores the copy when
+    the transaction fails. The copy included the table's stream shard, so a failed transaction swapped
+    the shard for another object: stream readers held iterators on the old one and never saw another
+    record. Here the shard is shared by the backup (no copy of every stream record per transaction,
+    either), and a failed transaction's records are taken back out of it, as DynamoDB never streams
+    them."""
+    from moto.dynamodb.models.table import StreamShard
+
+    StreamShard.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
+
+    def transact_keeping_streams(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        lengths = {}
+        for item in transact_items:
+            for operation in item.values():
+                table = self.tables.get(operation.get("TableName"))
+                if table is not None and table.stream_shard is not None:
+                    lengths[table.stream_shard] = len(table.stream_shard.items)
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for shard, length in lengths.items():
+                del shard.items[length:]
+            raise
+
+    return transact_keeping_streams
 
 
 @dataclass

@@ -1,0 +1,68 @@
+"""The devstack's corrections to moto, where moto's DynamoDB differs from DynamoDB in ways the
+product depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.stack import patch_moto_dynamodb_isolation
+
+
+@pytest.fixture
+def streamed_table() -> Iterator[tuple[object, object, str]]:
+    patch_moto_dynamodb_isolation()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        arn = dynamodb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        yield dynamodb, streams, iterator["ShardIterator"]
+
+
+def _titles(records: list[dict]) -> list[tuple[str, str]]:
+    return [(r["dynamodb"]["Keys"]["id"]["S"], r["dynamodb"]["NewImage"]["title"]["S"]) for r in records]
+
+
+def test_a_failed_transaction_neither_streams_nor_stops_the_stream(streamed_table) -> None:  # type: ignore[no-untyped-def]
+    """moto restored a deep copy of the table, stream shard included, when a transaction failed: a
+    reader kept an iterator on the old shard, saw the failed transaction's writes and never a later one."""
+    dynamodb, streams, iterator = streamed_table
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "k"}, "title": {"S": "v1"}})
+    first = streams.get_records(ShardIterator=iterator)
+    assert _titles(first["Records"]) == [("k", "v1")]
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"id": {"S": "other"}, "title": {"S": "never"}}}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"id": {"S": "k"}},
+                        "UpdateExpression": "SET title = :t",
+                        "ConditionExpression": "title = :expected",
+                        "ExpressionAttributeValues": {":t": {"S": "lost"}, ":expected": {"S": "not v1"}},
+                    }
+                },
+            ]
+        )
+    dynamodb.update_item(
+        TableName="t",
+        Key={"id": {"S": "k"}},
+        UpdateExpression="SET title = :t",
+        ExpressionAttributeValues={":t": {"S": "v2"}},
+    )
+    later = streams.get_records(ShardIterator=first["NextShardIterator"])
+    assert _titles(later["Records"]) == [("k", "v2")]
+    assert "other" not in {item["id"]["S"] for item in dynamodb.scan(TableName="t")["Items"]}
