@@ -104,3 +104,19 @@ def test_catalog_changes_reach_search_through_the_stream(devstack, demo_tokens) 
 def test_health_includes_the_search_engine(devstack) -> None:
     status, body, _ = http("GET", f"{devstack.url}/health")
     assert status == 200 and body["components"]["search"] == "ok"
+
+
+def test_public_playlists_become_searchable_and_private_ones_leave(devstack, demo_tokens) -> None:
+    owner = demo_tokens["premium"]
+    name = f"Zanzibar Sunrise Mix {uuid.uuid4().hex[:6]}"
+    status, playlist, _ = http("POST", f"{devstack.url}/playlists", {"name": name, "isPublic": True}, token=owner)
+    assert status == 201
+
+    def playlist_ids() -> list[str]:
+        body = _get(devstack, "/search", demo_tokens["free"], q=name, type="playlist")[1]
+        return [item["id"] for item in body["playlists"]["items"]]
+
+    wait_for(lambda: playlist["id"] in playlist_ids(), timeout=30)
+    status, _, _ = http("PATCH", f"{devstack.url}/playlists/{playlist['id']}", {"isPublic": False}, token=owner)
+    assert status == 200
+    wait_for(lambda: playlist["id"] not in playlist_ids(), timeout=30)

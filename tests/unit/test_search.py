@@ -237,3 +237,52 @@ def test_search_before_anything_is_indexed_is_empty_not_an_error(aws, context, s
 def test_stream_event_sample_is_a_catalog_change() -> None:
     assert Path(STREAM_EVENT).is_file()
     assert [r["eventName"] for r in _records()] == ["INSERT", "MODIFY", "REMOVE"]
+
+
+def _playlist_record(
+    name: str, sequence: int, new: dict[str, Any] | None, old: dict[str, Any] | None
+) -> dict[str, Any]:
+    def image(values: dict[str, Any]) -> dict[str, Any]:
+        typed = {"pk": {"S": "PL#" + "p" * 22}, "sk": {"S": "META"}}
+        for key, value in values.items():
+            typed[key] = (
+                {"BOOL": value}
+                if isinstance(value, bool)
+                else ({"N": str(value)} if isinstance(value, int) else {"S": value})
+            )
+        return typed
+
+    change: dict[str, Any] = {
+        "Keys": {"pk": {"S": "PL#" + "p" * 22}, "sk": {"S": "META"}},
+        "SequenceNumber": str(sequence),
+    }
+    if new is not None:
+        change["NewImage"] = image(new)
+    if old is not None:
+        change["OldImage"] = image(old)
+    return {"eventName": name, "dynamodb": change}
+
+
+def test_public_playlists_are_searchable_and_private_ones_are_not(aws, context, search_url: str) -> None:
+    client = OpenSearch(hosts=[search_url])
+    ensure_indices(client, "")
+    search = load_function("search", aws)
+    public = {"name": "Sunday Jazz Brunch", "ownerId": "u9", "isPublic": True, "trackCount": 12, "deleted": False}
+
+    def found() -> list[str]:
+        _, body, _ = _search(search, context, q="jazz brunch", type="playlist")
+        return [item["name"] for item in body["playlists"]["items"]]
+
+    assert index_stream_records(client, "", [_playlist_record("INSERT", 1, public, None)]) == []
+    assert found() == ["Sunday Jazz Brunch"]
+    private = {**public, "isPublic": False}
+    assert index_stream_records(client, "", [_playlist_record("MODIFY", 2, private, public)]) == []
+    assert found() == []
+    assert index_stream_records(client, "", [_playlist_record("MODIFY", 3, public, private)]) == []
+    assert found() == ["Sunday Jazz Brunch"]
+    assert index_stream_records(client, "", [_playlist_record("REMOVE", 4, None, public)]) == []
+    assert found() == []
+    track = _playlist_record("INSERT", 5, {"itemId": "x"}, None)
+    track["dynamodb"]["Keys"]["sk"] = {"S": "ITEM#x"}
+    track["dynamodb"]["NewImage"]["sk"] = {"S": "ITEM#x"}
+    assert index_stream_records(client, "", [track]) == []  # only the playlist item itself is indexed

@@ -27,8 +27,17 @@ def from_stream_image(image: dict[str, Any]) -> dict[str, Any]:
 
 
 def entity_of(item: dict[str, Any]) -> str | None:
+    if str(item.get("pk", "")).startswith("PL#"):  # the playlists table: its META item is the playlist
+        return "playlist" if item.get("sk") == "META" else None
     entity = item.get("entity")
     return entity if entity in ("song", "album", "artist") and item.get("sk", "META") == "META" else None
+
+
+def is_searchable(item: dict[str, Any]) -> bool:
+    """Only public, live playlists are searchable; every catalog entity is."""
+    if entity_of(item) != "playlist":
+        return True
+    return bool(item.get("isPublic")) and not item.get("deleted")
 
 
 def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
@@ -36,6 +45,20 @@ def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None
     entity = entity_of(item)
     if entity is None:
         return None
+    if entity == "playlist":
+        playlist_id = str(item["pk"]).removeprefix("PL#")
+        return (
+            "playlist",
+            playlist_id,
+            {
+                "id": playlist_id,
+                "name": item.get("name", ""),
+                "description": item.get("description", ""),
+                "ownerId": item.get("ownerId", ""),
+                "trackCount": item.get("trackCount", 0),
+                "popularity": min(100, int(item.get("trackCount", 0))),
+            },
+        )
     if entity == "song":
         return (
             "song",
@@ -115,4 +138,4 @@ def artist_view(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def playlist_view(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in ("id", "name", "ownerId") if key in document}
+    return {key: document[key] for key in ("id", "name", "description", "ownerId", "trackCount") if key in document}

@@ -18,7 +18,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch, helpers
 
-from backbeat.search.documents import document_for, entity_of, from_stream_image
+from backbeat.search.documents import document_for, entity_of, from_stream_image, is_searchable
 from backbeat.search.engine import CATALOG_ENTITIES, create_index, index_name
 
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
@@ -28,15 +28,18 @@ def _actions_for(record: dict[str, Any], prefix: str) -> dict[str, Any] | None:
     change = record.get("dynamodb") or {}
     if record.get("eventName") == "REMOVE":
         old = from_stream_image(change.get("OldImage") or change.get("Keys") or {})
-        entity = entity_of(old)
-        if entity is None or "id" not in old:
+        found = document_for(old) if entity_of(old) else None
+        if found is None:
             return None
-        return {"_op_type": "delete", "_index": index_name(prefix, entity), "_id": old["id"]}
+        entity, doc_id, _ = found
+        return {"_op_type": "delete", "_index": index_name(prefix, entity), "_id": doc_id}
     new = from_stream_image(change.get("NewImage") or {})
     found = document_for(new)
     if found is None:
         return None
     entity, doc_id, document = found
+    if not is_searchable(new):  # a playlist made private or deleted leaves the index
+        return {"_op_type": "delete", "_index": index_name(prefix, entity), "_id": doc_id}
     return {"_op_type": "index", "_index": index_name(prefix, entity), "_id": doc_id, "_source": document}
 
 
