@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.stack import free_port  # noqa: E402
-from tests.support import CATALOG_DIR, api_event, http  # noqa: E402
+from tests.support import CATALOG_DIR, api_event, http, spawn  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -40,29 +39,13 @@ def percentile(samples: list[float], q: float) -> float:
 def start_make_dev(state: Path) -> tuple[subprocess.Popen[str], int, float, list[str]]:
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen(
+    spawned = spawn(
         ["make", "--no-print-directory", "dev", f"PORT={port}", f"DEVSTACK_ARGS=--state-file {state}"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        marker="Backbeat devstack ready",
     )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("Backbeat devstack ready"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(600) or process.poll() is not None:
-        raise SystemExit("make dev did not become ready:\n" + "".join(lines[-30:]))
-    return process, port, time.perf_counter() - started, lines
+    if not spawned.wait(600) or spawned.process.poll() is not None:
+        raise SystemExit("make dev did not become ready:\n" + spawned.tail(30))
+    return spawned.process, port, time.perf_counter() - started, spawned.lines
 
 
 def load_handler(function: str, environment: dict[str, str]) -> Any:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import CATALOG_DIR, ROOT, http
+from tests.support import CATALOG_DIR, http, spawn
 
 
 @dataclass
@@ -41,32 +40,14 @@ def start_devstack(state_file: Path, *extra: str, timeout: float = 240) -> Runni
     from devstack.stack import free_port
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(state_file), *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    command = [sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(state_file), *extra]
+    spawned = spawn(command, marker="Backbeat devstack ready at")
+    if not spawned.wait(timeout) or spawned.process.poll() is not None:
+        stop_devstack(spawned.process)
+        raise RuntimeError("devstack did not become ready:\n" + spawned.tail())
+    return RunningStack(
+        url=f"http://127.0.0.1:{port}", process=spawned.process, state_file=state_file, output=spawned.lines
     )
-    output: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith("Backbeat devstack ready at"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    ready.wait(timeout)
-    if process.poll() is not None or not any(line.startswith("Backbeat devstack ready") for line in output):
-        stop_devstack(process)
-        raise RuntimeError("devstack did not become ready:\n" + "".join(output[-40:]))
-    return RunningStack(url=f"http://127.0.0.1:{port}", process=process, state_file=state_file, output=output)
 
 
 def stop_devstack(process: subprocess.Popen[str], timeout: float = 20) -> int:

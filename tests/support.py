@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +96,46 @@ def api_event(
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Spawned:
+    """A process in its own session (so its whole group can be signalled), with its output collected
+    line by line and an event set when a line containing `marker` appears (or the output ends)."""
+
+    process: subprocess.Popen[str]
+    marker: str
+    lines: list[str] = field(default_factory=list)
+    seen: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout: float) -> bool:
+        """True when the marker appeared within `timeout` seconds."""
+        self.seen.wait(timeout)
+        return any(self.marker in line for line in self.lines)
+
+    def tail(self, count: int = 40) -> str:
+        return "".join(self.lines[-count:])
+
+
+def spawn(args: list[str], marker: str, cwd: Path = ROOT) -> Spawned:
+    process = subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    spawned = Spawned(process, marker)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            spawned.lines.append(line)
+            if marker in line:
+                spawned.seen.set()
+        spawned.seen.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    return spawned
