@@ -118,31 +118,62 @@ def patch_moto_dynamodb_isolation() -> None:
 
 
 def _keep_streams_on_rollback(transact: Callable[..., Any]) -> Callable[..., Any]:
-    """moto backs up every table a transaction touches with a deep copy, and restores the copy when
-    the transaction fails. The copy included the table's stream shard, so a failed transaction swapped
-    the shard for another object: stream readers held iterators on the old one and never saw another
-    record. Here the shard is shared by the backup (no copy of every stream record per transaction,
-    either), and a failed transaction's records are taken back out of it, as DynamoDB never streams
-    them."""
-    from moto.dynamodb.models.table import StreamShard
+    """Roll a failed transaction back item by item, as DynamoDB would, instead of moto's way.
 
-    StreamShard.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
+    moto backs up every table a transaction touches with a deep copy (every item, every stream
+    record) and swaps the copy in when the transaction fails. That costs time and memory in
+    proportion to the table, per transaction, and the swapped-in copy carries another stream shard
+    object, so stream readers holding iterators on the old one never saw another record. Here the
+    backup is the items the transaction names, restored in place, and the failed transaction's
+    stream records are taken back out (DynamoDB never streams them)."""
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
 
-    def transact_keeping_streams(self: Any, transact_items: list[dict[str, Any]]) -> Any:
-        lengths = {}
-        for item in transact_items:
-            for operation in item.values():
+    real_copy = dynamodb_models.copy
+
+    class _TablesAreNotCopied:
+        """Stands in for the `copy` module inside moto's DynamoDB backend: tables are backed up
+        item by item below, everything else is copied as before."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
+
+    dynamodb_models.copy = _TablesAreNotCopied  # type: ignore[assignment]
+
+    def transact_with_item_rollback(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        backups: list[tuple[Any, Any, Any, Any]] = []
+        shards: dict[int, tuple[Any, int]] = {}
+        for entry in transact_items:
+            for operation in entry.values():
                 table = self.tables.get(operation.get("TableName"))
-                if table is not None and table.stream_shard is not None:
-                    lengths[table.stream_shard] = len(table.stream_shard.items)
+                key = operation.get("Key") or operation.get("Item") or {}
+                if table is None or table.hash_key_attr not in key:
+                    continue
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+                if table.has_range_key and range_key is None:
+                    continue
+                current = table.get_item(hash_key, range_key)
+                backups.append((table, hash_key, range_key, real_copy.deepcopy(current) if current else None))
+                if table.stream_shard is not None:
+                    shards.setdefault(id(table.stream_shard), (table.stream_shard, len(table.stream_shard.items)))
         try:
             return transact(self, transact_items)
         except Exception:
-            for shard, length in lengths.items():
+            for table, hash_key, range_key, old in reversed(backups):
+                bucket = table.items if range_key is None else table.items[hash_key]
+                slot = hash_key if range_key is None else range_key
+                if old is None:
+                    bucket.pop(slot, None)
+                else:
+                    bucket[slot] = old
+            for shard, length in shards.values():
                 del shard.items[length:]
             raise
 
-    return transact_keeping_streams
+    return transact_with_item_rollback
 
 
 @dataclass

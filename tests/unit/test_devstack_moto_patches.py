@@ -40,8 +40,9 @@ def test_a_failed_transaction_neither_streams_nor_stops_the_stream(streamed_tabl
     reader kept an iterator on the old shard, saw the failed transaction's writes and never a later one."""
     dynamodb, streams, iterator = streamed_table
     dynamodb.put_item(TableName="t", Item={"id": {"S": "k"}, "title": {"S": "v1"}})
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "other"}, "title": {"S": "before"}})
     first = streams.get_records(ShardIterator=iterator)
-    assert _titles(first["Records"]) == [("k", "v1")]
+    assert _titles(first["Records"]) == [("k", "v1"), ("other", "before")]
     with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
         dynamodb.transact_write_items(
             TransactItems=[
@@ -65,4 +66,6 @@ def test_a_failed_transaction_neither_streams_nor_stops_the_stream(streamed_tabl
     )
     later = streams.get_records(ShardIterator=first["NextShardIterator"])
     assert _titles(later["Records"]) == [("k", "v2")]
-    assert "other" not in {item["id"]["S"] for item in dynamodb.scan(TableName="t")["Items"]}
+    # the failed transaction's put of `other` is undone: the item is as it was before
+    items = {item["id"]["S"]: item["title"]["S"] for item in dynamodb.scan(TableName="t")["Items"]}
+    assert items == {"k": "v2", "other": "before"}
