@@ -41,7 +41,7 @@ def test_downgrades_when_the_buffer_falls_below_a_fifth_of_the_target() -> None:
 def test_does_not_upgrade_without_throughput_headroom() -> None:
     abr = controller(start=128)
     for _ in range(6):
-        feed(abr, 160 * 1.2)  # sustains 160 but not with 30% headroom
+        feed(abr, 160 * 1.1)  # sustains 160 but without the 20% headroom
         assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 128
     for _ in range(6):
         feed(abr, 160 * 1.5)
@@ -78,7 +78,7 @@ def test_never_exceeds_the_quality_ceiling_or_the_free_cap(quality: str, premium
 
 def test_throughput_hovering_at_a_rung_boundary_switches_boundedly() -> None:
     abr = controller(start=160)
-    boundary = 256 * 1.3  # the upgrade threshold to 256
+    boundary = 256 * AbrSettings().upgrade_headroom  # the upgrade threshold to 256
     buffer = 20.0
     choices = []
     for index in range(60):

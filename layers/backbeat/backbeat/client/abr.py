@@ -10,7 +10,7 @@ The rules, in the order they are checked (each for a reason a listener would not
 3. A rung the throughput no longer sustains is left once the buffer stops being healthy; while the
    buffer is healthy the controller rides out dips instead of switching (audio segments are long,
    a full buffer covers a short fade).
-4. Upgrades need throughput headroom (the next rung's bitrate times 1.3 by default), a healthy buffer
+4. Upgrades need throughput headroom (the new rung's bitrate times 1.2 by default), a healthy buffer
    and a quiet period since the last switch, longer after a downgrade so that a downgrade is not
    immediately reversed. An audible quality change every few seconds is worse than a steady lower rate.
 
@@ -85,11 +85,11 @@ class AbrSettings:
 
     target_buffer_seconds: float = 30.0
     panic_buffer_fraction: float = 0.2  # below this share of the target buffer: step down now
-    healthy_buffer_fraction: float = 0.5  # at or above it: upgrades allowed, dips ridden out
-    upgrade_headroom: float = 1.3  # throughput needed, as a multiple of the new rung's bitrate
+    healthy_buffer_fraction: float = 0.6  # at or above it: upgrades allowed, dips ridden out
+    upgrade_headroom: float = 1.2  # throughput needed, as a multiple of the new rung's bitrate
     downgrade_safety: float = 0.9  # share of the estimate a rung must fit in when stepping down
-    segments_between_switches: int = 2  # quiet period after any switch
-    segments_before_reversal: int = 4  # quiet period before upgrading after a downgrade
+    segments_between_switches: int = 1  # quiet period after any switch
+    segments_before_reversal: int = 2  # quiet period before upgrading after a downgrade
     fast_half_life_seconds: float = 3.0
     slow_half_life_seconds: float = 8.0
 
