@@ -1,0 +1,189 @@
+"""The adaptive-bitrate controller: which rung of the ladder to fetch the next segment from.
+
+The rules, in the order they are checked (each for a reason a listener would notice):
+
+1. The user's quality is a ceiling (low 96, normal 128, high 160, very_high 320 kbps; free accounts at
+   most 160). Never fetch above what the listener chose or may play.
+2. Rebuffering is the worst outcome: when the buffer is below 20% of the target buffer, or would fall
+   below it while the next segment downloads at the current rung, step down at once, to a rung the
+   throughput estimate sustains. Safety downgrades ignore the hysteresis.
+3. A rung the throughput no longer sustains is left once the buffer stops being healthy; while the
+   buffer is healthy the controller rides out dips instead of switching (audio segments are long,
+   a full buffer covers a short fade).
+4. Upgrades need throughput headroom (the new rung's bitrate times 1.2 by default), a healthy buffer
+   and a quiet period since the last switch, longer after a downgrade so that a downgrade is not
+   immediately reversed. An audible quality change every few seconds is worse than a steady lower rate.
+
+Throughput is estimated as in dash.js: two exponentially weighted moving averages of the segment
+download rates, weighted by download time, with a fast (3 s) and a slow (8 s) half-life; the lower
+of the two is used, so the estimate falls fast and rises slowly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+QUALITY_CEILINGS_KBPS: dict[str, int] = {"low": 96, "normal": 128, "high": 160, "very_high": 320}
+FREE_TIER_CAP_KBPS = 160
+
+
+def quality_ceiling_kbps(quality: str, *, premium: bool) -> int:
+    """The highest bitrate the listener may get: their chosen quality, capped at 160 kbps when free."""
+    ceiling = QUALITY_CEILINGS_KBPS[quality]
+    return ceiling if premium else min(ceiling, FREE_TIER_CAP_KBPS)
+
+
+class BitrateController(Protocol):
+    """What the player asks of an adaptation rule: a rung per segment, told how each download went."""
+
+    def choose(self, *, buffer_seconds: float, segment_seconds: float) -> int:
+        """The bitrate (kbps, one of the ladder's) for the next segment."""
+        ...
+
+    def record_download(self, *, size_bytes: int, seconds: float) -> None:
+        """One finished segment download, for the throughput estimate."""
+        ...
+
+
+class ThroughputEstimator:
+    """Two download-time-weighted EWMAs of the download rate (kbps); the estimate is the lower one.
+
+    Weighting by download time (rather than per sample) means a long download counts for more than a
+    short one, and the half-lives are in seconds of measurement, independent of segment length. The
+    zero-bias correction keeps the first samples from being pulled towards zero.
+    """
+
+    def __init__(self, *, fast_half_life_seconds: float = 3.0, slow_half_life_seconds: float = 8.0) -> None:
+        self._half_lives = (fast_half_life_seconds, slow_half_life_seconds)
+        self._averages = [0.0, 0.0]
+        self._total_weight = 0.0
+
+    def add_sample(self, *, size_bytes: int, seconds: float) -> None:
+        seconds = max(seconds, 1e-3)
+        rate_kbps = size_bytes * 8 / 1000 / seconds
+        for index, half_life in enumerate(self._half_lives):
+            alpha = 0.5 ** (seconds / half_life)
+            self._averages[index] = alpha * self._averages[index] + (1 - alpha) * rate_kbps
+        self._total_weight += seconds
+
+    def estimate_kbps(self) -> float | None:
+        """The conservative estimate, or None before the first sample."""
+        if self._total_weight == 0:
+            return None
+        corrected = [
+            average / (1 - 0.5 ** (self._total_weight / half_life))
+            for average, half_life in zip(self._averages, self._half_lives, strict=True)
+        ]
+        return min(corrected)
+
+
+@dataclass(frozen=True)
+class AbrSettings:
+    """The controller's knobs. Defaults were tuned on the hsdpa-3g traces (bench/abr_simulator.py)."""
+
+    target_buffer_seconds: float = 30.0
+    panic_buffer_fraction: float = 0.2  # below this share of the target buffer: step down now
+    healthy_buffer_fraction: float = 0.6  # at or above it: upgrades allowed, dips ridden out
+    upgrade_headroom: float = 1.2  # throughput needed, as a multiple of the new rung's bitrate
+    downgrade_safety: float = 0.9  # share of the estimate a rung must fit in when stepping down
+    segments_between_switches: int = 1  # quiet period after any switch
+    segments_before_reversal: int = 2  # quiet period before upgrading after a downgrade
+    fast_half_life_seconds: float = 3.0
+    slow_half_life_seconds: float = 8.0
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One change of rung, with the rule that made it (for stats and logs)."""
+
+    segment_index: int
+    from_kbps: int
+    to_kbps: int
+    reason: str
+
+
+class AbrController:
+    """The seed's controller; see the module docstring for the rules and why."""
+
+    def __init__(
+        self,
+        ladder_kbps: Sequence[int],
+        *,
+        start_bitrate_kbps: int,
+        ceiling_kbps: int,
+        settings: AbrSettings | None = None,
+    ) -> None:
+        if not ladder_kbps:
+            raise ValueError("the ladder is empty")
+        self.settings = settings or AbrSettings()
+        ladder = sorted(set(ladder_kbps))
+        # The ceiling binds even if the manifest offers more; the lowest rung stays if nothing fits.
+        self.ladder = [rung for rung in ladder if rung <= ceiling_kbps] or ladder[:1]
+        self.current_kbps = self._highest_at_most(start_bitrate_kbps)
+        self.estimator = ThroughputEstimator(
+            fast_half_life_seconds=self.settings.fast_half_life_seconds,
+            slow_half_life_seconds=self.settings.slow_half_life_seconds,
+        )
+        self.switches: list[Switch] = []
+        self._segment_index = 0
+        self._last_switch_index: int | None = None
+        self._last_switch_was_down = False
+
+    def record_download(self, *, size_bytes: int, seconds: float) -> None:
+        self.estimator.add_sample(size_bytes=size_bytes, seconds=seconds)
+
+    def choose(self, *, buffer_seconds: float, segment_seconds: float) -> int:
+        """The rung for the next segment (called once per segment, in order)."""
+        choice, reason = self._decide(buffer_seconds, segment_seconds)
+        if choice != self.current_kbps:
+            self.switches.append(Switch(self._segment_index, self.current_kbps, choice, reason))
+            self._last_switch_was_down = choice < self.current_kbps
+            self._last_switch_index = self._segment_index
+            self.current_kbps = choice
+        self._segment_index += 1
+        return choice
+
+    def _decide(self, buffer_seconds: float, segment_seconds: float) -> tuple[int, str]:
+        settings = self.settings
+        current = self.current_kbps
+        estimate = self.estimator.estimate_kbps()
+        if estimate is None:
+            return current, "no estimate yet"
+        panic_seconds = settings.panic_buffer_fraction * settings.target_buffer_seconds
+        healthy_seconds = settings.healthy_buffer_fraction * settings.target_buffer_seconds
+        lower = [rung for rung in self.ladder if rung < current]
+
+        # Rule 2: the buffer is (or is about to be) nearly empty.
+        projected = buffer_seconds - current * segment_seconds / estimate
+        if lower and (buffer_seconds < panic_seconds or projected < panic_seconds):
+            fitting = [rung for rung in lower if rung <= estimate * settings.downgrade_safety]
+            return (fitting[-1] if fitting else lower[0]), "downgrade: buffer low"
+
+        quiet = self._segments_since_switch()
+        # Rule 3: the current rung is not sustained and the buffer is no longer healthy.
+        if lower and estimate < current and buffer_seconds < healthy_seconds:
+            if quiet >= settings.segments_between_switches:
+                fitting = [rung for rung in lower if rung <= estimate * settings.downgrade_safety]
+                return (fitting[-1] if fitting else lower[0]), "downgrade: throughput"
+            return current, "hold"
+
+        # Rule 4: upgrade with headroom, a healthy buffer and after the quiet period.
+        needed_quiet = (
+            settings.segments_before_reversal if self._last_switch_was_down else settings.segments_between_switches
+        )
+        if buffer_seconds >= healthy_seconds and quiet >= needed_quiet:
+            higher = [rung for rung in self.ladder if rung > current and estimate >= settings.upgrade_headroom * rung]
+            if higher:
+                return higher[-1], "upgrade: headroom"
+        return current, "hold"
+
+    def _segments_since_switch(self) -> int:
+        if self._last_switch_index is None:
+            return 1 << 30  # no switch yet: nothing to be quiet about
+        return self._segment_index - self._last_switch_index
+
+    def _highest_at_most(self, bitrate_kbps: int) -> int:
+        fitting = [rung for rung in self.ladder if rung <= bitrate_kbps]
+        return fitting[-1] if fitting else self.ladder[0]

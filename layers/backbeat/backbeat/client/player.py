@@ -1,0 +1,188 @@
+"""The reference player: StreamManifest -> prebuffer -> segment-by-segment loop, with playback stats.
+
+It does not decode audio; it keeps the playback clock a real player would: the buffer fills as
+segments arrive and drains in wall time once playback has started, and an empty buffer while playing
+is a rebuffer (a stall the listener hears). All I/O goes through an injected `fetch(url) -> bytes` and
+all time through an injected `Clock`, so the same loop runs against the devstack in real time, against
+fakes in tests, and against recorded network traces in the simulator (bench/abr_simulator.py).
+
+The manifest is the `POST /stream/{songId}` answer: `renditions` (already capped to what the listener
+may play), `startBitrateKbps`, and `prebuffer`, the first segment URLs of the start rung, fetched
+before any adaptation. The start rung's media playlist is fetched first for its init segment
+(`#EXT-X-MAP`), which fMP4 audio cannot be decoded without.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Protocol
+
+from backbeat.client.abr import AbrController, BitrateController
+from backbeat.client.hls import MediaPlaylist, parse_media_playlist
+
+Fetch = Callable[[str], bytes]
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    """Real time, for playing against a running stack."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class PlaybackStats:
+    """What the listener experienced, and what it cost."""
+
+    startup_delay_seconds: float = 0.0
+    rebuffer_seconds: float = 0.0
+    rebuffer_events: int = 0
+    segment_bitrates_kbps: list[int] = field(default_factory=list)
+    segment_durations_seconds: list[float] = field(default_factory=list)
+    bytes_downloaded: int = 0
+    requests: int = 0
+
+    @property
+    def played_seconds(self) -> float:
+        return sum(self.segment_durations_seconds)
+
+    @property
+    def rebuffer_ratio(self) -> float:
+        """Stalled time over stalled plus played time (after playback started)."""
+        total = self.played_seconds + self.rebuffer_seconds
+        return self.rebuffer_seconds / total if total else 0.0
+
+    @property
+    def mean_bitrate_kbps(self) -> float:
+        """Nominal bitrate of the rungs played, weighted by segment duration."""
+        played = self.played_seconds
+        weighted = zip(self.segment_bitrates_kbps, self.segment_durations_seconds, strict=True)
+        return sum(rate * duration for rate, duration in weighted) / played if played else 0.0
+
+    @property
+    def switches(self) -> int:
+        rates = self.segment_bitrates_kbps
+        return sum(1 for before, after in pairwise(rates) if before != after)
+
+    @property
+    def switches_per_minute(self) -> float:
+        return self.switches / (self.played_seconds / 60) if self.played_seconds else 0.0
+
+
+class Player:
+    """One playback of one manifest. `run()` fetches everything and returns the stats."""
+
+    def __init__(
+        self,
+        manifest: Mapping[str, Any],
+        fetch: Fetch,
+        *,
+        controller: BitrateController | None = None,
+        clock: Clock | None = None,
+        target_buffer_seconds: float = 30.0,
+        start_after_segments: int = 1,
+    ) -> None:
+        self.manifest = manifest
+        self.fetch = fetch
+        self.clock = clock or WallClock()
+        self.target_buffer_seconds = target_buffer_seconds
+        self.start_after_segments = start_after_segments
+        self.playlist_urls = {int(r["bitrateKbps"]): str(r["playlistUrl"]) for r in manifest["renditions"]}
+        if not self.playlist_urls:
+            raise ValueError("the manifest has no renditions")
+        ladder = sorted(self.playlist_urls)
+        self.start_kbps = max([rung for rung in ladder if rung <= int(manifest["startBitrateKbps"])] or ladder[:1])
+        self.controller: BitrateController = controller or AbrController(
+            ladder, start_bitrate_kbps=self.start_kbps, ceiling_kbps=ladder[-1]
+        )
+        self.stats = PlaybackStats()
+        self._playlists: dict[int, MediaPlaylist] = {}
+        self._inits_fetched: set[int] = set()
+        self._buffer_seconds = 0.0
+        self._playing = False
+        self._stalled = False
+        self._started_at = 0.0
+        self._last_tick = 0.0
+
+    def run(self) -> PlaybackStats:
+        self._started_at = self._last_tick = self.clock.now()
+        start_playlist = self._media_playlist(self.start_kbps)
+        self._ensure_init(self.start_kbps)
+        prebuffer = [str(url) for url in self.manifest.get("prebuffer") or []]
+        for index, url in enumerate(prebuffer[: len(start_playlist.segments)]):
+            self._download_segment(url, self.start_kbps, start_playlist.segments[index].duration_seconds)
+        for index in range(len(prebuffer), len(start_playlist.segments)):
+            duration = start_playlist.segments[index].duration_seconds
+            self._wait_for_room(duration)
+            bitrate = self.controller.choose(buffer_seconds=self._buffer_seconds, segment_seconds=duration)
+            playlist = self._media_playlist(bitrate)
+            self._ensure_init(bitrate)
+            segment = playlist.segments[index]
+            self._download_segment(segment.url, bitrate, segment.duration_seconds)
+        return self.stats
+
+    def _media_playlist(self, bitrate: int) -> MediaPlaylist:
+        if bitrate not in self._playlists:
+            url = self.playlist_urls[bitrate]
+            self._playlists[bitrate] = parse_media_playlist(self._get(url).decode(), url)
+        return self._playlists[bitrate]
+
+    def _ensure_init(self, bitrate: int) -> None:
+        init_url = self._playlists[bitrate].init_url
+        if init_url and bitrate not in self._inits_fetched:
+            self._get(init_url)
+            self._inits_fetched.add(bitrate)
+
+    def _get(self, url: str) -> bytes:
+        data = self.fetch(url)
+        self.stats.requests += 1
+        self.stats.bytes_downloaded += len(data)
+        self._tick()
+        return data
+
+    def _download_segment(self, url: str, bitrate: int, duration: float) -> None:
+        started = self.clock.now()
+        data = self._get(url)
+        self.controller.record_download(size_bytes=len(data), seconds=self.clock.now() - started)
+        self._buffer_seconds += duration
+        self.stats.segment_bitrates_kbps.append(bitrate)
+        self.stats.segment_durations_seconds.append(duration)
+        self._stalled = False
+        if not self._playing and len(self.stats.segment_bitrates_kbps) >= self.start_after_segments:
+            self._playing = True
+            self.stats.startup_delay_seconds = self.clock.now() - self._started_at
+
+    def _wait_for_room(self, next_duration: float) -> None:
+        """Keep at most the target buffer: wait until the next segment fits (only once playing)."""
+        self._tick()
+        excess = self._buffer_seconds + next_duration - self.target_buffer_seconds
+        if self._playing and excess > 0:
+            self.clock.sleep(excess)
+            self._tick()
+
+    def _tick(self) -> None:
+        """Drain the buffer by the wall time since the last tick; count a stall when it runs dry."""
+        now = self.clock.now()
+        elapsed, self._last_tick = now - self._last_tick, now
+        if not self._playing or elapsed <= 0:
+            return
+        if self._buffer_seconds >= elapsed:
+            self._buffer_seconds -= elapsed
+            return
+        self.stats.rebuffer_seconds += elapsed - self._buffer_seconds
+        self._buffer_seconds = 0.0
+        if not self._stalled:
+            self.stats.rebuffer_events += 1
+            self._stalled = True

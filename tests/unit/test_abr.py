@@ -1,0 +1,229 @@
+"""The ABR client as a listener would notice it: start rung, downgrades before stalls, no upgrade without
+headroom, quality ceilings, no oscillation; HLS playlist reading; the player loop over a fake network."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from backbeat.client.abr import AbrController, AbrSettings, ThroughputEstimator, quality_ceiling_kbps
+from backbeat.client.baselines import BolaBasic, bola_parameters
+from backbeat.client.hls import parse_media_playlist, resolve_uri
+from backbeat.client.player import Player
+
+LADDER = [96, 128, 160, 256, 320]
+SEGMENT = 10.0
+
+
+def controller(start: int = 128, ceiling: int = 320, **settings: object) -> AbrController:
+    return AbrController(LADDER, start_bitrate_kbps=start, ceiling_kbps=ceiling, settings=AbrSettings(**settings))  # type: ignore[arg-type]
+
+
+def feed(abr: AbrController, kbps: float, seconds: float = 4.0) -> None:
+    """One download at `kbps` taking `seconds`."""
+    abr.record_download(size_bytes=int(kbps * 1000 / 8 * seconds), seconds=seconds)
+
+
+def test_starts_at_the_start_rung_before_any_measurement() -> None:
+    assert controller(start=128).choose(buffer_seconds=0, segment_seconds=SEGMENT) == 128
+    assert controller(start=200).choose(buffer_seconds=0, segment_seconds=SEGMENT) == 160  # rounded down to a rung
+
+
+def test_downgrades_when_the_buffer_falls_below_a_fifth_of_the_target() -> None:
+    abr = controller(start=256)
+    feed(abr, 300)  # enough for 256 in steady state, so only the buffer can trigger it
+    assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 256
+    assert abr.choose(buffer_seconds=5.9, segment_seconds=SEGMENT) < 256  # 20% of 30 s = 6 s
+    assert abr.switches[-1].reason == "downgrade: buffer low"
+
+
+def test_does_not_upgrade_without_throughput_headroom() -> None:
+    abr = controller(start=128)
+    for _ in range(6):
+        feed(abr, 160 * 1.1)  # sustains 160 but without the 20% headroom
+        assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 128
+    for _ in range(6):
+        feed(abr, 160 * 1.5)
+    assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 160
+
+
+def test_does_not_upgrade_with_an_unhealthy_buffer() -> None:
+    abr = controller(start=128)
+    for _ in range(6):
+        feed(abr, 2000)
+    assert abr.choose(buffer_seconds=10, segment_seconds=SEGMENT) == 128
+    assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 320
+
+
+@pytest.mark.parametrize(
+    ("quality", "premium", "ceiling"),
+    [
+        ("low", True, 96),
+        ("normal", False, 128),
+        ("high", True, 160),
+        ("very_high", False, 160),
+        ("very_high", True, 320),
+    ],
+)
+def test_never_exceeds_the_quality_ceiling_or_the_free_cap(quality: str, premium: bool, ceiling: int) -> None:
+    assert quality_ceiling_kbps(quality, premium=premium) == ceiling
+    abr = controller(start=320, ceiling=ceiling)
+    choices = [abr.choose(buffer_seconds=28, segment_seconds=SEGMENT)]
+    for _ in range(20):
+        feed(abr, 5000)
+        choices.append(abr.choose(buffer_seconds=28, segment_seconds=SEGMENT))
+    assert max(choices) == ceiling
+
+
+def test_throughput_hovering_at_a_rung_boundary_switches_boundedly() -> None:
+    abr = controller(start=160)
+    boundary = 256 * AbrSettings().upgrade_headroom  # the upgrade threshold to 256
+    buffer = 20.0
+    choices = []
+    for index in range(60):
+        feed(abr, boundary * (1.08 if index % 2 else 0.92))
+        choice = abr.choose(buffer_seconds=buffer, segment_seconds=SEGMENT)
+        choices.append(choice)
+    switches = sum(1 for a, b in itertools.pairwise(choices) if a != b)
+    assert switches <= 2
+
+
+def test_a_downgrade_is_not_immediately_reversed() -> None:
+    abr = controller(start=256)
+    feed(abr, 1000)
+    abr.choose(buffer_seconds=4, segment_seconds=SEGMENT)  # panic: down
+    down = abr.current_kbps
+    assert down < 256
+    picks = []
+    for _ in range(3):
+        feed(abr, 1000)
+        picks.append(abr.choose(buffer_seconds=25, segment_seconds=SEGMENT))
+    assert picks[0] == down  # not straight back up
+
+
+def test_throughput_estimate_falls_fast_and_rises_slowly() -> None:
+    estimator = ThroughputEstimator()
+    estimator.add_sample(size_bytes=100_000, seconds=1)  # 800 kbps
+    assert estimator.estimate_kbps() == pytest.approx(800)
+    estimator.add_sample(size_bytes=25_000, seconds=1)  # a dip to 200 kbps
+    dipped = estimator.estimate_kbps()
+    assert dipped is not None and dipped < 600
+
+
+def test_bola_picks_higher_rungs_as_the_buffer_grows() -> None:
+    bola = BolaBasic(LADDER, target_buffer_seconds=30, segment_seconds=SEGMENT)
+    picks = [bola.choose(buffer_seconds=level, segment_seconds=SEGMENT) for level in range(0, 21)]
+    assert picks[0] == 96
+    assert picks == sorted(picks)
+    assert picks[-1] == 320
+    v, gamma_p = bola_parameters(LADDER, max_buffer_segments=3, low_buffer_segments=1)
+    assert v > 0 and gamma_p > 0
+
+
+PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-TARGETDURATION:10
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-MAP:URI="init.mp4"
+#EXTINF:10.005,
+seg_000.m4s
+#EXTINF:9.98,
+seg_001.m4s
+#EXTINF:4.5,
+../other/seg_002.m4s?own=1
+#EXT-X-ENDLIST
+"""
+
+
+def test_media_playlist_relative_uris_keep_the_signature_query() -> None:
+    url = "https://media.example/songs/s1/128/index.m3u8?exp=1&sig=abc"
+    playlist = parse_media_playlist(PLAYLIST, url)
+    assert playlist.target_duration_seconds == 10
+    assert playlist.init_url == "https://media.example/songs/s1/128/init.mp4?exp=1&sig=abc"
+    assert [s.url for s in playlist.segments] == [
+        "https://media.example/songs/s1/128/seg_000.m4s?exp=1&sig=abc",
+        "https://media.example/songs/s1/128/seg_001.m4s?exp=1&sig=abc",
+        "https://media.example/songs/s1/other/seg_002.m4s?own=1",
+    ]
+    assert playlist.duration_seconds == pytest.approx(24.485)
+    assert resolve_uri("https://cdn.example/x.m4s", url) == "https://cdn.example/x.m4s?exp=1&sig=abc"
+
+
+def test_a_master_playlist_is_not_a_media_playlist() -> None:
+    with pytest.raises(ValueError):
+        parse_media_playlist("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=128000\n128/index.m3u8\n", "https://m/x.m3u8")
+    with pytest.raises(ValueError):
+        parse_media_playlist("hello", "https://m/x.m3u8")
+
+
+class FakeNetwork:
+    """A clock and a fetch serving a synthetic song at a constant link rate (kbps) plus a round trip."""
+
+    def __init__(self, link_kbps: float, segments: int = 20, round_trip: float = 0.05) -> None:
+        self.link_kbps, self.round_trip, self.time = link_kbps, round_trip, 0.0
+        self.segments = segments
+        self.requested: list[str] = []
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.time += seconds
+
+    def fetch(self, url: str) -> bytes:
+        self.requested.append(url)
+        assert url.endswith("?sig=t"), url
+        path = url.split("?")[0].removeprefix("https://media.test/s/")
+        rung, name = path.split("/")
+        if name == "index.m3u8":
+            lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:10", '#EXT-X-MAP:URI="init.mp4"']
+            for index in range(self.segments):
+                lines += ["#EXTINF:10.0,", f"seg_{index:03d}.m4s"]
+            data = ("\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n").encode()
+        elif name == "init.mp4":
+            data = b"i" * 700
+        else:
+            data = b"a" * int(int(rung) * 1000 / 8 * SEGMENT)
+        self.time += self.round_trip + len(data) * 8 / 1000 / self.link_kbps
+        return data
+
+
+def manifest(start: int = 128, ladder: list[int] = LADDER) -> dict[str, object]:
+    return {
+        "songId": "s",
+        "durationMs": 200_000,
+        "segmentSeconds": 10,
+        "codec": "mp4a.40.2",
+        "renditions": [{"bitrateKbps": r, "playlistUrl": f"https://media.test/s/{r}/index.m3u8?sig=t"} for r in ladder],
+        "masterPlaylistUrl": "https://media.test/s/master.m3u8?sig=t",
+        "startBitrateKbps": start,
+        "prebuffer": [f"https://media.test/s/{start}/seg_{i:03d}.m4s?sig=t" for i in range(3)],
+        "expiresAt": "2100-01-01T00:00:00Z",
+    }
+
+
+def test_player_on_a_fast_link_never_rebuffers_and_climbs() -> None:
+    network = FakeNetwork(link_kbps=2000)
+    stats = Player(manifest(), network.fetch, clock=network).run()
+    assert stats.rebuffer_seconds == 0
+    assert stats.segment_bitrates_kbps[:3] == [128, 128, 128]  # the prebuffer
+    assert stats.segment_bitrates_kbps[-1] == 320
+    assert stats.switches <= 2
+    assert len(stats.segment_bitrates_kbps) == 20
+    assert 0 < stats.startup_delay_seconds < 1.5
+    assert network.requested[0] == "https://media.test/s/128/index.m3u8?sig=t"
+
+
+def test_player_on_a_slow_link_downgrades() -> None:
+    network = FakeNetwork(link_kbps=110)
+    stats = Player(manifest(start=160), network.fetch, clock=network).run()
+    assert stats.segment_bitrates_kbps[-1] == 96
+    assert stats.mean_bitrate_kbps < 130
+    assert stats.rebuffer_ratio < 0.1
+
+
+def test_player_respects_the_manifest_ladder_as_ceiling() -> None:
+    network = FakeNetwork(link_kbps=5000)
+    stats = Player(manifest(start=128, ladder=[96, 128, 160]), network.fetch, clock=network).run()
+    assert max(stats.segment_bitrates_kbps) == 160
