@@ -44,6 +44,8 @@ bench: venv
 	$(BIN)/python bench/foundation.py
 	$(BIN)/python bench/search_relevance.py
 	$(BIN)/python bench/search_latency.py
+	$(BIN)/python bench/playlists.py
+	$(BIN)/python bench/abr_simulator.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
