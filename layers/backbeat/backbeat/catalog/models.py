@@ -15,6 +15,8 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from backbeat.tables import bind_models
+
 META = "META"
 
 
@@ -95,6 +97,4 @@ class ArtistItem(CatalogModel):
 
 def bind_catalog_table(table_name: str) -> None:
     """Point every catalog model at the deployed table (called once at cold start)."""
-    for model in (CatalogModel, SongItem, AlbumItem, ArtistItem):
-        model.Meta.table_name = table_name
-        model._connection = None  # drop a connection bound to another table name
+    bind_models(table_name, CatalogModel, SongItem, AlbumItem, ArtistItem)

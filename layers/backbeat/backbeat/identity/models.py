@@ -8,6 +8,8 @@ from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from backbeat.tables import bind_models
+
 TIERS = ("free", "premium")
 
 
@@ -32,5 +34,4 @@ class UserItem(Model):
 
 
 def bind_users_table(table_name: str) -> None:
-    UserItem.Meta.table_name = table_name
-    UserItem._connection = None
+    bind_models(table_name, UserItem)

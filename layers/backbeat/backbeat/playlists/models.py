@@ -28,6 +28,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from backbeat.tables import bind_models
+
 META = "META"
 MAX_TRACKS = 10_000
 
@@ -130,6 +132,4 @@ class MemberItem(PlaylistModel):
 
 def bind_playlists_table(table_name: str) -> None:
     """Point every playlist model at the deployed table (called once at cold start)."""
-    for model in (PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem):
-        model.Meta.table_name = table_name
-        model._connection = None
+    bind_models(table_name, PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem)

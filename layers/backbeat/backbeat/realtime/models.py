@@ -15,6 +15,8 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
+from backbeat.tables import bind_models
+
 META = "META"
 
 
@@ -53,6 +55,4 @@ class SubscriptionItem(ConnectionModel):
 
 
 def bind_connections_table(table_name: str) -> None:
-    for model in (ConnectionModel, ConnectionItem, SubscriptionItem):
-        model.Meta.table_name = table_name
-        model._connection = None
+    bind_models(table_name, ConnectionModel, ConnectionItem, SubscriptionItem)

@@ -12,6 +12,8 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute,
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
+from backbeat.tables import bind_models
+
 
 class TasteItem(Model):
     class Meta:
@@ -25,8 +27,7 @@ class TasteItem(Model):
 
 
 def bind_taste_table(table_name: str) -> None:
-    TasteItem.Meta.table_name = table_name
-    TasteItem._connection = None
+    bind_models(table_name, TasteItem)
 
 
 def _weights(raw: Any) -> dict[str, float]:
