@@ -32,8 +32,9 @@ from tests.support import CATALOG_DIR, api_event, http, spawn  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
+    """The nearest-rank percentile (`q` in 0..100); NaN for no samples."""
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def start_make_dev(state: Path) -> tuple[subprocess.Popen[str], int, float, list[str]]:

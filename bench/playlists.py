@@ -33,15 +33,11 @@ import websockets  # noqa: E402
 
 from backbeat.catalog.dataset import load_catalog  # noqa: E402
 from backbeat.playlists.replay import apply, empty_state  # noqa: E402
+from bench.foundation import percentile  # noqa: E402
 from tests.conftest import start_devstack, stop_devstack  # noqa: E402
 from tests.support import CATALOG_DIR, http  # noqa: E402
 
 PASSWORD = "benchmark-password"
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def epoch_of(iso: str) -> float:
