@@ -259,7 +259,14 @@ class ResourceCreator:
     def _bucket(self, name: str, properties: dict[str, Any]) -> None:
         props = self._props(properties)
         bucket = (props.get("BucketName") or self.physical_name(name)).lower()
-        self.client("s3").create_bucket(Bucket=bucket)
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        notifications = props.get("NotificationConfiguration") or {}
+        if (notifications.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"):
+            # moto's S3 then sends the bucket's events to EventBridge (see patch_moto_eventbridge_states_targets)
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
         self.resolver.refs[name] = bucket
         self.resolver.attrs[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
         self.resolver.attrs[(name, "DomainName")] = f"{bucket}.s3.amazonaws.com"
@@ -541,3 +548,24 @@ class ResourceCreator:
         self.resolver.attrs[(name, "Arn")] = created["stateMachineArn"]
         self.resolver.attrs[(name, "Name")] = machine_name
         self.deployment.state_machines[name] = created["stateMachineArn"]
+        for event_name, event in (props.get("Events") or {}).items():
+            self._state_machine_event(name, event_name, created["stateMachineArn"], event)
+
+    def _state_machine_event(self, machine: str, event_name: str, machine_arn: str, event: dict[str, Any]) -> None:
+        """An `EventBridgeRule` event becomes a rule on the default bus targeting the state machine,
+        as SAM would create it; other event types are not supported locally."""
+        if event.get("Type") != "EventBridgeRule":
+            raise ValueError(f"{machine}.{event_name}: only EventBridgeRule events are supported locally")
+        props = event.get("Properties") or {}
+        rule_name = f"{self.physical_name(machine)}-{event_name}"[:64]
+        events = self.client("events")
+        events.put_rule(
+            Name=rule_name,
+            EventPattern=json.dumps(props["Pattern"]),
+            EventBusName=props.get("EventBusName", "default"),
+            State="ENABLED" if props.get("State", "ENABLED") == "ENABLED" else "DISABLED",
+        )
+        target: dict[str, Any] = {"Id": event_name, "Arn": machine_arn, "RoleArn": self._ensure_role()}
+        if "Input" in props:
+            target["Input"] = props["Input"]
+        events.put_targets(Rule=rule_name, EventBusName=props.get("EventBusName", "default"), Targets=[target])

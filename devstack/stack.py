@@ -92,6 +92,51 @@ def _patch_moto_unnamed_executions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
+def patch_moto_eventbridge_states_targets() -> None:
+    """S3 -> EventBridge -> Step Functions. moto's S3 already sends Object Created events of a bucket
+    with EventBridge enabled to the event bus's rules, and the rules match them against their
+    patterns, but a rule cannot deliver to a state machine (the target raises NotImplementedError,
+    which S3 swallows). Here a rule starts an execution of each matching state machine target with
+    the event as its input, as EventBridge does, and hands every other target to moto."""
+    from datetime import UTC, datetime
+
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+    if getattr(original, "_devstack_patched", False):
+        return
+    lock = threading.Lock()
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        machines = [target for target in self.targets if parse_arn(target["Arn"]).service == "states"]
+        others = [target for target in self.targets if target not in machines]
+        if machines and self.event_pattern.matches_event(original_event):
+            event = dict(original_event)
+            if isinstance(event.get("time"), (int, float)):  # moto's S3 gives epoch seconds, AWS ISO 8601
+                event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for target in machines:
+                arn = target["Arn"]
+                payload = target.get("Input") or json.dumps(event)
+                try:
+                    backend = get_backend(self.account_id, parse_arn(arn).region)
+                    backend.start_execution(arn, str(uuid.uuid4()), payload)
+                except Exception as error:  # EventBridge retries and then drops; say so rather than swallow
+                    print(f"devstack: EventBridge rule {self.name} could not start {arn}: {error}", flush=True)
+        if others:
+            with lock:
+                saved = self.targets
+                self.targets = others
+                try:
+                    original(self, original_event, transform_input)
+                finally:
+                    self.targets = saved
+
+    send_to_targets._devstack_patched = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
 def patch_moto_dynamodb_isolation() -> None:
     """DynamoDB applies a transaction atomically and isolates it from reads of its items; moto checks
     conditions and then writes without a lock, so two concurrent transactions conditioned on the same
@@ -183,7 +228,9 @@ class Devstack:
     host: str = "127.0.0.1"
     port: int = 3000
     stack_name: str = "backbeat-local"
-    parameters: dict[str, str] = field(default_factory=lambda: {"Stage": "dev", "AutoConfirmSignup": "true"})
+    parameters: dict[str, str] = field(
+        default_factory=lambda: {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"}
+    )
     log: Callable[[str], None] = lambda message: None
 
     def __post_init__(self) -> None:
@@ -254,6 +301,7 @@ class Devstack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _patch_moto_lambda()
         _patch_moto_unnamed_executions()
+        patch_moto_eventbridge_states_targets()
         patch_moto_dynamodb_isolation()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -72,7 +72,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, search_url: str) -> Iterator[Deployment
             ROOT,
             boto3.Session(region_name="us-east-1"),
             "unit",
-            {"Stage": "dev", "AutoConfirmSignup": "true"},
+            {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"},
             search_endpoint=lambda: search_url,
         )
         deployment = creator.create_all()

@@ -6,6 +6,7 @@ through the stack's CloudFormation outputs).
 
     backbeat users set-tier EMAIL premium|free
     backbeat search reindex [--segments N]
+    backbeat ingest FILE --title T --artist A [--album B] [--wait]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,58 @@ def _reindex(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _ingest(args: argparse.Namespace) -> str | None:
+    """Upload a master under its content hash; the song id follows from the bytes, so a second
+    ingest of the same file finds the object already there and starts no second encode."""
+    from backbeat.aws import client
+    from backbeat.media.masters import MasterMetadata, content_hash, master_key, song_id_for_key
+
+    outputs = stack_outputs(args.stack)
+    data = Path(args.file).read_bytes()
+    key = master_key(content_hash(data))
+    song_id = song_id_for_key(key)
+    s3 = client("s3")
+    bucket = outputs["MastersBucketName"]
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        print(f"backbeat: {args.file} was ingested before (same bytes): song {song_id}", file=sys.stderr)
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        metadata = MasterMetadata(title=args.title, artist=args.artist, album=args.album)
+        s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata.to_s3())
+    if not args.wait:
+        return song_id
+    print(song_id, flush=True)  # the id is the last stdout line whether the encode succeeds or not
+    _wait_for_song(outputs["CatalogTableName"], song_id, args.timeout)
+    return None
+
+
+def _wait_for_song(table: str, song_id: str, timeout: float) -> None:
+    """Poll the song's status in the catalog until it is ready; failed (or the timeout) is an error."""
+    from backbeat.catalog.models import META, SongItem, bind_catalog_table, song_key
+    from backbeat.errors import BackbeatError
+
+    bind_catalog_table(table)
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            song = SongItem.get(song_key(song_id), META, consistent_read=True)
+            status, reason = song.status, song.reason
+        except SongItem.DoesNotExist:
+            status, reason = "pending", None
+        if status != last:
+            print(f"backbeat: song {song_id}: {status}", file=sys.stderr)
+            last = status
+        if status == "ready":
+            return
+        if status == "failed":
+            raise BackbeatError(f"song {song_id} failed to encode: {reason}")
+        time.sleep(0.5)
+    raise BackbeatError(f"song {song_id} is still {last} after {timeout:g} s")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backbeat", description="Backbeat operations.")
     parser.add_argument("--stack", help="a deployed CloudFormation stack (default: the local devstack)")
@@ -95,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--segments", type=int, default=4, help="parallel scan segments (default 4)")
     rebuild.add_argument("--prefix", default="", help="index name prefix (the functions' SEARCH_INDEX_PREFIX)")
     rebuild.set_defaults(run=_reindex)
+    ingest = groups.add_parser("ingest", help="upload a master; prints the song id (last line)")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--title", required=True)
+    ingest.add_argument("--artist", required=True)
+    ingest.add_argument("--album")
+    ingest.add_argument("--wait", action="store_true", help="return when the song is ready (non-zero if it failed)")
+    ingest.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
+    ingest.set_defaults(run=_ingest)
     return parser
 
 
@@ -105,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     except BackbeatError as error:
         print(f"backbeat: {error.message}", file=sys.stderr)
         return 1
-    print(json.dumps(result))
+    if result is not None:
+        print(result if isinstance(result, str) else json.dumps(result))
     return 0
 
 

@@ -64,3 +64,16 @@ class FanoutSettings(Settings):
     connections_table: str
     websocket_endpoint: str
     fanout_threads: int = 16
+
+
+class TranscodeSettings(Settings):
+    """`ffmpeg_path` empty means imageio-ffmpeg's bundled binary (the devstack) or `ffmpeg` on PATH."""
+
+    media_bucket: str
+    ffmpeg_path: str = ""
+
+
+class EncodeSettings(CatalogSettings, TranscodeSettings):
+    """The encode state machine's steps; masters longer than `max_duration_seconds` are refused."""
+
+    max_duration_seconds: float = 1200

@@ -6,12 +6,14 @@
 | album  | ``ALBUM#<id>``   | ``META`` |                               |                              |
 | artist | ``ARTIST#<id>``  | ``META`` |                               |                              |
 
+An ingested song also carries its encoding state (`status`, `reason`, `renditions`, `loudness`).
+
 The table's stream (NEW_AND_OLD_IMAGES) feeds change-data-capture consumers such as search.
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -71,6 +73,12 @@ class SongItem(CatalogModel):
     duration_ms = NumberAttribute(attr_name="durationMs")
     popularity = NumberAttribute(default=0)
     audio_features = MapAttribute(attr_name="audioFeatures", default=dict)  # type: ignore[var-annotated]
+    # Encoding (the `encode` state machine): absent on demo songs that have no master.
+    status = UnicodeAttribute(null=True)  # processing | ready | failed
+    reason = UnicodeAttribute(null=True)  # why encoding failed
+    master_key = UnicodeAttribute(attr_name="masterKey", null=True)
+    renditions = ListAttribute(of=MapAttribute, null=True)  # type: ignore[var-annotated]
+    loudness = MapAttribute(null=True)  # type: ignore[var-annotated]
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute()

@@ -1,0 +1,23 @@
+"""The transcode step where MediaConvert is not available (the devstack): ffmpeg, given the same
+CreateJob request the state machine sends MediaConvert, writes the same HLS/CMAF layout."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from backbeat.config import TranscodeSettings
+from backbeat.media import ffmpeg, pipeline
+from backbeat.observability import logger, metrics, tracer
+
+settings = TranscodeSettings()
+FFMPEG = ffmpeg.ffmpeg_exe(settings.ffmpeg_path)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    destination = event["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["CmafGroupSettings"]["Destination"]
+    if not str(destination).startswith(f"s3://{settings.media_bucket}/"):
+        raise ValueError(f"refusing to write outside the media bucket: {destination}")
+    return pipeline.run_transcode_job(event, FFMPEG)
