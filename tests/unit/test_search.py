@@ -41,6 +41,18 @@ def test_stream_records_index_update_and_delete_idempotently(search_url: str) ->
         assert not client.exists(index="songs", id="4GiXBCUF7H6YfNQsnBRIzl")
 
 
+def test_songs_being_encoded_or_failed_are_not_searchable(search_url: str) -> None:
+    client = OpenSearch(hosts=[search_url])
+    ensure_indices(client, "")
+    insert = _records()[0]
+    image = insert["dynamodb"]["NewImage"]
+    for status, searchable in (("processing", False), ("failed", False), ("ready", True)):
+        record = json.loads(json.dumps(insert))
+        record["dynamodb"]["NewImage"] = {**image, "status": {"S": status}}
+        assert index_stream_records(client, "", [record]) == []
+        assert client.exists(index="songs", id="4GiXBCUF7H6YfNQsnBRIzl") is searchable, status
+
+
 class _FlakyEngine:
     """Answers a bulk request with a 429 for the second action and success for the others."""
 

@@ -34,10 +34,14 @@ def entity_of(item: dict[str, Any]) -> str | None:
 
 
 def is_searchable(item: dict[str, Any]) -> bool:
-    """Only public, live playlists are searchable; every catalog entity is."""
-    if entity_of(item) != "playlist":
-        return True
-    return bool(item.get("isPublic")) and not item.get("deleted")
+    """Only public, live playlists are searchable, and only songs that are not being encoded or
+    failed to encode (a catalog song with no encode status is a listing, searchable as such)."""
+    entity = entity_of(item)
+    if entity == "playlist":
+        return bool(item.get("isPublic")) and not item.get("deleted")
+    if entity == "song":
+        return item.get("status") in (None, "ready")
+    return True
 
 
 def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
