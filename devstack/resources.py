@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
+import string
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,6 +165,8 @@ class ResourceCreator:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::OpenSearchServerless::Collection": self._search_collection,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::CloudFront::Distribution": self._distribution,
         }
 
     def client(self, service: str) -> Any:
@@ -271,6 +275,25 @@ class ResourceCreator:
         self.resolver.attrs[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
         self.resolver.attrs[(name, "DomainName")] = f"{bucket}.s3.amazonaws.com"
         self.resolver.attrs[(name, "RegionalDomainName")] = f"{bucket}.s3.{self.session.region_name}.amazonaws.com"
+
+    def _secret(self, name: str, properties: dict[str, Any]) -> None:
+        """A secret in moto; `GenerateSecretString` becomes a random alphanumeric string of its length."""
+        props = self._props(properties)
+        value = props.get("SecretString")
+        if value is None:
+            length = int((props.get("GenerateSecretString") or {}).get("PasswordLength", 32))
+            alphabet = string.ascii_letters + string.digits
+            value = "".join(secrets.choice(alphabet) for _ in range(length))
+        created = self.client("secretsmanager").create_secret(
+            Name=props.get("Name") or self.physical_name(name), SecretString=value
+        )
+        self.resolver.refs[name] = created["ARN"]  # Ref of a secret is its ARN
+        self.resolver.attrs[(name, "Id")] = created["ARN"]
+
+    def _distribution(self, name: str, properties: dict[str, Any]) -> None:
+        """No CloudFront locally (the gateway serves /media); only its domain name, for references."""
+        self.resolver.refs[name] = "EDEVSTACK" + name.upper()[:5]
+        self.resolver.attrs[(name, "DomainName")] = f"{name.lower()}.cloudfront.devstack.invalid"
 
     def _queue(self, name: str, properties: dict[str, Any]) -> None:
         props = self._props(properties)

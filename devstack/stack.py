@@ -23,6 +23,7 @@ from aiohttp import web
 from devstack.authorizer import JwksCache, moto_jwks_fetcher
 from devstack.gateway import Gateway
 from devstack.lambdas import FunctionError, LambdaRuntime
+from devstack.media import MediaServer
 from devstack.pollers import PollerGroup
 from devstack.resources import Deployment, ResourceCreator
 from devstack.template import load_template
@@ -264,7 +265,7 @@ class Devstack:
             self.root,
             self.session,
             self.stack_name,
-            self.parameters,
+            {"MediaBaseUrl": f"{self.url}/media", **self.parameters},
             search_endpoint=self._start_search,
             websocket_endpoint=f"ws://{self.host}:{self.port}",
         )
@@ -284,8 +285,18 @@ class Devstack:
             sockets = WebSocketGateway(api, self.runtime, self.gateway.executor, self.deployment.resolver)
             self.websockets.append(sockets)
             self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
+        self.gateway.extra_routes.extend(self._media_server(self.gateway).routes())
         self._start_gateway()
         return self
+
+    def _media_server(self, gateway: Gateway) -> MediaServer:
+        """`/media/...` from the media bucket, checked with the same key the stream function signs with."""
+        assert self.deployment is not None and self.session is not None
+        secret = self.session.client("secretsmanager").get_secret_value(
+            SecretId=self.deployment.outputs["MediaSigningSecretArn"]
+        )["SecretString"]
+        bucket = self.deployment.outputs["MediaBucketName"]
+        return MediaServer(self.session.client("s3"), bucket, str(secret).encode(), gateway.executor)
 
     def _start_moto(self) -> None:
         import logging

@@ -30,6 +30,7 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "catalog_get_song": {404},
     "catalog_get_album": {404},
     "catalog_get_artist": {404},
+    "stream_post": {404},
     "search_query": {200},
     "search_suggest": {200},
     "playlists_create": {201},

@@ -77,3 +77,13 @@ class EncodeSettings(CatalogSettings, TranscodeSettings):
     """The encode state machine's steps; masters longer than `max_duration_seconds` are refused."""
 
     max_duration_seconds: float = 1200
+
+
+class StreamSettings(CatalogSettings, UsersSettings):
+    """`media_base_url` is where signed media is served (`https://<distribution>/media` in AWS, the
+    devstack gateway's `/media` locally); URLs live `stream_url_ttl_seconds`, at least twice the song."""
+
+    media_bucket: str
+    media_base_url: str
+    media_signing_secret_arn: str
+    stream_url_ttl_seconds: int = 3 * 3600

@@ -7,7 +7,7 @@ all time through an injected `Clock`, so the same loop runs against the devstack
 fakes in tests, and against recorded network traces in the simulator (bench/abr_simulator.py).
 
 The manifest is the `POST /stream/{songId}` answer: `renditions` (already capped to what the listener
-may play), `startBitrateKbps`, and `prebuffer`, the first segment URLs of the start rung, fetched
+may play), `startBitrateKbps`, and `prebuffer`, the start rung's init segment and first segment URLs, fetched
 before any adaptation. The start rung's media playlist is fetched first for its init segment
 (`#EXT-X-MAP`), which fMP4 audio cannot be decoded without.
 """
@@ -120,7 +120,8 @@ class Player:
         self._started_at = self._last_tick = self.clock.now()
         start_playlist = self._media_playlist(self.start_kbps)
         self._ensure_init(self.start_kbps)
-        prebuffer = [str(url) for url in self.manifest.get("prebuffer") or []]
+        # The manifest's prebuffer leads with the init segment, which `_ensure_init` has fetched.
+        prebuffer = [str(url) for url in self.manifest.get("prebuffer") or [] if url != start_playlist.init_url]
         for index, url in enumerate(prebuffer[: len(start_playlist.segments)]):
             self._download_segment(url, self.start_kbps, start_playlist.segments[index].duration_seconds)
         for index in range(len(prebuffer), len(start_playlist.segments)):

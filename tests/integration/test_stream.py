@@ -1,0 +1,181 @@
+"""POST /stream and signed delivery on a devstack of its own: a real OGG is ingested, then a free and
+a premium listener get their manifests, and every URL in them (and in the playlists they lead to) is
+fetched with a plain GET; forged, expired and foreign URLs are refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+
+from tests.conftest import RunningStack, start_devstack, stop_devstack
+from tests.support import ROOT, http
+
+AUDIO = ROOT.parent / "shared" / "datasets" / "audio"
+TRACK = AUDIO / "elf-land.ogg"
+
+pytestmark = pytest.mark.skipif(not TRACK.is_file(), reason=f"no demo audio at {AUDIO}")
+
+
+def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}
+    command = [sys.executable, "-m", "backbeat.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+
+
+def get(url: str) -> tuple[int, bytes, dict[str, str]]:
+    """A plain GET: no Authorization, no cookies."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_devstack(tmp_path_factory.mktemp("stream") / "state.json", "--catalog-limit", "50")
+    yield running
+    stop_devstack(running.process)
+
+
+@pytest.fixture(scope="module")
+def song_id(stack: RunningStack) -> str:
+    done = cli(stack, "ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def tokens(stack: RunningStack) -> dict[str, str]:
+    issued = {}
+    for tier in ("free", "premium"):
+        email = f"{tier}-{uuid.uuid4().hex[:8]}@stream.test"
+        status, body, _ = http("POST", f"{stack.url}/auth/signup", {"email": email, "password": "a-long-password"})
+        assert status == 201, body
+        if tier == "premium":
+            done = cli(stack, "users", "set-tier", email, "premium")
+            assert done.returncode == 0, done.stderr
+        issued[tier] = stack.login(email, "a-long-password")
+    return issued
+
+
+def stream(stack: RunningStack, song: str, token: str | None, body: Any) -> tuple[int, Any]:
+    status, answer, _ = http("POST", f"{stack.url}/stream/{song}", body, token=token)
+    return status, answer
+
+
+def playlist_uris(text: str) -> list[str]:
+    uris = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return uris + re.findall(r'URI="([^"]+)"', text)
+
+
+def test_free_and_premium_manifests_play_with_plain_gets(
+    stack: RunningStack, song_id: str, tokens: dict[str, str]
+) -> None:
+    ceilings = {"free": 160, "premium": 320}
+    for tier, token in tokens.items():
+        started = time.perf_counter()
+        status, manifest = stream(stack, song_id, token, {"quality": "very_high"})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert status == 200, manifest
+        print(f"\n{tier} manifest through the gateway: {elapsed_ms:.1f} ms", file=sys.stderr)
+        rungs = [r["bitrateKbps"] for r in manifest["renditions"]]
+        assert max(rungs) == ceilings[tier] and all(rate <= ceilings[tier] for rate in rungs)
+        assert manifest["codec"] == "mp4a.40.2" and manifest["segmentSeconds"] == 10
+        assert manifest["loudness"]["gainDb"] <= -1 - manifest["loudness"]["truePeakDb"] + 1e-6
+
+        status, master, headers = get(manifest["masterPlaylistUrl"])
+        assert status == 200 and "immutable" not in headers["Cache-Control"]
+        listed = [int(rate) for rate in re.findall(r"^master_(\d+)k\.m3u8$", master.decode(), re.MULTILINE)]
+        assert listed == rungs, master.decode()
+
+        # Every URI in the master and in one media playlist resolves against the signed URL and plays.
+        media_url = urljoin(manifest["masterPlaylistUrl"], f"master_{ceilings[tier]}k.m3u8")
+        status, media, _ = get(media_url)
+        assert status == 200
+        uris = playlist_uris(media.decode())
+        for uri in uris[:2] + uris[-1:]:
+            status, data, headers = get(urljoin(media_url, uri))
+            assert status == 200 and data, uri
+            assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        for url in manifest["prebuffer"]:
+            status, data, _ = get(url)
+            assert status == 200 and len(data) > 0
+        assert manifest["prebuffer"][0].endswith(".mp4") and len(manifest["prebuffer"]) == 4
+
+    # A free listener's token does not open a premium rung, even typed in by hand.
+    _, free = stream(stack, song_id, tokens["free"], {"quality": "very_high"})
+    assert get(urljoin(free["masterPlaylistUrl"], "master_320k.m3u8"))[0] == 403
+
+
+def test_forged_expired_and_foreign_urls_are_refused(stack: RunningStack, song_id: str, tokens: dict[str, str]) -> None:
+    from backbeat.media import signing
+
+    _, manifest = stream(stack, song_id, tokens["premium"], {"quality": "high"})
+    url = manifest["prebuffer"][1]
+    prefix, token, rest = url.split("/media/", 1)[0], *url.split("/media/", 1)[1].split("/", 1)
+    expiry, cap, tag, signature = token.split(".")
+    forged = [
+        f"{prefix}/media/{expiry}.{cap}.{tag}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}/{rest}",
+        f"{prefix}/media/{int(expiry) + 3600}.{cap}.{tag}.{signature}/{rest}",
+        f"{prefix}/media/{expiry}.320.{tag}.{signature}/{rest}",
+        url.replace(f"/songs/{song_id}/", "/songs/AAAAAAAAAAAAAAAAAAAAAA/"),
+        url.replace("master_128k_00000", "master_128k_00001").replace(token, token[:-3] + "xyz"),
+    ]
+    for bad in forged:
+        assert get(bad)[0] == 403, bad
+    # A genuine token whose time is up (signed with the stack's own key, as the stream function does).
+    secret_arn = stack.state["outputs"]["MediaSigningSecretArn"]
+    environment = stack.state["environment"]
+    import boto3
+
+    secret = boto3.client(
+        "secretsmanager",
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=environment["AWS_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    ).get_secret_value(SecretId=secret_arn)["SecretString"]
+    expired = signing.sign(
+        secret.encode(), user_id="anyone", song_id=song_id, cap_kbps=160, expiry=int(time.time()) - 1
+    )
+    assert get(f"{prefix}/media/{expired}/{rest}")[0] == 403
+    fresh = signing.sign(secret.encode(), user_id="anyone", song_id=song_id, cap_kbps=160, expiry=int(time.time()) + 60)
+    assert get(f"{prefix}/media/{fresh}/{rest}")[0] == 200  # the same path, signed and in time
+
+
+def test_errors(stack: RunningStack, song_id: str, tokens: dict[str, str]) -> None:
+    assert stream(stack, "NoSuchSongAAAAAAAAAAAA", tokens["free"], {"quality": "low"})[0] == 404
+    status, answer = stream(stack, song_id, tokens["free"], {"quality": "lossless"})
+    assert status == 422 and answer["error"]["field"] == "quality"
+    assert stream(stack, song_id, tokens["free"], {})[0] == 422
+    assert stream(stack, song_id, None, {"quality": "low"})[0] == 401
+
+
+def test_the_reference_player_plays_it_through_without_a_stall(
+    stack: RunningStack, song_id: str, tokens: dict[str, str]
+) -> None:
+    from backbeat.client.player import Player
+
+    _, manifest = stream(stack, song_id, tokens["premium"], {"quality": "very_high"})
+
+    def fetch(url: str) -> bytes:
+        status, data, _ = get(url)
+        assert status == 200, url
+        return data
+
+    stats = Player(manifest, fetch, target_buffer_seconds=3600).run()
+    assert stats.rebuffer_events == 0
+    assert abs(stats.played_seconds * 1000 - manifest["durationMs"]) < 1000
+    assert max(stats.segment_bitrates_kbps) <= 320
