@@ -285,12 +285,14 @@ class Devstack:
             sockets = WebSocketGateway(api, self.runtime, self.gateway.executor, self.deployment.resolver)
             self.websockets.append(sockets)
             self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
-        self.gateway.extra_routes.extend(self._media_server(self.gateway).routes())
+        if {"MediaSigningSecretArn", "MediaBucketName"} <= set(self.deployment.outputs):
+            self.gateway.extra_routes.extend(self._media_server(self.gateway).routes())
         self._start_gateway()
         return self
 
     def _media_server(self, gateway: Gateway) -> MediaServer:
-        """`/media/...` from the media bucket, checked with the same key the stream function signs with."""
+        """`/media/...` from the media bucket, checked with the same key the stream function signs with
+        (for templates that deliver media: those with the media bucket and signing secret outputs)."""
         assert self.deployment is not None and self.session is not None
         secret = self.session.client("secretsmanager").get_secret_value(
             SecretId=self.deployment.outputs["MediaSigningSecretArn"]
