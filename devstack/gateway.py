@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 import time
 import uuid
@@ -97,16 +96,10 @@ class Gateway:
         return self.app
 
     def match(self, method: str, path: str) -> tuple[_CompiledRoute, dict[str, str]] | None:
-        path_matched = False
         for compiled in self.routes:
             found = compiled.pattern.match(path)
-            if not found:
-                continue
-            path_matched = True
-            if compiled.route.method in (method, "ANY"):
+            if found and compiled.route.method in (method, "ANY"):
                 return compiled, {k: v for k, v in found.groupdict().items() if v is not None}
-        if path_matched:
-            return None
         return None
 
     def _cors_headers(self, request: web.Request, api: str) -> dict[str, str]:
@@ -249,7 +242,3 @@ class Gateway:
             response.headers["Content-Type"] = "application/json"
         response.headers.update(cors)
         return response
-
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))

@@ -136,11 +136,6 @@ class _FunctionPool:
                 with self._lock:
                     self._idle.append(env)
 
-    def warm(self) -> None:
-        """Start one environment ahead of the first request (provisioned concurrency of 1)."""
-        with self.environment():
-            pass
-
 
 class LambdaRuntime:
     """Invokes functions by logical id, physical name or ARN."""
@@ -168,10 +163,6 @@ class LambdaRuntime:
         if pool is None:
             raise KeyError(function)
         return pool.stats
-
-    def warm_all(self) -> None:
-        for spec in self.specs:
-            self._pools[spec.logical_id].warm()
 
     def invoke(self, function: str, event: Any) -> Any:
         """Run the handler; returns its result or raises FunctionError as Lambda would report it."""

@@ -15,7 +15,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT.parent / "shared" / "datasets" / "catalog"
-MOTO_PRIVATE_JWK = None
 
 
 def http(
@@ -92,10 +91,6 @@ def api_event(
     if claims:
         event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": []}}
     return event
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
 
 
 @dataclass
