@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import time
@@ -191,11 +192,25 @@ def test_a_failing_stream_record_is_retried_then_sent_to_the_on_failure_queue(st
     assert stream_records(stack, poison)[0][1] == 2
 
 
+def _keys_on_both_shards(prefix: str) -> list[str]:
+    """Four partition keys, two in each half of the 128-bit hash-key space (Kinesis hashes a key with
+    MD5; the fixture's two shards split that space in half), so both shards get records every run."""
+    halves: dict[bool, list[str]] = {False: [], True: []}
+    number = 0
+    while min(len(keys) for keys in halves.values()) < 2:
+        key = f"{prefix}-{number}"
+        upper = int(hashlib.md5(key.encode()).hexdigest(), 16) >= 2**127
+        if len(halves[upper]) < 2:
+            halves[upper].append(key)
+        number += 1
+    return halves[False] + halves[True]
+
+
 def test_kinesis_records_arrive_in_order_per_partition_key_with_their_data(stack: Devstack) -> None:
     kinesis = client(stack, "kinesis")
     stream = stack.output("PlayStreamName")
     run = uuid.uuid4().hex[:8]
-    keys = [f"artist-{run}-{letter}" for letter in "abcd"]
+    keys = _keys_on_both_shards(f"artist-{run}")
     count = 7
     for number in range(count):  # interleaved keys, spread over both shards, more than one batch each
         for key in keys:
