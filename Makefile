@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test lint typecheck template unit integration bench build clean venv
+.PHONY: dev test system-deps lint typecheck template unit integration bench build clean venv
 
 venv: $(VENV)/.installed
 
@@ -20,8 +20,12 @@ dev: venv
 	exec $(BIN)/python -m devstack --port $(PORT) $(DEVSTACK_ARGS)
 
 ## make test: lint, type check, template checks and the whole pytest suite
-test: venv lint typecheck template
+test: venv system-deps lint typecheck template
 	$(BIN)/python -m pytest -q tests
+
+## system packages some tests need (Chromium, ffprobe, Node.js): installed when missing and root
+system-deps:
+	@bash scripts/system-deps
 
 lint: venv
 	$(BIN)/ruff check layers functions devstack tests bench
