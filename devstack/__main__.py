@@ -15,6 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+from backbeat.media import ffmpeg
+from devstack.demo_audio import (
+    DEFAULT_AUDIO_DIR,
+    DEFAULT_CACHE_DIR,
+    DemoAudio,
+    find_tracks,
+    media_for,
+    pipeline_fingerprint,
+)
 from devstack.seed import (
     DEFAULT_CATALOG_DIR,
     index_catalog_in_bulk,
@@ -40,6 +49,25 @@ def write_state(stack: Devstack, path: Path) -> None:
     path.write_text(json.dumps(state, indent=2), encoding="utf-8")
 
 
+def start_demo_audio(stack: Devstack, audio_dir: Path, cache_dir: Path) -> DemoAudio | None:
+    tracks = find_tracks(audio_dir, ffmpeg.ffmpeg_exe(os.environ.get("FFMPEG_PATH", "")))
+    if not tracks:
+        _say(f"no demo audio at {audio_dir}: catalog songs will not be playable")
+        return None
+    assert stack.deployment is not None
+    demo = DemoAudio(
+        tracks,
+        masters_bucket=stack.output("MastersBucketName"),
+        media_bucket=stack.output("MediaBucketName"),
+        catalog_table=stack.deployment.tables["CatalogTable"],
+        cache_dir=cache_dir,
+        fingerprint=pipeline_fingerprint(ffmpeg.ffmpeg_exe(os.environ.get("FFMPEG_PATH", ""))),
+        log=_say,
+    )
+    demo.start()
+    return demo
+
+
 def _say(message: str) -> None:
     print(f"devstack: {message}", file=sys.stderr, flush=True)
 
@@ -52,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog-limit", type=int, default=None, help="seed only the first N songs")
     parser.add_argument("--state-file", type=Path, default=STATE_FILE, help="where to tell local tools about the stack")
     parser.add_argument("--no-seed", action="store_true", help="start empty: no demo users, no catalog")
+    parser.add_argument("--audio-dir", type=Path, default=DEFAULT_AUDIO_DIR, help="the demo tracks")
+    parser.add_argument("--audio-cache", type=Path, default=DEFAULT_CACHE_DIR, help="encoded demo tracks")
+    parser.add_argument(
+        "--no-demo-audio", action="store_true", help="do not encode the demo tracks nor link catalog songs to them"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -81,24 +114,31 @@ def main(argv: list[str] | None = None) -> int:
             assert stack.deployment is not None
             seed_demo_users(stack.url, stack.deployment.tables["UsersTable"])
             _say("demo users: free@demo.backbeat.dev, premium@demo.backbeat.dev")
+            demo = None if args.no_demo_audio else start_demo_audio(stack, args.audio_dir, args.audio_cache)
             if args.catalog_dir.is_dir():
                 catalog, report = seed_demo_catalog(
                     stack.deployment.tables["CatalogTable"],
                     args.catalog_dir,
                     limit=args.catalog_limit,
                     progress=stderr_progress("catalog"),
+                    media_for=media_for(demo.media_ids) if demo else None,
                 )
                 _say(
                     f"catalog: {report.songs} songs, {report.albums} albums, {report.artists} artists "
                     f"in {report.seconds:.1f} s ({report.songs_per_second:,.0f} songs/s)"
                 )
-                indexed = index_catalog_in_bulk(stack.output("SearchEndpoint"), catalog)
+                demo_songs = demo.wait() if demo else []
+                indexed = index_catalog_in_bulk(stack.output("SearchEndpoint"), catalog, demo_songs)
                 _say(
                     f"search index: {indexed.documents} documents in {indexed.seconds:.1f} s "
                     f"({indexed.documents_per_second:,.0f} docs/s); later catalog changes arrive through its stream"
                 )
+                if demo:
+                    _say(f"demo audio: every catalog song plays one of the {len(demo.media_ids)} demo tracks")
             else:
                 _say(f"no demo catalog at {args.catalog_dir}: starting with an empty catalog")
+                if demo:
+                    demo.wait()
         assert stack.deployment is not None
         catalog_stream = stack.deployment.resolver.get_att("CatalogTable", "StreamArn")
         stack.start_pollers(begin_at_latest=frozenset() if args.no_seed else frozenset({catalog_stream}))

@@ -6,8 +6,10 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
 from backbeat.catalog.dataset import Catalog, load_catalog
 from backbeat.catalog.models import bind_catalog_table
@@ -49,12 +51,13 @@ def seed_demo_catalog(
     directory: Path = DEFAULT_CATALOG_DIR,
     limit: int | None = None,
     progress: Callable[[int, int], object] | None = None,
+    media_for: Callable[[str], str | None] | None = None,
 ) -> tuple[Catalog, SeedReport]:
     catalog = load_catalog(directory)
     if limit is not None:
         catalog = catalog.first(limit)
     bind_catalog_table(catalog_table)
-    return catalog, seed_catalog(catalog, progress=progress)
+    return catalog, seed_catalog(catalog, progress=progress, media_for=media_for)
 
 
 def stderr_progress(label: str) -> Callable[[int, int], None]:
@@ -69,11 +72,11 @@ def stderr_progress(label: str) -> Callable[[int, int], None]:
     return report
 
 
-def index_catalog_in_bulk(endpoint: str, catalog: Catalog) -> ReindexReport:
+def index_catalog_in_bulk(endpoint: str, catalog: Catalog, extra: Iterable[dict[str, Any]] = ()) -> ReindexReport:
     """Index the seeded catalog with one bulk reindex of the items the seed wrote (what
     `backbeat search reindex` does from a table scan, without re-reading 93k items from moto)."""
     from backbeat.catalog.seed import catalog_items
     from backbeat.search.engine import connect
     from backbeat.search.indexer import reindex
 
-    return reindex(connect(endpoint), "", catalog_items(catalog))
+    return reindex(connect(endpoint), "", chain(catalog_items(catalog), extra))

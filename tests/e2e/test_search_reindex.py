@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 def test_backbeat_search_reindex_rebuilds_the_index(tmp_path: Path) -> None:
     if not CATALOG_DIR.is_dir():
         pytest.skip(f"the demo catalog is not at {CATALOG_DIR}")
-    stack = start_devstack(tmp_path / "state.json", "--catalog-limit", "300")
+    stack = start_devstack(tmp_path / "state.json", "--catalog-limit", "300", "--no-demo-audio")
     try:
         cli = Path(sys.executable).parent / "backbeat"
         env = {**os.environ, "BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}

@@ -27,7 +27,9 @@ pytestmark = pytest.mark.skipif(not TRACK.is_file(), reason=f"no demo audio at {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_devstack(tmp_path_factory.mktemp("encode") / "state.json", "--catalog-limit", "50")
+    running = start_devstack(
+        tmp_path_factory.mktemp("encode") / "state.json", "--catalog-limit", "50", "--no-demo-audio"
+    )
     yield running
     stop_devstack(running.process)
 

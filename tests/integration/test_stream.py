@@ -44,7 +44,9 @@ def get(url: str) -> tuple[int, bytes, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_devstack(tmp_path_factory.mktemp("stream") / "state.json", "--catalog-limit", "50")
+    running = start_devstack(
+        tmp_path_factory.mktemp("stream") / "state.json", "--catalog-limit", "50", "--no-demo-audio"
+    )
     yield running
     stop_devstack(running.process)
 

@@ -221,3 +221,54 @@ def test_unknown_not_ready_and_bad_bodies(aws, context) -> None:  # type: ignore
         status, answer = _call(module, context, "free-user", body)
         assert status == 422, (body, answer)
     assert _call(module, context, "free-user", {"quality": "ultra"})[1]["error"]["field"] == "quality"
+
+
+LINKED = "LinkedAAAAAAAAAAAAAAAAA"
+
+
+def _link(aws: Any, song: str, media: str) -> None:
+    """A catalog song without audio of its own that plays `media`'s (the demo catalog's link)."""
+    boto3.client("dynamodb").put_item(
+        TableName=aws.outputs["CatalogTableName"],
+        Item={
+            "pk": {"S": f"SONG#{song}"},
+            "sk": {"S": "META"},
+            "entity": {"S": "song"},
+            "id": {"S": song},
+            "title": {"S": "Listed"},
+            "artistId": {"S": "a"},
+            "artistName": {"S": "A"},
+            "albumId": {"S": "c"},
+            "albumTitle": {"S": "C"},
+            "albumType": {"S": "album"},
+            "durationMs": {"N": "181000"},
+            "gsi1pk": {"S": "ARTIST#a"},
+            "gsi1sk": {"S": "listed"},
+            "gsi2pk": {"S": "ALBUM#c"},
+            "gsi2sk": {"S": "0001"},
+            "mediaId": {"S": media},
+        },
+    )
+
+
+def test_a_linked_song_plays_the_media_it_links_to(aws, context) -> None:  # type: ignore[no-untyped-def]
+    _seed(aws)
+    _link(aws, LINKED, SONG)
+    _link(aws, "Dangling", "NoSuchMedia")
+    module = load_function("stream", aws)
+    status, answer = _call(module, context, "free-user", {"quality": "high"}, song=LINKED)
+    assert status == 200, answer
+    assert answer["songId"] == LINKED
+    assert answer["durationMs"] == 50000  # what actually plays, not the listing's 181 s
+    assert [r["bitrateKbps"] for r in answer["renditions"]] == [96, 128, 160]
+    assert all(f"/songs/{SONG}/" in url for url in [answer["masterPlaylistUrl"], *answer["prebuffer"]])
+    status, answer = _call(module, context, "free-user", {"quality": "high"}, song="Dangling")
+    assert status == 409 and "not ingested" in answer["error"]["message"]
+
+
+def test_a_song_linked_to_media_still_encoding_is_409(aws, context) -> None:  # type: ignore[no-untyped-def]
+    _seed(aws, status="processing")
+    _link(aws, LINKED, SONG)
+    module = load_function("stream", aws)
+    status, answer = _call(module, context, "free-user", {"quality": "high"}, song=LINKED)
+    assert status == 409 and "not ready" in answer["error"]["message"]

@@ -87,22 +87,14 @@ def _ingest(args: argparse.Namespace) -> str | None:
     """Upload a master under its content hash; the song id follows from the bytes, so a second
     ingest of the same file finds the object already there and starts no second encode."""
     from backbeat.aws import client
-    from backbeat.media.masters import MasterMetadata, content_hash, master_key, song_id_for_key
+    from backbeat.media.masters import MasterMetadata, upload_master
 
     outputs = stack_outputs(args.stack)
+    metadata = MasterMetadata(title=args.title, artist=args.artist, album=args.album)
     data = Path(args.file).read_bytes()
-    key = master_key(content_hash(data))
-    song_id = song_id_for_key(key)
-    s3 = client("s3")
-    bucket = outputs["MastersBucketName"]
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
+    song_id, uploaded = upload_master(client("s3"), outputs["MastersBucketName"], data, metadata)
+    if not uploaded:
         print(f"backbeat: {args.file} was ingested before (same bytes): song {song_id}", file=sys.stderr)
-    except s3.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise
-        metadata = MasterMetadata(title=args.title, artist=args.artist, album=args.album)
-        s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata.to_s3())
     if not args.wait:
         return song_id
     print(song_id, flush=True)  # the id is the last stdout line whether the encode succeeds or not

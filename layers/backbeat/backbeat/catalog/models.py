@@ -79,6 +79,9 @@ class SongItem(CatalogModel):
     master_key = UnicodeAttribute(attr_name="masterKey", null=True)
     renditions = ListAttribute(of=MapAttribute, null=True)  # type: ignore[var-annotated]
     loudness = MapAttribute(null=True)  # type: ignore[var-annotated]
+    # Plays the encoded media of another song (its renditions, loudness and duration) instead of its
+    # own: how the demo catalog, which has no audio, is made playable (see devstack/demo_audio.py).
+    media_id = UnicodeAttribute(attr_name="mediaId", null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute()

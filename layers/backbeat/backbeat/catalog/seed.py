@@ -34,7 +34,10 @@ class SeedReport:
         return self.songs / self.seconds if self.seconds else float("inf")
 
 
-def _song_items(catalog: Catalog) -> Iterable[CatalogModel]:
+MediaFor = Callable[[str], str | None]
+
+
+def _song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[CatalogModel]:
     for song in catalog.songs:
         yield SongItem(
             pk=song_key(song.id),
@@ -54,6 +57,7 @@ def _song_items(catalog: Catalog) -> Iterable[CatalogModel]:
             gsi1sk=f"{song.title.casefold()}#{song.id}",
             gsi2pk=album_key(song.album_id),
             gsi2sk=f"{song.track_number:04d}",
+            media_id=media_for(song.id) if media_for else None,
         )
     for album in catalog.albums:
         yield AlbumItem(
@@ -109,13 +113,15 @@ def seed_catalog(
     workers: int = 8,
     chunk_size: int = 500,
     progress: Callable[[int, int], Any] | None = None,
+    media_for: MediaFor | None = None,
 ) -> SeedReport:
-    """Write every song, album and artist; `progress(done, total)` is called after each chunk."""
+    """Write every song, album and artist; `progress(done, total)` is called after each chunk;
+    `media_for(song_id)` names the song whose encoded media a song plays (None: its own)."""
     started = time.perf_counter()
     total = len(catalog.songs) + len(catalog.albums) + len(catalog.artists)
     done = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seed") as pool:
-        for written in pool.map(_write_chunk, _chunks(_song_items(catalog), chunk_size)):
+        for written in pool.map(_write_chunk, _chunks(_song_items(catalog, media_for), chunk_size)):
             done += written
             if progress:
                 progress(done, total)

@@ -136,6 +136,23 @@ def _segment_files(playlist: str) -> tuple[str | None, list[str]]:
     return init, segments
 
 
+def _playable(song_id: str) -> SongItem:
+    """The item whose media plays for `song_id`: the song itself, or the song it links to
+    (`mediaId`); NotFound, or Conflict while that media is not (yet) encoded."""
+    try:
+        song = SongItem.get(song_key(song_id), META)
+    except DoesNotExist:
+        raise NotFound(f"no song {song_id}") from None
+    if song.media_id and song.media_id != song_id:
+        try:
+            song = SongItem.get(song_key(song.media_id), META)
+        except DoesNotExist:
+            raise Conflict(f"song {song_id} has no audio yet (its media {song.media_id} is not ingested)") from None
+    if song.status != READY or not song.renditions:
+        raise Conflict(f"song {song_id} is not ready to stream (status {song.status or 'not encoded'})")
+    return song
+
+
 def build_manifest(
     *,
     song_id: str,
@@ -147,12 +164,7 @@ def build_manifest(
     ttl_seconds: int,
     now: float | None = None,
 ) -> dict[str, Any]:
-    try:
-        song = SongItem.get(song_key(song_id), META)
-    except DoesNotExist:
-        raise NotFound(f"no song {song_id}") from None
-    if song.status != READY or not song.renditions:
-        raise Conflict(f"song {song_id} is not ready to stream (status {song.status or 'not encoded'})")
+    song = _playable(song_id)
     try:
         tier = UserItem.get(user_id).tier
     except DoesNotExist:

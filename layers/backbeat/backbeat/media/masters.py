@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote
 
 from backbeat.ids import base62_id
@@ -51,3 +52,18 @@ class MasterMetadata:
             raise ValueError("the master has no title or artist metadata")
         album = metadata.get("album")
         return cls(title=unquote(title), artist=unquote(artist), album=unquote(album) if album else None)
+
+
+def upload_master(s3: Any, bucket: str, data: bytes, metadata: MasterMetadata) -> tuple[str, bool]:
+    """Put a master under its content hash (which starts the `encode` state machine through S3 ->
+    EventBridge); (song id, False) without uploading when the same bytes are already there."""
+    key = master_key(content_hash(data))
+    song_id = song_id_for_key(key)
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return song_id, False
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata.to_s3())
+    return song_id, True
