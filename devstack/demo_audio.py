@@ -142,6 +142,11 @@ class DemoAudio:
             else:
                 upload_master(s3, self.masters_bucket, track.path.read_bytes(), track.metadata)
                 self.pending.append(track)
+        if self.restored:
+            seconds = time.perf_counter() - self.started
+            self.log(
+                f"demo audio: {self.restored} encoded tracks restored from {self._shown(self.cache)} in {seconds:.1f} s"
+            )
         if self.pending:
             minutes = sum(track.seconds for track in self.pending) / 60
             self.log(
@@ -174,8 +179,6 @@ class DemoAudio:
         if waiting:
             names = ", ".join(track.path.name for track in waiting.values())
             self.log(f"demo audio: still encoding after {timeout:.0f} s: {names}; their songs answer 409 until ready")
-        if self.restored:
-            self.log(f"demo audio: {self.restored} tracks restored from {self._shown(self.cache)}")
         return [self._item(track.song_id) for track in self.tracks if self._status(track.song_id)[0] == pipeline.READY]
 
     # -- the cache -------------------------------------------------------------------------------
