@@ -7,8 +7,14 @@ import itertools
 
 import pytest
 
-from backbeat.client.abr import AbrController, AbrSettings, ThroughputEstimator, quality_ceiling_kbps
-from backbeat.client.baselines import BolaBasic, bola_parameters
+from backbeat.client.abr import (
+    TARGET_BUFFER_SECONDS,
+    AbrController,
+    AbrSettings,
+    ThroughputEstimator,
+    quality_ceiling_kbps,
+)
+from backbeat.client.baselines import AlwaysLowest, BolaBasic, bola_parameters
 from backbeat.client.hls import parse_media_playlist, resolve_uri
 from backbeat.client.player import Player
 
@@ -31,15 +37,19 @@ def test_starts_at_the_start_rung_before_any_measurement() -> None:
 
 
 def test_downgrades_when_the_buffer_falls_below_a_fifth_of_the_target() -> None:
-    abr = controller(start=256)
+    abr = controller(start=256, target_buffer_seconds=30, full_buffer_headroom=1.2)  # no buffer-paid upgrade
     feed(abr, 300)  # enough for 256 in steady state, so only the buffer can trigger it
     assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 256
     assert abr.choose(buffer_seconds=5.9, segment_seconds=SEGMENT) < 256  # 20% of 30 s = 6 s
     assert abr.switches[-1].reason == "downgrade: buffer low"
+    default = controller(start=256, full_buffer_headroom=1.2)  # the default target, 120 s: the line is at 24 s
+    feed(default, 300)
+    assert default.choose(buffer_seconds=100, segment_seconds=SEGMENT) == 256
+    assert default.choose(buffer_seconds=23.9, segment_seconds=SEGMENT) < 256
 
 
 def test_does_not_upgrade_without_throughput_headroom() -> None:
-    abr = controller(start=128)
+    abr = controller(start=128, target_buffer_seconds=30, upgrade_headroom=1.2, full_buffer_headroom=1.2)
     for _ in range(6):
         feed(abr, 160 * 1.1)  # sustains 160 but without the 20% headroom
         assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 128
@@ -48,12 +58,50 @@ def test_does_not_upgrade_without_throughput_headroom() -> None:
     assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 160
 
 
+def test_default_headroom_at_the_healthy_level() -> None:
+    settings = AbrSettings()
+    healthy = settings.healthy_buffer_fraction * settings.target_buffer_seconds
+    abr = controller(start=128)
+    for _ in range(6):
+        feed(abr, 160 * 0.99 * settings.upgrade_headroom)  # just short of the headroom for 160
+        assert abr.choose(buffer_seconds=healthy + 8, segment_seconds=SEGMENT) == 128
+    for _ in range(6):
+        feed(abr, 160 * 1.5)
+    assert abr.choose(buffer_seconds=healthy + 8, segment_seconds=SEGMENT) == 160
+
+
+def test_a_full_buffer_relaxes_the_headroom_but_a_low_one_does_not() -> None:
+    # 200 kbps measured: 256 lacks the 1.1x headroom, but a nearly full 120 s buffer pays for a rung
+    # above the throughput.
+    low = controller(start=160)
+    full = controller(start=160)
+    for abr in (low, full):
+        for _ in range(6):
+            feed(abr, 200)
+    assert low.choose(buffer_seconds=40, segment_seconds=SEGMENT) == 160
+    assert full.choose(buffer_seconds=110, segment_seconds=SEGMENT) > 200
+    strict = controller(start=160, full_buffer_headroom=1.1)  # without the buffer-based relaxation
+    for _ in range(6):
+        feed(strict, 200)
+    assert strict.choose(buffer_seconds=110, segment_seconds=SEGMENT) == 160
+
+
+def test_an_upgrade_must_leave_the_buffer_healthy() -> None:
+    settings = AbrSettings()
+    healthy = settings.healthy_buffer_fraction * settings.target_buffer_seconds
+    abr = controller(start=128)
+    for _ in range(6):
+        feed(abr, 200)  # 160 fits with headroom, and takes 8 s to download
+    assert abr.choose(buffer_seconds=healthy + 5, segment_seconds=SEGMENT) == 128  # would end 3 s short of healthy
+    assert abr.choose(buffer_seconds=healthy + 9, segment_seconds=SEGMENT) == 160
+
+
 def test_does_not_upgrade_with_an_unhealthy_buffer() -> None:
     abr = controller(start=128)
     for _ in range(6):
         feed(abr, 2000)
-    assert abr.choose(buffer_seconds=10, segment_seconds=SEGMENT) == 128
-    assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 320
+    assert abr.choose(buffer_seconds=25, segment_seconds=SEGMENT) == 128  # healthy is 30 s of 120
+    assert abr.choose(buffer_seconds=40, segment_seconds=SEGMENT) == 320
 
 
 @pytest.mark.parametrize(
@@ -78,8 +126,8 @@ def test_never_exceeds_the_quality_ceiling_or_the_free_cap(quality: str, premium
 
 def test_throughput_hovering_at_a_rung_boundary_switches_boundedly() -> None:
     abr = controller(start=160)
-    boundary = 256 * AbrSettings().upgrade_headroom  # the upgrade threshold to 256
-    buffer = 20.0
+    boundary = 256 * AbrSettings().upgrade_headroom  # the upgrade threshold to 256 at a healthy buffer
+    buffer = 45.0
     choices = []
     for index in range(60):
         feed(abr, boundary * (1.08 if index % 2 else 0.92))
@@ -98,7 +146,7 @@ def test_a_downgrade_is_not_immediately_reversed() -> None:
     picks = []
     for _ in range(3):
         feed(abr, 1000)
-        picks.append(abr.choose(buffer_seconds=25, segment_seconds=SEGMENT))
+        picks.append(abr.choose(buffer_seconds=60, segment_seconds=SEGMENT))
     assert picks[0] == down  # not straight back up
 
 
@@ -207,7 +255,7 @@ def test_player_on_a_fast_link_never_rebuffers_and_climbs() -> None:
     network = FakeNetwork(link_kbps=2000)
     stats = Player(manifest(), network.fetch, clock=network).run()
     assert stats.rebuffer_seconds == 0
-    assert stats.segment_bitrates_kbps[:3] == [128, 128, 128]  # the prebuffer
+    assert stats.segment_bitrates_kbps[0] == 128  # the prebuffer's first segment, fetched blind
     assert stats.segment_bitrates_kbps[-1] == 320
     assert stats.switches <= 2
     assert len(stats.segment_bitrates_kbps) == 20
@@ -227,3 +275,34 @@ def test_player_respects_the_manifest_ladder_as_ceiling() -> None:
     network = FakeNetwork(link_kbps=5000)
     stats = Player(manifest(start=128, ladder=[96, 128, 160]), network.fetch, clock=network).run()
     assert max(stats.segment_bitrates_kbps) == 160
+
+
+def test_player_fetches_only_the_first_prebuffer_segment_blind() -> None:
+    # A link slower than the start rung: a whole 128 kbps prebuffer would stall on its second segment;
+    # the controller sees the first download and picks the lowest rung for the next ones.
+    network = FakeNetwork(link_kbps=110)
+    stats = Player(manifest(start=128), network.fetch, clock=network, controller=AlwaysLowest(LADDER)).run()
+    assert stats.segment_bitrates_kbps[:3] == [128, 96, 96]
+    assert stats.rebuffer_seconds == 0
+
+
+def test_player_default_buffer_is_two_minutes_and_the_controller_knows_it() -> None:
+    network = FakeNetwork(link_kbps=5000, segments=30)
+    player = Player(manifest(), network.fetch, clock=network)
+    assert player.target_buffer_seconds == TARGET_BUFFER_SECONDS == 120
+    assert isinstance(player.controller, AbrController)
+    assert player.controller.settings.target_buffer_seconds == 120
+    short = Player(manifest(), network.fetch, clock=network, target_buffer_seconds=30)
+    assert isinstance(short.controller, AbrController)
+    assert short.controller.settings.target_buffer_seconds == 30
+    buffered = []
+    original = player.controller.choose
+
+    def spy(*, buffer_seconds: float, segment_seconds: float) -> int:
+        buffered.append(buffer_seconds)
+        return original(buffer_seconds=buffer_seconds, segment_seconds=segment_seconds)
+
+    player.controller.choose = spy  # type: ignore[method-assign]
+    player.run()
+    assert max(buffered) > 100  # the player filled well past the old 30 s before waiting
+    assert max(buffered) <= 120

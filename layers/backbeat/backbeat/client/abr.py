@@ -1,22 +1,28 @@
 """The adaptive-bitrate controller: which rung of the ladder to fetch the next segment from.
 
-The rules, in the order they are checked (each for a reason a listener would notice):
+The rules, in the order they are checked (each for a reason a listener would notice). "Healthy" and
+"low" are shares of the player's target buffer (120 s by default, `backbeat.client.player`).
 
 1. The user's quality is a ceiling (low 96, normal 128, high 160, very_high 320 kbps; free accounts at
    most 160). Never fetch above what the listener chose or may play.
 2. Rebuffering is the worst outcome: when the buffer is below 20% of the target buffer, or would fall
    below it while the next segment downloads at the current rung, step down at once, to a rung the
    throughput estimate sustains. Safety downgrades ignore the hysteresis.
-3. A rung the throughput no longer sustains is left once the buffer stops being healthy; while the
-   buffer is healthy the controller rides out dips instead of switching (audio segments are long,
-   a full buffer covers a short fade).
-4. Upgrades need throughput headroom (the new rung's bitrate times 1.2 by default), a healthy buffer
-   and a quiet period since the last switch, longer after a downgrade so that a downgrade is not
+3. A rung the throughput no longer sustains is left once the buffer stops being healthy (below 25% of
+   the target); while the buffer is healthy the controller rides out dips instead of switching (audio
+   segments are long, a full buffer covers a short fade).
+4. Upgrades need throughput headroom, a healthy buffer that the new rung's download leaves healthy, and
+   a quiet period since the last switch, longer after a downgrade so that a downgrade is not
    immediately reversed. An audible quality change every few seconds is worse than a steady lower rate.
+   The headroom asked for depends on the buffer, as in buffer-based schemes (BOLA, dash.js's DYNAMIC
+   rule): 1.1x the new rung's bitrate at the healthy level, falling linearly to 0.5x with a full
+   buffer, where a rung above the measured throughput is paid for out of a buffer that rule 3 lets
+   drain back to the healthy level before stepping down.
 
 Throughput is estimated as in dash.js: two exponentially weighted moving averages of the segment
-download rates, weighted by download time, with a fast (3 s) and a slow (8 s) half-life; the lower
-of the two is used, so the estimate falls fast and rises slowly.
+download rates, weighted by download time, with a fast and a slow half-life (2 s and 6 s as tuned;
+dash.js uses 3 s and 8 s, the estimator's own defaults); the lower of the two is used, so the estimate
+falls fast and rises slowly.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Protocol
 
 QUALITY_CEILINGS_KBPS: dict[str, int] = {"low": 96, "normal": 128, "high": 160, "very_high": 320}
 FREE_TIER_CAP_KBPS = 160
+TARGET_BUFFER_SECONDS = 120.0  # the reference player's default (backbeat.client.player)
 
 
 def quality_ceiling_kbps(quality: str, *, premium: bool) -> int:
@@ -83,15 +90,16 @@ class ThroughputEstimator:
 class AbrSettings:
     """The controller's knobs. Defaults were tuned on the hsdpa-3g traces (bench/abr_simulator.py)."""
 
-    target_buffer_seconds: float = 30.0
+    target_buffer_seconds: float = TARGET_BUFFER_SECONDS  # the player's; the thresholds are shares of it
     panic_buffer_fraction: float = 0.2  # below this share of the target buffer: step down now
-    healthy_buffer_fraction: float = 0.6  # at or above it: upgrades allowed, dips ridden out
-    upgrade_headroom: float = 1.2  # throughput needed, as a multiple of the new rung's bitrate
+    healthy_buffer_fraction: float = 0.25  # at or above it: upgrades allowed, dips ridden out
+    upgrade_headroom: float = 1.1  # throughput needed at the healthy level, as a multiple of the new rung's bitrate
+    full_buffer_headroom: float = 0.5  # the same with a full buffer (linear in between; below 1 the buffer pays)
     downgrade_safety: float = 0.9  # share of the estimate a rung must fit in when stepping down
     segments_between_switches: int = 1  # quiet period after any switch
     segments_before_reversal: int = 2  # quiet period before upgrading after a downgrade
-    fast_half_life_seconds: float = 3.0
-    slow_half_life_seconds: float = 8.0
+    fast_half_life_seconds: float = 2.0
+    slow_half_life_seconds: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -169,15 +177,33 @@ class AbrController:
                 return (fitting[-1] if fitting else lower[0]), "downgrade: throughput"
             return current, "hold"
 
-        # Rule 4: upgrade with headroom, a healthy buffer and after the quiet period.
+        # Rule 4: upgrade with headroom, a healthy buffer and after the quiet period. The headroom asked
+        # for shrinks as the buffer fills (the buffer pays for a shortfall), and the new rung's download
+        # must leave the buffer healthy, so that an upgrade never sets off rule 2 or 3 at the next segment.
         needed_quiet = (
             settings.segments_before_reversal if self._last_switch_was_down else settings.segments_between_switches
         )
         if buffer_seconds >= healthy_seconds and quiet >= needed_quiet:
-            higher = [rung for rung in self.ladder if rung > current and estimate >= settings.upgrade_headroom * rung]
+            headroom = self._upgrade_headroom(buffer_seconds, healthy_seconds, segment_seconds)
+            higher = [
+                rung
+                for rung in self.ladder
+                if rung > current
+                and estimate >= headroom * rung
+                and buffer_seconds - rung * segment_seconds / estimate >= healthy_seconds
+            ]
             if higher:
                 return higher[-1], "upgrade: headroom"
         return current, "hold"
+
+    def _upgrade_headroom(self, buffer_seconds: float, healthy_seconds: float, segment_seconds: float) -> float:
+        """`upgrade_headroom` at the healthy level, falling linearly to `full_buffer_headroom` at a full buffer."""
+        settings = self.settings
+        full_seconds = max(settings.target_buffer_seconds - segment_seconds, healthy_seconds)
+        if full_seconds <= healthy_seconds:
+            return settings.upgrade_headroom
+        share = min(max((buffer_seconds - healthy_seconds) / (full_seconds - healthy_seconds), 0.0), 1.0)
+        return settings.upgrade_headroom + share * (settings.full_buffer_headroom - settings.upgrade_headroom)
 
     def _segments_since_switch(self) -> int:
         if self._last_switch_index is None:

@@ -7,9 +7,19 @@ all time through an injected `Clock`, so the same loop runs against the devstack
 fakes in tests, and against recorded network traces in the simulator (bench/abr_simulator.py).
 
 The manifest is the `POST /stream/{songId}` answer: `renditions` (already capped to what the listener
-may play), `startBitrateKbps`, and `prebuffer`, the start rung's init segment and first segment URLs, fetched
-before any adaptation. The start rung's media playlist is fetched first for its init segment
-(`#EXT-X-MAP`), which fMP4 audio cannot be decoded without.
+may play), `startBitrateKbps`, and `prebuffer`, the start rung's init segment and first segment URLs. The
+start rung's media playlist is fetched first for its init segment (`#EXT-X-MAP`), which fMP4 audio cannot
+be decoded without. Only the prebuffer segments playback waits for (`start_after_segments`, one by
+default) are fetched blind, before anything is known of the link; from then on the controller chooses
+each segment, with the first download's rate already measured. A prebuffer fetched whole at the start
+rung would stall on a link slower than that rung, whatever the controller (a 10 s buffer cannot cover a
+second segment that takes longer than 10 s to arrive).
+
+Buffer policy: the player keeps up to `target_buffer_seconds` (120 s by default) of audio ahead of the
+playhead and waits while the next segment would not fit. Audio is cheap to prefetch (two minutes at
+160 kbps is 2.4 MB) and a long buffer is what carries a listener through a tunnel or a cell handover,
+so music players keep far more than the few seconds a video player does; two minutes bounds what a
+skip wastes.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Protocol
 
-from backbeat.client.abr import AbrController, BitrateController
+from backbeat.client.abr import TARGET_BUFFER_SECONDS, AbrController, AbrSettings, BitrateController
 from backbeat.client.hls import MediaPlaylist, parse_media_playlist
 
 Fetch = Callable[[str], bytes]
@@ -91,7 +101,7 @@ class Player:
         *,
         controller: BitrateController | None = None,
         clock: Clock | None = None,
-        target_buffer_seconds: float = 30.0,
+        target_buffer_seconds: float = TARGET_BUFFER_SECONDS,
         start_after_segments: int = 1,
     ) -> None:
         self.manifest = manifest
@@ -105,7 +115,10 @@ class Player:
         ladder = sorted(self.playlist_urls)
         self.start_kbps = max([rung for rung in ladder if rung <= int(manifest["startBitrateKbps"])] or ladder[:1])
         self.controller: BitrateController = controller or AbrController(
-            ladder, start_bitrate_kbps=self.start_kbps, ceiling_kbps=ladder[-1]
+            ladder,
+            start_bitrate_kbps=self.start_kbps,
+            ceiling_kbps=ladder[-1],
+            settings=AbrSettings(target_buffer_seconds=target_buffer_seconds),
         )
         self.stats = PlaybackStats()
         self._playlists: dict[int, MediaPlaylist] = {}
@@ -120,9 +133,11 @@ class Player:
         self._started_at = self._last_tick = self.clock.now()
         start_playlist = self._media_playlist(self.start_kbps)
         self._ensure_init(self.start_kbps)
-        # The manifest's prebuffer leads with the init segment, which `_ensure_init` has fetched.
+        # The manifest's prebuffer leads with the init segment, which `_ensure_init` has fetched. Of its
+        # segments, only those playback waits for are fetched before the controller has a measurement.
         prebuffer = [str(url) for url in self.manifest.get("prebuffer") or [] if url != start_playlist.init_url]
-        for index, url in enumerate(prebuffer[: len(start_playlist.segments)]):
+        prebuffer = prebuffer[: min(len(start_playlist.segments), self.start_after_segments)]
+        for index, url in enumerate(prebuffer):
             self._download_segment(url, self.start_kbps, start_playlist.segments[index].duration_seconds)
         for index in range(len(prebuffer), len(start_playlist.segments)):
             duration = start_playlist.segments[index].duration_seconds
