@@ -107,3 +107,26 @@ def test_layer_requirements_match_the_package(template: dict[str, Any]) -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert sorted(requirements) == sorted(declared)
     assert Path(ROOT / layer["ContentUri"] / "backbeat" / "__init__.py").is_file()
+
+
+def test_cloudfront_sends_the_cache_control_the_devstack_sends(template: dict[str, Any]) -> None:
+    """Segments immutable for a year, playlists five minutes (signing.cache_control), and every
+    behaviour of the media distribution checks the token first."""
+    from backbeat.media import signing
+
+    resources = template["Resources"]
+    config_ = resources["MediaDistribution"]["Properties"]["DistributionConfig"]
+    behaviours = {"*": config_["DefaultCacheBehavior"]} | {b["PathPattern"]: b for b in config_["CacheBehaviors"]}
+
+    def cache_control(behaviour: dict[str, Any]) -> str:
+        policy = resources[behaviour["ResponseHeadersPolicyId"]["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+        assert policy["CorsConfig"]["AccessControlAllowOrigins"]["Items"] == ["*"]  # hls.js in browsers
+        (header,) = [h for h in policy["CustomHeadersConfig"]["Items"] if h["Header"] == "Cache-Control"]
+        return str(header["Value"])
+
+    assert cache_control(behaviours["*"]) == signing.cache_control("master_128k_00000.m4s")
+    assert cache_control(behaviours["*.m3u8"]) == signing.cache_control("master_128k.m3u8")
+    for behaviour in behaviours.values():
+        (association,) = behaviour["FunctionAssociations"]
+        assert association["EventType"] == "viewer-request"
+        assert association["FunctionARN"] == {"Fn::GetAtt": ["MediaTokenFunction", "FunctionMetadata.FunctionARN"]}
