@@ -64,6 +64,8 @@ def test_the_edge_function_decides_as_the_python_does() -> None:
         f"/media/{good}/songs/{SONG}/master_96k_00007.m4s",
         f"/media/{good}/songs/{SONG}/master_320k_00000.m4s",  # above the cap
         f"/media/{good}/songs/{SONG}/master_max320k.m3u8",
+        f"/media/{good}/songs/{SONG}/master_320k_00001.cmfa",  # another packager's naming of the rung
+        f"/media/{good}/songs/{SONG}/master_320kInit.mp4",
         f"/media/{good}/songs/SongBBBBBBBBBBBBBBBBBB/init_0.mp4",  # another song
         f"/media/{good.replace('.160.', '.320.')}/songs/{SONG}/master_320k.m3u8",  # a raised cap
         f"/media/{good[:-1]}{'A' if good[-1] != 'A' else 'B'}/songs/{SONG}/init_0.mp4",  # forged

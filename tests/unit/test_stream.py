@@ -46,6 +46,8 @@ def test_a_signed_path_verifies_until_it_expires() -> None:
         lambda t: path_for(t[:-2] + ("AA" if not t.endswith("AA") else "BB")),  # a forged signature
         lambda t: path_for(t, file="master_320k_00000.m4s"),  # a rung above the token's cap
         lambda t: path_for(t, file="master_max320k.m3u8"),
+        lambda t: path_for(t, file="master_320k_00001.cmfa"),  # any naming of a rung's files
+        lambda t: path_for(t, file="master_256kInit.mp4"),
         lambda t: path_for(t, file="..%2Fx"),
         lambda t: f"/media/{t}/songs/{SONG}/a/b.m4s",
         lambda t: f"/media/{t}/other/{SONG}/init_0.mp4",

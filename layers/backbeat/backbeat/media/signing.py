@@ -34,8 +34,10 @@ MEDIA_ROUTE = "media"
 _TOKEN = re.compile(r"^(\d{1,12})\.(\d{1,4})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$")
 _SONG_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 _FILE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-# Rung files (`master_<kbps>k.m3u8`, `master_<kbps>k_00000.m4s`) and capped masters (`master_max<kbps>k.m3u8`).
-_RUNG_FILE = re.compile(r"^master_(?:max)?(\d+)k(?:_\d+\.m4s|\.m3u8)$")
+# Rung files (`master_<kbps>k.m3u8`, `master_<kbps>k_00000.m4s`) and capped masters (`master_max<kbps>k.m3u8`):
+# any file named after a rung, whatever follows (MediaConvert's segment and init names differ from
+# ffmpeg's), so no naming of a rung's files can slip past the cap.
+_RUNG_FILE = re.compile(r"^master_(?:max)?(\d+)k")
 
 
 def _b64(data: bytes) -> str:
