@@ -135,11 +135,14 @@ def test_the_ladder_command_encodes_every_rung_once_into_hls_fmp4() -> None:
     assert bitrates == ["96k", "128k", "160k", "256k", "320k"]
     options = dict(itertools.pairwise(command))
     assert options["-c:a"] == "aac" and options["-profile:a"] == "aac_low" and options["-ac"] == "2"
+    assert options["-aac_coder"] == "twoloop"  # docs/performance.md, "Encoder and rungs"
     assert options["-f"] == "hls" and options["-hls_time"] == "10" and options["-hls_segment_type"] == "fmp4"
     assert options["-hls_playlist_type"] == "vod" and options["-master_pl_name"] == "master.m3u8"
     assert options["-var_stream_map"] == "a:0,name:96k a:1,name:128k a:2,name:160k a:3,name:256k a:4,name:320k"
     assert command[-1] == "/out/master_%v.m3u8"
     assert ffmpeg.media_playlist(96) == "master_96k.m3u8"
+    tried = ffmpeg.ladder_command("ffmpeg", Path("/in/master"), Path("/out"), encoder_options=("-aac_coder", "fast"))
+    assert dict(itertools.pairwise(tried))["-aac_coder"] == "fast" and tried.index("-aac_coder") < tried.index("-b:a:0")
 
 
 def test_same_bytes_same_key_same_song() -> None:

@@ -24,6 +24,10 @@ SEGMENT_SECONDS = 10
 SAMPLE_RATE = 48000
 MASTER_PLAYLIST = "master.m3u8"
 AAC_LC_CODEC = "mp4a.40.2"
+# ffmpeg's native AAC encoder (the only one imageio-ffmpeg's build has; no libfdk_aac) with its
+# two-loop coder, named explicitly: the `fast` coder gets closer to the nominal 320 kbps but reproduces
+# the source less faithfully (docs/performance.md, "Encoder and rungs"; bench/encode.py).
+AAC_OPTIONS: tuple[str, ...] = ("-aac_coder", "twoloop")
 
 
 class InvalidMaster(BackbeatError):
@@ -232,9 +236,11 @@ def ladder_command(
     out_dir: Path,
     ladder: tuple[int, ...] = LADDER_KBPS,
     segment_seconds: int = SEGMENT_SECONDS,
+    encoder_options: tuple[str, ...] = AAC_OPTIONS,
 ) -> list[str]:
     """One ffmpeg run that decodes once and encodes every rung: AAC-LC stereo, HLS with fMP4 (CMAF)
-    segments, one media playlist per rung and a master playlist listing them, all in `out_dir`."""
+    segments, one media playlist per rung and a master playlist listing them, all in `out_dir`.
+    `encoder_options` go after the codec's (bench/encode.py compares settings through it)."""
     maps: list[str] = []
     bitrates: list[str] = []
     for index, kbps in enumerate(ladder):
@@ -245,6 +251,7 @@ def ladder_command(
         *(ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y", "-i", str(source)),
         *maps,
         *("-vn", "-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-ar", str(SAMPLE_RATE)),
+        *encoder_options,
         *bitrates,
         *("-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod"),
         *("-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"),
