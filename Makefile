@@ -50,6 +50,7 @@ bench: venv
 	$(BIN)/python bench/search_latency.py
 	$(BIN)/python bench/playlists.py
 	$(BIN)/python bench/abr_simulator.py
+	$(BIN)/python bench/encode.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -76,6 +76,13 @@ def test_an_mp4_audio_stream_with_language_and_id_is_found() -> None:
         (good(codec=None), 100, "no audio stream"),
         (good(decode_error="Invalid data"), 100, "audio does not decode"),
         (good(duration_seconds=None), 100, "unknown duration"),
+        (good(decoded_seconds=13.4), 100, "truncated: 13.40 s of audio decode but the header declares 26.84 s"),
+        (good(decoded_seconds=0.4, duration_estimated=True), 100, "too short: 0.40 s"),
+        (
+            good(decoded_seconds=13.4, decode_error="backstep -1"),
+            100,
+            "truncated: 13.40 s of audio decode but the header declares 26.84 s (backstep -1)",
+        ),
         (good(duration_seconds=0.2), 100, "too short"),
         (good(duration_seconds=3600.0), 100, "too long"),
     ],
@@ -87,6 +94,29 @@ def test_refused_masters_say_why(probe: ffmpeg.ProbeResult, size: int, reason: s
 
 def test_a_good_master_is_accepted() -> None:
     assert ffmpeg.validate_probe(good(), 274_273, max_seconds=1200) is None
+    # The header's duration is rounded to 10 ms; a decode that ends a hair either side of it is whole.
+    assert ffmpeg.validate_probe(good(decoded_seconds=26.841179), 274_273, max_seconds=1200) is None
+    assert ffmpeg.validate_probe(good(decoded_seconds=26.5), 274_273, max_seconds=1200) is None
+
+
+def test_an_estimated_duration_gives_way_to_what_decodes() -> None:
+    banner = OGG_BANNER.replace(
+        "Input #0, ogg", "[mp3 @ 0x1] Estimating duration from bitrate, this may be inaccurate\n"
+    )
+    banner += "Input #0, mp3, from 'master':\n"
+    probe = ffmpeg.parse_probe(banner, decoded_seconds=20.0)
+    assert probe.duration_estimated and probe.seconds == 20.0
+    assert ffmpeg.validate_probe(probe, 100, max_seconds=1200) is None  # not "truncated": the header only guessed
+    assert not ffmpeg.parse_probe(OGG_BANNER).duration_estimated and ffmpeg.parse_probe(OGG_BANNER).seconds == 26.84
+
+
+def test_the_decode_pass_reports_how_far_it_got() -> None:
+    command = ffmpeg.decode_command("ffmpeg", Path("/in/master"))
+    assert "-xerror" in command and command[command.index("-progress") + 1] == "pipe:1"
+    assert command[command.index("-v") + 1] == "error" and command[command.index("-map") + 1] == "0:a:0"
+    progress = "out_time_us=500000\nprogress=continue\nout_time_us=N/A\nout_time_us=26841179\nprogress=end\n"
+    assert ffmpeg.parse_progress(progress) == 26.841179
+    assert ffmpeg.parse_progress("out_time_us=N/A\nprogress=end\n") is None
 
 
 def test_loudness_summary() -> None:
@@ -105,11 +135,14 @@ def test_the_ladder_command_encodes_every_rung_once_into_hls_fmp4() -> None:
     assert bitrates == ["96k", "128k", "160k", "256k", "320k"]
     options = dict(itertools.pairwise(command))
     assert options["-c:a"] == "aac" and options["-profile:a"] == "aac_low" and options["-ac"] == "2"
+    assert options["-aac_coder"] == "twoloop"  # docs/performance.md, "Encoder and rungs"
     assert options["-f"] == "hls" and options["-hls_time"] == "10" and options["-hls_segment_type"] == "fmp4"
     assert options["-hls_playlist_type"] == "vod" and options["-master_pl_name"] == "master.m3u8"
     assert options["-var_stream_map"] == "a:0,name:96k a:1,name:128k a:2,name:160k a:3,name:256k a:4,name:320k"
     assert command[-1] == "/out/master_%v.m3u8"
     assert ffmpeg.media_playlist(96) == "master_96k.m3u8"
+    tried = ffmpeg.ladder_command("ffmpeg", Path("/in/master"), Path("/out"), encoder_options=("-aac_coder", "fast"))
+    assert dict(itertools.pairwise(tried))["-aac_coder"] == "fast" and tried.index("-aac_coder") < tried.index("-b:a:0")
 
 
 def test_same_bytes_same_key_same_song() -> None:

@@ -2,7 +2,10 @@
 
 ffprobe is not always at hand (imageio-ffmpeg bundles only ffmpeg), so probing reads the stream
 header ffmpeg prints for `-i` and then decodes the whole input to the null muxer: a header alone
-does not prove that the audio decodes, and a decode pass is cheap next to the transcode.
+does not prove that the audio decodes, and a decode pass is cheap next to the transcode. The decode
+pass also says how much audio there really is: a truncated MP3 keeps the header (Xing/LAME frame)
+that declares its full length, and an Ogg page with a bad checksum is dropped by the demuxer with an
+error but without failing the decode.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ SEGMENT_SECONDS = 10
 SAMPLE_RATE = 48000
 MASTER_PLAYLIST = "master.m3u8"
 AAC_LC_CODEC = "mp4a.40.2"
+# ffmpeg's native AAC encoder (the only one imageio-ffmpeg's build has; no libfdk_aac) with its
+# two-loop coder, named explicitly: the `fast` coder gets closer to the nominal 320 kbps but reproduces
+# the source less faithfully (docs/performance.md, "Encoder and rungs"; bench/encode.py).
+AAC_OPTIONS: tuple[str, ...] = ("-aac_coder", "twoloop")
 
 
 class InvalidMaster(BackbeatError):
@@ -43,6 +50,16 @@ class ProbeResult:
     sample_rate: int | None
     channels: str | None
     decode_error: str | None = None
+    # Seconds of audio in the input, from a decode pass that ran to its end (None otherwise: one
+    # stopped by a decoder error says where the damage is, not how long the audio is).
+    decoded_seconds: float | None = None
+    # The header's duration is ffmpeg's estimate from the bitrate (an MP3 without a Xing/VBRI frame).
+    duration_estimated: bool = False
+
+    @property
+    def seconds(self) -> float | None:
+        """The length to publish: what decodes, else what the header declares."""
+        return self.decoded_seconds if self.decoded_seconds is not None else self.duration_seconds
 
 
 def ffmpeg_exe(configured: str = "") -> str:
@@ -65,7 +82,19 @@ _INPUT = re.compile(r"^Input #0, ([^,]+(?:,[^,]+)*?), from ", re.MULTILINE)
 _AUDIO = re.compile(r"Stream #0:\d+(?:\[[^\]]*\])?(?:\([^)]*\))?: Audio: (\w+)[^,\n]*, (\d+) Hz, ([^,\n]+)")
 
 
-def parse_probe(header: str, decode_error: str | None = None) -> ProbeResult:
+_ESTIMATED = "Estimating duration from bitrate"
+_OUT_TIME = re.compile(r"^out_time_us=(\d+)$", re.MULTILINE)
+# How far the decoded audio may fall short of the declared duration before the master counts as truncated.
+TRUNCATION_TOLERANCE_SECONDS = 0.5
+
+
+def parse_progress(progress: str) -> float | None:
+    """The last `out_time_us` of ffmpeg's `-progress` output, in seconds."""
+    times = _OUT_TIME.findall(progress)
+    return int(times[-1]) / 1e6 if times else None
+
+
+def parse_probe(header: str, decode_error: str | None = None, decoded_seconds: float | None = None) -> ProbeResult:
     """Read the format, duration and first audio stream from ffmpeg's `-i` banner."""
     duration = _DURATION.search(header)
     audio = _AUDIO.search(header)
@@ -81,6 +110,8 @@ def parse_probe(header: str, decode_error: str | None = None) -> ProbeResult:
         sample_rate=int(audio.group(2)) if audio else None,
         channels=audio.group(3).strip() if audio else None,
         decode_error=decode_error,
+        decoded_seconds=decoded_seconds,
+        duration_estimated=_ESTIMATED in header,
     )
 
 
@@ -92,14 +123,27 @@ def validate_probe(probe: ProbeResult, size_bytes: int, max_seconds: float, min_
         return "not a recognised media file (corrupt or unknown format)"
     if probe.codec is None:
         return "no audio stream"
+    if (  # before a decode error: a cut file often ends in half a frame, and "truncated" says more
+        probe.duration_seconds is not None
+        and probe.decoded_seconds is not None
+        and not probe.duration_estimated
+        and probe.decoded_seconds < probe.duration_seconds - TRUNCATION_TOLERANCE_SECONDS
+    ):
+        detail = f" ({probe.decode_error})" if probe.decode_error else ""
+        return (
+            f"truncated: {probe.decoded_seconds:.2f} s of audio decode but the header declares "
+            f"{probe.duration_seconds:.2f} s{detail}"
+        )
     if probe.decode_error:
         return f"audio does not decode: {probe.decode_error}"
     if probe.duration_seconds is None:
         return "unknown duration"
-    if probe.duration_seconds < min_seconds:
-        return f"too short: {probe.duration_seconds:.2f} s (minimum {min_seconds:g} s)"
-    if probe.duration_seconds > max_seconds:
-        return f"too long: {probe.duration_seconds:.0f} s (maximum {max_seconds:g} s)"
+    seconds = probe.seconds
+    assert seconds is not None
+    if seconds < min_seconds:
+        return f"too short: {seconds:.2f} s (minimum {min_seconds:g} s)"
+    if seconds > max_seconds:
+        return f"too long: {seconds:.0f} s (maximum {max_seconds:g} s)"
     return None
 
 
@@ -116,31 +160,27 @@ def probe(ffmpeg: str, source: Path, timeout: float = 300) -> ProbeResult:
     if result.codec is None:
         return result
     decoded = subprocess.run(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-v",
-            "error",
-            "-xerror",
-            "-i",
-            str(source),
-            "-map",
-            "0:a:0",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=timeout,
-        check=False,
+        decode_command(ffmpeg, source), capture_output=True, text=True, errors="replace", timeout=timeout, check=False
     )
+    # Anything at level error is a fault in the audio: -xerror stops on decoder errors, but demuxer
+    # errors (an Ogg page whose CRC does not match, dropped) leave the exit status at 0.
+    errors = [line.strip() for line in decoded.stderr.splitlines() if line.strip()]
     if decoded.returncode != 0:
-        lines = [line for line in decoded.stderr.strip().splitlines() if line.strip()]
-        return parse_probe(header, decode_error=(lines[-1] if lines else f"ffmpeg exited {decoded.returncode}")[:300])
-    return result
+        stopped = errors[-1] if errors else f"ffmpeg exited {decoded.returncode}"
+        return parse_probe(header, decode_error=stopped[:300])
+    error = None
+    if errors:
+        error = (errors[0] + (f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""))[:300]
+    return parse_probe(header, decode_error=error, decoded_seconds=parse_progress(decoded.stdout))
+
+
+def decode_command(ffmpeg: str, source: Path) -> list[str]:
+    """Decode the first audio stream to the null muxer, stopping at a decoder error; errors on
+    stderr, the progress (out_time_us, how far it got) on stdout."""
+    return [
+        *(ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-xerror", "-i", str(source)),
+        *("-map", "0:a:0", "-f", "null", "-progress", "pipe:1", "-"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -196,9 +236,11 @@ def ladder_command(
     out_dir: Path,
     ladder: tuple[int, ...] = LADDER_KBPS,
     segment_seconds: int = SEGMENT_SECONDS,
+    encoder_options: tuple[str, ...] = AAC_OPTIONS,
 ) -> list[str]:
     """One ffmpeg run that decodes once and encodes every rung: AAC-LC stereo, HLS with fMP4 (CMAF)
-    segments, one media playlist per rung and a master playlist listing them, all in `out_dir`."""
+    segments, one media playlist per rung and a master playlist listing them, all in `out_dir`.
+    `encoder_options` go after the codec's (bench/encode.py compares settings through it)."""
     maps: list[str] = []
     bitrates: list[str] = []
     for index, kbps in enumerate(ladder):
@@ -209,6 +251,7 @@ def ladder_command(
         *(ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y", "-i", str(source)),
         *maps,
         *("-vn", "-c:a", "aac", "-profile:a", "aac_low", "-ac", "2", "-ar", str(SAMPLE_RATE)),
+        *encoder_options,
         *bitrates,
         *("-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod"),
         *("-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"),

@@ -69,11 +69,12 @@ def start_and_probe(bucket: str, key: str, ffmpeg_path: str, max_seconds: float)
         reason = ffmpeg.validate_probe(probed, source.stat().st_size, max_seconds)
     if reason:
         raise ffmpeg.InvalidMaster(reason)
-    assert probed.duration_seconds is not None
-    SongItem(pk=song_key(song_id)).update(actions=[SongItem.duration_ms.set(round(probed.duration_seconds * 1000))])
+    assert probed.seconds is not None
+    duration_ms = round(probed.seconds * 1000)
+    SongItem(pk=song_key(song_id)).update(actions=[SongItem.duration_ms.set(duration_ms)])
     return {
         "songId": song_id,
-        "durationMs": round(probed.duration_seconds * 1000),
+        "durationMs": duration_ms,
         "format": probed.format_name,
         "codec": probed.codec,
         "sampleRate": probed.sample_rate,
