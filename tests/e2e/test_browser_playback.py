@@ -4,7 +4,8 @@ another origin (a loopback server started here), exactly as a web player would.
 
 It passes when playback advances at least 5 s with no hls.js error at all (fatal or not), hls.js saw
 exactly the rungs the manifest grants (a free listener asking for very_high gets 96/128/160), and every
-media fetch was a plain cross-origin GET answered 200.
+media fetch was a plain cross-origin GET answered 200; a rung above the cap, fetched by hand from the
+page, is a 403 the page can read.
 """
 
 from __future__ import annotations
