@@ -3,6 +3,10 @@
 `GET /media/<token>/songs/<songId>/<file>` is checked with `backbeat.media.signing.verify` (the very
 code the CloudFront Function ports), then served from the media bucket in moto. No JWT: the token in
 the path is the credential, so players and browsers fetch with plain GETs.
+
+Every answer, refusals included, carries `Access-Control-Allow-Origin: *`: without it a web player
+on another origin sees a 403 or 404 only as an opaque network error (status 0), and cannot tell
+an expired URL (fetch a new manifest) from a dropped connection (retry).
 """
 
 from __future__ import annotations
@@ -40,13 +44,18 @@ class MediaServer:
         try:
             grant = signing.verify(self.secret, request.path)
         except Forbidden as refused:
-            return gateway_error(403, "Forbidden", refused.message)
+            return _readable_cross_origin(gateway_error(403, "Forbidden", refused.message))
         found = await asyncio.get_running_loop().run_in_executor(self.executor, self._get, grant.key)
         if found is None:
-            return gateway_error(404, "NotFound", f"no media {grant.file}")
+            return _readable_cross_origin(gateway_error(404, "NotFound", f"no media {grant.file}"))
         body, content_type = found
-        headers = {
-            "Cache-Control": signing.cache_control(grant.file),
-            "Access-Control-Allow-Origin": "*",  # hls.js in a browser fetches with CORS
-        }
-        return web.Response(body=body, content_type=content_type, headers=headers)
+        response = web.Response(
+            body=body, content_type=content_type, headers={"Cache-Control": signing.cache_control(grant.file)}
+        )
+        return _readable_cross_origin(response)
+
+
+def _readable_cross_origin(response: web.Response) -> web.Response:
+    """hls.js in a browser fetches media with CORS; the token in the path is the credential."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
