@@ -82,6 +82,7 @@ def test_the_edge_function_decides_as_the_python_does() -> None:
         granted = python_decision(uri)
         if granted is None:
             assert answer.get("statusCode") == 403, (uri, answer)
+            assert answer["headers"]["access-control-allow-origin"] == {"value": "*"}  # readable by web players
         else:
             # Allowed: the token is stripped, so the cache key (and the S3 key) is the object itself.
             assert answer.get("uri") == "/" + granted, (uri, answer)
