@@ -128,7 +128,9 @@ def page_url(hls_dist: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_devstack(tmp_path_factory.mktemp("browser") / "state.json", "--catalog-limit", "50")
+    running = start_devstack(
+        tmp_path_factory.mktemp("browser") / "state.json", "--catalog-limit", "50", "--no-demo-audio"
+    )
     yield running
     stop_devstack(running.process)
 
