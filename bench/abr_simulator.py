@@ -40,7 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ LADDER_KBPS = [96, 128, 160, 256, 320]
 SEGMENT_SECONDS = 10
 START_KBPS = 128
 ROUND_TRIP_SECONDS = 0.08
+PROGRESS_SECONDS = 0.5  # a segment in flight reports its progress this often
 DATASETS = ROOT.parent / "shared" / "datasets"
 TRACE_SETS = ("hsdpa-3g", "fcc-hsdpa-test")
 MEDIA_HOST = "https://media.backbeat.invalid"
@@ -147,8 +148,25 @@ class TraceNetwork:
     def fetch(self, url: str) -> bytes:
         path = urlsplit(url).path.split("/", 2)[2]  # /<song>/<kbps>/<file>
         data = (self.media / path).read_bytes()
-        self.time += ROUND_TRIP_SECONDS + self.transfer_seconds(len(data) * 8)
+        self.time += ROUND_TRIP_SECONDS  # the first byte arrives a round trip after the request
+        self.time += self.transfer_seconds(len(data) * 8)
         return data
+
+    def open_download(self, url: str) -> TraceDownload:
+        path = urlsplit(url).path.split("/", 2)[2]
+        return TraceDownload(self, (self.media / path).read_bytes())
+
+    def bits_within(self, seconds: float) -> float:
+        """Integrate the piecewise-constant trace from now over `seconds`: the bits it delivers."""
+        times, rates = self.trace.times, self.trace.rates_bps
+        elapsed, bits = 0.0, 0.0
+        while seconds - elapsed > 1e-9:
+            position = (self.time + elapsed) % self.trace.duration + times[0]
+            index = min(bisect.bisect_right(times, position) - 1, len(times) - 2)
+            window = min(max(times[index + 1] - position, 1e-6), seconds - elapsed)
+            bits += window * rates[index] / self.scale
+            elapsed += window
+        return bits
 
     def transfer_seconds(self, bits: float) -> float:
         """Integrate the piecewise-constant trace from now until `bits` have arrived."""
@@ -164,6 +182,37 @@ class TraceNetwork:
             remaining -= window * rate
             elapsed += window
         return elapsed
+
+
+class TraceDownload:
+    """A segment arriving over the trace: first byte after a round trip, then whatever the trace delivers
+    in each `PROGRESS_SECONDS` as one chunk, the last one at the exact time the final byte arrives (so a
+    download that runs to the end takes exactly as long as `TraceNetwork.fetch`). A cancelled download
+    has cost the time until the cancel and the bytes received."""
+
+    def __init__(self, network: TraceNetwork, data: bytes) -> None:
+        self.network, self.data = network, data
+        self.total_bytes: int | None = len(data)
+        self._cancelled = False
+
+    def chunks(self) -> Iterator[bytes]:
+        network = self.network
+        network.time += ROUND_TRIP_SECONDS
+        total_bits, delivered_bits, sent = len(self.data) * 8, 0.0, 0
+        while not self._cancelled and sent < len(self.data):
+            bits = network.bits_within(PROGRESS_SECONDS)
+            if delivered_bits + bits >= total_bits:
+                network.time += network.transfer_seconds(total_bits - delivered_bits)
+                yield self.data[sent:]
+                return
+            network.time += PROGRESS_SECONDS
+            delivered_bits += bits
+            upto = int(delivered_bits // 8)
+            yield self.data[sent:upto]
+            sent = upto
+
+    def cancel(self) -> None:
+        self._cancelled = True
 
 
 def manifest_for(media: Path) -> dict[str, Any]:
@@ -228,7 +277,12 @@ def simulate(
     for trace in traces:
         network = TraceNetwork(trace, scale, media)
         player = Player(
-            manifest, network.fetch, controller=factory(), clock=network, target_buffer_seconds=target_buffer_seconds
+            manifest,
+            network.fetch,
+            controller=factory(),
+            clock=network,
+            open_download=network.open_download,
+            target_buffer_seconds=target_buffer_seconds,
         )
         runs.append(player.run())
     return Summary(
