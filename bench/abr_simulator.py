@@ -1,6 +1,6 @@
 """ABR simulator: the reference player with each controller, over recorded mobile throughput traces.
 
-    .venv/bin/python bench/abr_simulator.py [--track elvish-theme] [--tune] [--buffer-sweep]
+    .venv/bin/python bench/abr_simulator.py [--track elvish-theme] [--tune] [--tune-abandon] [--buffer-sweep]
 
 Media: one real track from ../shared/datasets/audio/ encoded with ffmpeg (imageio-ffmpeg's binary) to
 the ladder, AAC-LC stereo 96/128/160/256/320 kbps, HLS with fMP4 segments of 10 s, exactly the layout
@@ -10,11 +10,14 @@ real.
 
 Network: every trace of ../shared/datasets/bandwidth/{hsdpa-3g,fcc-hsdpa-test} (lines
 `time_seconds Mbit_per_second`, looped when the song outlasts it), plus an 80 ms round trip per request.
-The traces were recorded for video (median ~1.3 Mbit/s); at that rate every audio rung downloads in a
-fraction of its duration and any controller plays 320 kbps. So throughput is divided by one factor,
-chosen so that the pooled median of all samples lands on the geometric midpoint of the 160 and 256 kbps
-rungs (~202 kbps): the typical link then sustains the middle of the ladder and the traces' dips and
-peaks decide between rungs. The factor is computed from the data (not per controller) and printed.
+A segment arrives in chunks: the first byte a round trip after the request, then what the trace
+delivers in each 0.5 s, so the player reports progress and a controller can abandon the download (the
+time and bytes until the cancel are spent). The traces were recorded for video (median ~1.3 Mbit/s);
+at that rate every audio rung downloads in a fraction of its duration and any controller plays 320 kbps.
+So throughput is divided by one factor, chosen so that the pooled median of all samples lands on the
+geometric midpoint of the 160 and 256 kbps rungs (~202 kbps): the typical link then sustains the middle
+of the ladder and the traces' dips and peaks decide between rungs. The factor is computed from the data
+(not per controller) and printed.
 
 Playback: the reference player as it ships (backbeat.client.player): the manifest's start rung is
 128 kbps ("normal" quality's default) and lists 3 prebuffer segments, of which the player fetches the
@@ -27,7 +30,8 @@ controller, BOLA's parameters derived for each).
 Controllers: ours (backbeat.client.abr) and the baselines (backbeat.client.baselines): always-lowest,
 throughput-only (harmonic mean of the last 5 downloads) and BOLA-BASIC (Q_max = the target buffer,
 Q_low = one segment). Figures are means over traces. `--tune` grid-searches our controller's settings
-on one trace set and reports them on the other.
+on one trace set and reports them on the other; `--tune-abandon` does the same for the abandon rule's
+knobs alone.
 """
 
 from __future__ import annotations
@@ -394,12 +398,43 @@ def tune(traces: list[Trace], scale: float, media: Path) -> AbrSettings:
     return candidates[max(range(len(candidates)), key=scores.__getitem__)]
 
 
+ABANDON_GRID = {
+    "abandon_grace_seconds": (1.0, 2.0, 4.0),
+    "abandon_window_seconds": (2.0, 3.0, 5.0),
+    "abandon_safety": (1.0, 1.5, 2.0),
+    "abandon_reserve_fraction": (0.0, 0.1, 0.2),
+}
+
+
+def tune_abandon(base: AbrSettings, traces: list[Trace], scale: float, media: Path) -> AbrSettings:
+    """Grid search of rule 5's knobs on `traces`, the other settings fixed at `base`."""
+    baseline_summaries = {
+        name: simulate(factory, traces, scale, media)
+        for name, factory in controllers(base).items()
+        if not name.startswith("ours")
+    }
+    candidates = [
+        replace(base, **dict(zip(ABANDON_GRID, values, strict=True)))
+        for values in itertools.product(*ABANDON_GRID.values())
+    ]
+    with multiprocessing.get_context("fork").Pool() as pool:
+        results = pool.map(_ours_on, [(settings, traces, scale, media) for settings in candidates])
+    ours = next(iter(controllers(base)))
+    scores = [score({ours: summary, **baseline_summaries}, ours) for summary in results]
+    return candidates[max(range(len(candidates)), key=scores.__getitem__)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--track", default="elvish-theme", help="a track name in ../shared/datasets/audio/")
     parser.add_argument("--tune", action="store_true", help="grid-search our settings per trace set, cross-report")
     parser.add_argument(
         "--buffer-sweep", action="store_true", help="also run all traces at other player buffer targets"
+    )
+    parser.add_argument(
+        "--tune-abandon",
+        action="store_true",
+        help="grid-search the abandon rule's knobs per trace set (other settings as they are), cross-report",
     )
     args = parser.parse_args()
 
@@ -436,6 +471,11 @@ def main() -> None:
             settings = tune(trace_sets[tuned_on], scale, media)
             print(f"\nTuned on {tuned_on}: {settings}")
             runs.append((f"{held_out} (held out), tuned on {tuned_on}", settings, trace_sets[held_out]))
+    if args.tune_abandon:
+        for tuned_on, held_out in (TRACE_SETS, TRACE_SETS[::-1]):
+            settings = tune_abandon(AbrSettings(), trace_sets[tuned_on], scale, media)
+            print(f"\nAbandon rule tuned on {tuned_on}: {settings}")
+            runs.append((f"{held_out} (held out), abandon rule tuned on {tuned_on}", settings, trace_sets[held_out]))
     for title, settings, traces in runs:
         summaries = {name: simulate(factory, traces, scale, media) for name, factory in controllers(settings).items()}
         print(f"\n### {title}\n\n{table(summaries)}\n")

@@ -387,9 +387,9 @@ def test_never_abandons_the_lowest_rung_nor_goes_below_it() -> None:
 
 def test_the_re_request_fits_the_in_flight_rate() -> None:
     abr = controller(start=320)
-    # 150 kbps in flight: 320 kbps needs 21 s, more than 30 s of buffer above the reserve affords at 1.5x;
-    # 128 fits the rate (with the downgrade safety) and its whole download fits the buffer.
-    verdict = progress(abr, rung=320, kbps=150, seconds=3, buffer=50)
+    # 150 kbps in flight: the rest of the 320 kbps segment needs 19 s, twice that is more than the 28 s of
+    # buffer left; 128 fits the rate (with the downgrade safety) and twice its whole download fits the buffer.
+    verdict = progress(abr, rung=320, kbps=150, seconds=3, buffer=30)
     assert verdict == 128
 
 

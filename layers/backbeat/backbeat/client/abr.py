@@ -136,9 +136,9 @@ class AbrSettings:
     slow_half_life_seconds: float = 6.0
     abandon_requests: bool = True  # rule 5: cancel a download that falls far behind and re-request lower
     abandon_grace_seconds: float = 2.0  # no verdict on a download younger than this
-    abandon_window_seconds: float = 3.0  # the recent in-flight rate is measured over this window
-    abandon_safety: float = 1.5  # the rest of the download, times this, must fit in the buffer above the reserve
-    abandon_reserve_fraction: float = 0.2  # share of the target buffer a download may not eat into
+    abandon_window_seconds: float = 5.0  # the recent in-flight rate is measured over this window
+    abandon_safety: float = 2.0  # the rest of the download, times this, must fit in the buffer above the reserve
+    abandon_reserve_fraction: float = 0.0  # share of the target buffer a download may not eat into
 
 
 @dataclass(frozen=True)
