@@ -1,6 +1,6 @@
 """ABR simulator: the reference player with each controller, over recorded mobile throughput traces.
 
-    .venv/bin/python bench/abr_simulator.py [--track elvish-theme] [--tune] [--buffer-sweep]
+    .venv/bin/python bench/abr_simulator.py [--track elvish-theme] [--tune] [--tune-abandon] [--buffer-sweep]
 
 Media: one real track from ../shared/datasets/audio/ encoded with ffmpeg (imageio-ffmpeg's binary) to
 the ladder, AAC-LC stereo 96/128/160/256/320 kbps, HLS with fMP4 segments of 10 s, exactly the layout
@@ -10,11 +10,14 @@ real.
 
 Network: every trace of ../shared/datasets/bandwidth/{hsdpa-3g,fcc-hsdpa-test} (lines
 `time_seconds Mbit_per_second`, looped when the song outlasts it), plus an 80 ms round trip per request.
-The traces were recorded for video (median ~1.3 Mbit/s); at that rate every audio rung downloads in a
-fraction of its duration and any controller plays 320 kbps. So throughput is divided by one factor,
-chosen so that the pooled median of all samples lands on the geometric midpoint of the 160 and 256 kbps
-rungs (~202 kbps): the typical link then sustains the middle of the ladder and the traces' dips and
-peaks decide between rungs. The factor is computed from the data (not per controller) and printed.
+A segment arrives in chunks: the first byte a round trip after the request, then what the trace
+delivers in each 0.5 s, so the player reports progress and a controller can abandon the download (the
+time and bytes until the cancel are spent). The traces were recorded for video (median ~1.3 Mbit/s);
+at that rate every audio rung downloads in a fraction of its duration and any controller plays 320 kbps.
+So throughput is divided by one factor, chosen so that the pooled median of all samples lands on the
+geometric midpoint of the 160 and 256 kbps rungs (~202 kbps): the typical link then sustains the middle
+of the ladder and the traces' dips and peaks decide between rungs. The factor is computed from the data
+(not per controller) and printed.
 
 Playback: the reference player as it ships (backbeat.client.player): the manifest's start rung is
 128 kbps ("normal" quality's default) and lists 3 prebuffer segments, of which the player fetches the
@@ -27,7 +30,8 @@ controller, BOLA's parameters derived for each).
 Controllers: ours (backbeat.client.abr) and the baselines (backbeat.client.baselines): always-lowest,
 throughput-only (harmonic mean of the last 5 downloads) and BOLA-BASIC (Q_max = the target buffer,
 Q_low = one segment). Figures are means over traces. `--tune` grid-searches our controller's settings
-on one trace set and reports them on the other.
+on one trace set and reports them on the other; `--tune-abandon` does the same for the abandon rule's
+knobs alone.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,7 @@ LADDER_KBPS = [96, 128, 160, 256, 320]
 SEGMENT_SECONDS = 10
 START_KBPS = 128
 ROUND_TRIP_SECONDS = 0.08
+PROGRESS_SECONDS = 0.5  # a segment in flight reports its progress this often
 DATASETS = ROOT.parent / "shared" / "datasets"
 TRACE_SETS = ("hsdpa-3g", "fcc-hsdpa-test")
 MEDIA_HOST = "https://media.backbeat.invalid"
@@ -147,8 +152,25 @@ class TraceNetwork:
     def fetch(self, url: str) -> bytes:
         path = urlsplit(url).path.split("/", 2)[2]  # /<song>/<kbps>/<file>
         data = (self.media / path).read_bytes()
-        self.time += ROUND_TRIP_SECONDS + self.transfer_seconds(len(data) * 8)
+        self.time += ROUND_TRIP_SECONDS  # the first byte arrives a round trip after the request
+        self.time += self.transfer_seconds(len(data) * 8)
         return data
+
+    def open_download(self, url: str) -> TraceDownload:
+        path = urlsplit(url).path.split("/", 2)[2]
+        return TraceDownload(self, (self.media / path).read_bytes())
+
+    def bits_within(self, seconds: float) -> float:
+        """Integrate the piecewise-constant trace from now over `seconds`: the bits it delivers."""
+        times, rates = self.trace.times, self.trace.rates_bps
+        elapsed, bits = 0.0, 0.0
+        while seconds - elapsed > 1e-9:
+            position = (self.time + elapsed) % self.trace.duration + times[0]
+            index = min(bisect.bisect_right(times, position) - 1, len(times) - 2)
+            window = min(max(times[index + 1] - position, 1e-6), seconds - elapsed)
+            bits += window * rates[index] / self.scale
+            elapsed += window
+        return bits
 
     def transfer_seconds(self, bits: float) -> float:
         """Integrate the piecewise-constant trace from now until `bits` have arrived."""
@@ -164,6 +186,37 @@ class TraceNetwork:
             remaining -= window * rate
             elapsed += window
         return elapsed
+
+
+class TraceDownload:
+    """A segment arriving over the trace: first byte after a round trip, then whatever the trace delivers
+    in each `PROGRESS_SECONDS` as one chunk, the last one at the exact time the final byte arrives (so a
+    download that runs to the end takes exactly as long as `TraceNetwork.fetch`). A cancelled download
+    has cost the time until the cancel and the bytes received."""
+
+    def __init__(self, network: TraceNetwork, data: bytes) -> None:
+        self.network, self.data = network, data
+        self.total_bytes: int | None = len(data)
+        self._cancelled = False
+
+    def chunks(self) -> Iterator[bytes]:
+        network = self.network
+        network.time += ROUND_TRIP_SECONDS
+        total_bits, delivered_bits, sent = len(self.data) * 8, 0.0, 0
+        while not self._cancelled and sent < len(self.data):
+            bits = network.bits_within(PROGRESS_SECONDS)
+            if delivered_bits + bits >= total_bits:
+                network.time += network.transfer_seconds(total_bits - delivered_bits)
+                yield self.data[sent:]
+                return
+            network.time += PROGRESS_SECONDS
+            delivered_bits += bits
+            upto = int(delivered_bits // 8)
+            yield self.data[sent:upto]
+            sent = upto
+
+    def cancel(self) -> None:
+        self._cancelled = True
 
 
 def manifest_for(media: Path) -> dict[str, Any]:
@@ -228,7 +281,12 @@ def simulate(
     for trace in traces:
         network = TraceNetwork(trace, scale, media)
         player = Player(
-            manifest, network.fetch, controller=factory(), clock=network, target_buffer_seconds=target_buffer_seconds
+            manifest,
+            network.fetch,
+            controller=factory(),
+            clock=network,
+            open_download=network.open_download,
+            target_buffer_seconds=target_buffer_seconds,
         )
         runs.append(player.run())
     return Summary(
@@ -340,12 +398,43 @@ def tune(traces: list[Trace], scale: float, media: Path) -> AbrSettings:
     return candidates[max(range(len(candidates)), key=scores.__getitem__)]
 
 
+ABANDON_GRID = {
+    "abandon_grace_seconds": (1.0, 2.0, 4.0),
+    "abandon_window_seconds": (2.0, 3.0, 5.0),
+    "abandon_safety": (1.0, 1.5, 2.0),
+    "abandon_reserve_fraction": (0.0, 0.1, 0.2),
+}
+
+
+def tune_abandon(base: AbrSettings, traces: list[Trace], scale: float, media: Path) -> AbrSettings:
+    """Grid search of rule 5's knobs on `traces`, the other settings fixed at `base`."""
+    baseline_summaries = {
+        name: simulate(factory, traces, scale, media)
+        for name, factory in controllers(base).items()
+        if not name.startswith("ours")
+    }
+    candidates = [
+        replace(base, **dict(zip(ABANDON_GRID, values, strict=True)))
+        for values in itertools.product(*ABANDON_GRID.values())
+    ]
+    with multiprocessing.get_context("fork").Pool() as pool:
+        results = pool.map(_ours_on, [(settings, traces, scale, media) for settings in candidates])
+    ours = next(iter(controllers(base)))
+    scores = [score({ours: summary, **baseline_summaries}, ours) for summary in results]
+    return candidates[max(range(len(candidates)), key=scores.__getitem__)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--track", default="elvish-theme", help="a track name in ../shared/datasets/audio/")
     parser.add_argument("--tune", action="store_true", help="grid-search our settings per trace set, cross-report")
     parser.add_argument(
         "--buffer-sweep", action="store_true", help="also run all traces at other player buffer targets"
+    )
+    parser.add_argument(
+        "--tune-abandon",
+        action="store_true",
+        help="grid-search the abandon rule's knobs per trace set (other settings as they are), cross-report",
     )
     args = parser.parse_args()
 
@@ -382,6 +471,11 @@ def main() -> None:
             settings = tune(trace_sets[tuned_on], scale, media)
             print(f"\nTuned on {tuned_on}: {settings}")
             runs.append((f"{held_out} (held out), tuned on {tuned_on}", settings, trace_sets[held_out]))
+    if args.tune_abandon:
+        for tuned_on, held_out in (TRACE_SETS, TRACE_SETS[::-1]):
+            settings = tune_abandon(AbrSettings(), trace_sets[tuned_on], scale, media)
+            print(f"\nAbandon rule tuned on {tuned_on}: {settings}")
+            runs.append((f"{held_out} (held out), abandon rule tuned on {tuned_on}", settings, trace_sets[held_out]))
     for title, settings, traces in runs:
         summaries = {name: simulate(factory, traces, scale, media) for name, factory in controllers(settings).items()}
         print(f"\n### {title}\n\n{table(summaries)}\n")

@@ -3,7 +3,11 @@ headroom, quality ceilings, no oscillation; HLS playlist reading; the player loo
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import itertools
+import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,7 +20,7 @@ from backbeat.client.abr import (
 )
 from backbeat.client.baselines import AlwaysLowest, BolaBasic, bola_parameters
 from backbeat.client.hls import parse_media_playlist, resolve_uri
-from backbeat.client.player import Player
+from backbeat.client.player import HttpDownload, Player
 
 LADDER = [96, 128, 160, 256, 320]
 SEGMENT = 10.0
@@ -306,3 +310,183 @@ def test_player_default_buffer_is_two_minutes_and_the_controller_knows_it() -> N
     player.run()
     assert max(buffered) > 100  # the player filled well past the old 30 s before waiting
     assert max(buffered) <= 120
+
+
+# Rule 5: abandoning a download that falls far behind.
+
+SEGMENT_BYTES_160 = int(160 * 1000 / 8 * SEGMENT)
+
+
+def progress(abr: AbrController, *, rung: int, kbps: float, seconds: float, buffer: float) -> int | None:
+    """Report a download at `rung` arriving at `kbps`, every 0.5 s for `seconds`; the first abandon verdict."""
+    abr.start_download()
+    total = int(rung * 1000 / 8 * SEGMENT)
+    for step in range(1, int(seconds / 0.5) + 1):
+        elapsed = step * 0.5
+        received = min(int(kbps * 1000 / 8 * elapsed), total - 1)
+        verdict = abr.abandon(
+            bitrate_kbps=rung,
+            bytes_received=received,
+            total_bytes=total,
+            elapsed_seconds=elapsed,
+            buffer_seconds=buffer - elapsed,
+            segment_seconds=SEGMENT,
+        )
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def test_abandons_a_collapsing_download_and_keeps_a_healthy_one() -> None:
+    collapsing = controller(start=160)
+    verdict = progress(collapsing, rung=160, kbps=20, seconds=6, buffer=40)  # 80 s for the segment, 40 s of buffer
+    assert verdict is not None and verdict < 160
+    assert collapsing.current_kbps == verdict
+    assert collapsing.switches[-1].reason == "downgrade: abandon"
+    healthy = controller(start=160)
+    assert progress(healthy, rung=160, kbps=250, seconds=6, buffer=40) is None
+    assert healthy.abandonments == []
+
+
+def test_abandons_when_the_rate_collapses_midway() -> None:
+    abr = controller(start=160)
+    abr.start_download()
+    verdicts = []
+    received = 0
+    for step in range(1, 21):
+        received += int((300 if step <= 4 else 5) * 1000 / 8 * 0.5)  # 2 s at 300 kbps, then 5 kbps
+        verdicts.append(
+            abr.abandon(
+                bitrate_kbps=160,
+                bytes_received=received,
+                total_bytes=SEGMENT_BYTES_160,
+                elapsed_seconds=step * 0.5,
+                buffer_seconds=40 - step * 0.5,
+                segment_seconds=SEGMENT,
+            )
+        )
+    # The rate since the request still looks fine for a while; the recent window sees the collapse.
+    assert any(verdict is not None for verdict in verdicts)
+
+
+def test_never_abandons_when_the_buffer_can_absorb_it() -> None:
+    abr = controller(start=160)
+    # 40 kbps: the segment needs 40 s in all, a full buffer of 110 s covers it with room to spare.
+    assert progress(abr, rung=160, kbps=40, seconds=8, buffer=110) is None
+    off = controller(start=160, abandon_requests=False)
+    assert progress(off, rung=160, kbps=5, seconds=8, buffer=30) is None
+
+
+def test_never_abandons_the_lowest_rung_nor_goes_below_it() -> None:
+    abr = controller(start=96)
+    assert progress(abr, rung=96, kbps=0, seconds=8, buffer=5) is None  # nothing lower to go to
+    stalled = controller(start=320)
+    verdict = progress(stalled, rung=320, kbps=0, seconds=4, buffer=20)  # nothing arrives at all
+    assert verdict == min(LADDER)
+
+
+def test_the_re_request_fits_the_in_flight_rate() -> None:
+    abr = controller(start=320)
+    # 150 kbps in flight: the rest of the 320 kbps segment needs 19 s, twice that is more than the 28 s of
+    # buffer left; 128 fits the rate (with the downgrade safety) and twice its whole download fits the buffer.
+    verdict = progress(abr, rung=320, kbps=150, seconds=3, buffer=30)
+    assert verdict == 128
+
+
+def test_no_abandon_before_the_grace_time() -> None:
+    abr = controller(start=160, abandon_grace_seconds=2.0)
+    assert progress(abr, rung=160, kbps=0, seconds=1.5, buffer=10) is None
+
+
+class CollapsingNetwork(FakeNetwork):
+    """FakeNetwork whose segments arrive in 0.5 s chunks, at `after_kbps` once the clock passes `collapse_at`."""
+
+    def __init__(self, link_kbps: float, after_kbps: float, collapse_at: float, segments: int = 20) -> None:
+        super().__init__(link_kbps, segments)
+        self.after_kbps, self.collapse_at = after_kbps, collapse_at
+        self.cancelled = 0
+
+    def rate(self) -> float:
+        return self.after_kbps if self.time >= self.collapse_at else self.link_kbps
+
+    def open_download(self, url: str) -> SimulatedDownload:
+        self.requested.append(url)
+        rung = int(url.split("?")[0].removeprefix("https://media.test/s/").split("/")[0])
+        return SimulatedDownload(self, b"a" * int(rung * 1000 / 8 * SEGMENT))
+
+
+class SimulatedDownload:
+    def __init__(self, network: CollapsingNetwork, data: bytes) -> None:
+        self.network, self.data, self.total_bytes = network, data, len(data)
+        self._cancelled = False
+
+    def chunks(self) -> Iterator[bytes]:
+        self.network.time += self.network.round_trip
+        sent = 0
+        while sent < len(self.data) and not self._cancelled:
+            size = int(self.network.rate() * 1000 / 8 * 0.5)
+            self.network.time += 0.5
+            yield self.data[sent : sent + size]
+            sent += size
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self.network.cancelled += 1
+
+
+def test_player_abandons_a_collapsing_download_and_re_requests_the_segment_lower() -> None:
+    # The player reaches 320 kbps; the link collapses early in a 320 kbps download (at 56 s), when
+    # restarting at 96 kbps costs less than the rest of the 320 kbps segment.
+    network = CollapsingNetwork(link_kbps=400, after_kbps=30, collapse_at=56)
+    player = Player(manifest(), network.fetch, clock=network, open_download=network.open_download)
+    stats = player.run()
+    assert stats.abandoned_requests >= 1 and network.cancelled == stats.abandoned_requests
+    assert 0 < stats.wasted_bytes < stats.bytes_downloaded
+    assert len(stats.segment_bitrates_kbps) == 20  # every segment played once
+    # The abandoned segment was requested again, at a lower rung.
+    segments = [url.split("?")[0].rsplit("/", 2)[-2:] for url in network.requested if "seg_" in url]
+    repeated = [name for _, name in segments if sum(1 for _, other in segments if other == name) > 1]
+    assert repeated
+    rungs = [int(rung) for rung, name in segments if name == repeated[0]]
+    assert rungs == sorted(rungs, reverse=True) and rungs[-1] < rungs[0]
+    assert min(stats.segment_bitrates_kbps) >= min(LADDER)
+    assert isinstance(player.controller, AbrController)
+    assert player.controller.abandonments
+
+
+def test_player_without_progress_never_abandons() -> None:
+    network = CollapsingNetwork(link_kbps=400, after_kbps=30, collapse_at=56)
+    stats = Player(manifest(), network.fetch, clock=network).run()  # whole-segment fetches: one chunk each
+    assert stats.abandoned_requests == 0 and stats.wasted_bytes == 0
+
+
+def test_http_download_reads_in_chunks_and_cancels() -> None:
+    body = bytes(range(256)) * 1024  # 256 KiB
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/s/128/seg_000.m4s?sig=t"
+        whole = HttpDownload(url, chunk_bytes=16 * 1024)
+        assert whole.total_bytes == len(body)
+        chunks = list(whole.chunks())
+        assert b"".join(chunks) == body and len(chunks) > 1
+        partial = HttpDownload(url, chunk_bytes=16 * 1024)
+        first = next(partial.chunks())
+        partial.cancel()
+        assert 0 < len(first) < len(body)
+        assert list(partial.chunks()) == []  # nothing more after a cancel
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -19,6 +19,19 @@ The rules, in the order they are checked (each for a reason a listener would not
    buffer, where a rung above the measured throughput is paid for out of a buffer that rule 3 lets
    drain back to the healthy level before stepping down.
 
+5. A download that falls far behind is abandoned (as dash.js's AbandonRequestsRule does), while it is in
+   flight: the player reports each chunk as it arrives, and once `abandon_grace_seconds` have passed the
+   controller estimates the time the rest of the segment needs at the in-flight rate (the lower of the
+   rate since the request and the rate over the last `abandon_window_seconds`). When that time, times
+   `abandon_safety`, is more than the buffer holds, the download is cancelled and the same segment
+   re-requested at a lower rung: the highest lower rung that fits the in-flight rate (with the
+   downgrade safety) and whose whole download fits the buffer, else the lowest. As in dash.js the
+   restart must pay: the lower rung's whole segment must be smaller than what is left of the current
+   one. A buffer that can absorb the slow download is left to absorb it, and the lowest rung is never
+   abandoned (there is nothing lower). dash.js compares the estimate with 1.8 segment durations and
+   only looks at downloads while the buffer is below its stable level (12 s); with a 120 s buffer the
+   buffer itself is the measure of what can be afforded.
+
 Throughput is estimated as in dash.js: two exponentially weighted moving averages of the segment
 download rates, weighted by download time, with a fast and a slow half-life (2 s and 6 s as tuned;
 dash.js uses 3 s and 8 s, the estimator's own defaults); the lower of the two is used, so the estimate
@@ -51,6 +64,27 @@ class BitrateController(Protocol):
 
     def record_download(self, *, size_bytes: int, seconds: float) -> None:
         """One finished segment download, for the throughput estimate."""
+        ...
+
+
+class AbandonsRequests(Protocol):
+    """A controller that can give up on a segment download in flight (rule 5 of this module)."""
+
+    def abandon(
+        self,
+        *,
+        bitrate_kbps: int,
+        bytes_received: int,
+        total_bytes: int,
+        elapsed_seconds: float,
+        buffer_seconds: float,
+        segment_seconds: float,
+    ) -> int | None:
+        """Called as each chunk arrives: the lower rung to re-request the segment at, or None to go on."""
+        ...
+
+    def start_download(self) -> None:
+        """A new segment download begins (progress reports from here on belong to it)."""
         ...
 
 
@@ -100,6 +134,85 @@ class AbrSettings:
     segments_before_reversal: int = 2  # quiet period before upgrading after a downgrade
     fast_half_life_seconds: float = 2.0
     slow_half_life_seconds: float = 6.0
+    abandon_requests: bool = True  # rule 5: cancel a download that falls far behind and re-request lower
+    abandon_grace_seconds: float = 2.0  # no verdict on a download younger than this
+    abandon_window_seconds: float = 5.0  # the recent in-flight rate is measured over this window
+    abandon_safety: float = 2.0  # the rest of the download, times this, must fit in the buffer above the reserve
+    abandon_reserve_fraction: float = 0.0  # share of the target buffer a download may not eat into
+
+
+@dataclass(frozen=True)
+class AbandonDecision:
+    """Why rule 5 gave up on a download (for logs and tests)."""
+
+    to_kbps: int
+    in_flight_kbps: float
+    remaining_seconds: float
+
+
+class AbandonRule:
+    """Rule 5 on its own, so that it can also be put in front of another controller (bench only).
+
+    It keeps the progress of the download in flight (reset by `start_download`) to measure the recent
+    in-flight rate.
+    """
+
+    def __init__(self, ladder_kbps: Sequence[int], settings: AbrSettings) -> None:
+        self.ladder = sorted(set(ladder_kbps))
+        self.settings = settings
+        self._progress: list[tuple[float, int]] = []
+
+    def start_download(self) -> None:
+        self._progress = []
+
+    def check(
+        self,
+        *,
+        bitrate_kbps: int,
+        bytes_received: int,
+        total_bytes: int,
+        elapsed_seconds: float,
+        buffer_seconds: float,
+        segment_seconds: float,
+    ) -> AbandonDecision | None:
+        settings = self.settings
+        self._progress.append((elapsed_seconds, bytes_received))
+        lower = [rung for rung in self.ladder if rung < bitrate_kbps]
+        remaining_bytes = total_bytes - bytes_received
+        if not lower or remaining_bytes <= 0 or elapsed_seconds < settings.abandon_grace_seconds:
+            return None
+        rate_kbps = self._in_flight_kbps(elapsed_seconds, bytes_received)
+        remaining_seconds = remaining_bytes * 8 / 1000 / rate_kbps if rate_kbps > 0 else float("inf")
+        affordable = buffer_seconds - settings.abandon_reserve_fraction * settings.target_buffer_seconds
+        if remaining_seconds * settings.abandon_safety <= affordable:
+            return None  # the buffer absorbs it
+
+        # Sizes scale with the nominal bitrates, as in dash.js (the real size is only known once requested).
+        def whole_seconds(rung: int) -> float:
+            size = total_bytes * rung / bitrate_kbps
+            return size * 8 / 1000 / rate_kbps if rate_kbps > 0 else float("inf")
+
+        fitting = [
+            rung
+            for rung in lower
+            if rung <= rate_kbps * settings.downgrade_safety
+            and whole_seconds(rung) * settings.abandon_safety <= affordable
+        ]
+        target = fitting[-1] if fitting else lower[0]
+        if total_bytes * target / bitrate_kbps >= remaining_bytes:
+            return None  # restarting lower would not arrive sooner than the rest of this one
+        return AbandonDecision(target, rate_kbps, remaining_seconds)
+
+    def _in_flight_kbps(self, elapsed_seconds: float, bytes_received: int) -> float:
+        """The lower of the rate since the request and the rate over the recent window."""
+        overall = bytes_received * 8 / 1000 / max(elapsed_seconds, 1e-3)
+        since = elapsed_seconds - self.settings.abandon_window_seconds
+        earlier = [(at, received) for at, received in self._progress if at <= since]
+        if not earlier:
+            return overall
+        at, received = earlier[-1]
+        recent = (bytes_received - received) * 8 / 1000 / max(elapsed_seconds - at, 1e-3)
+        return min(overall, recent)
 
 
 @dataclass(frozen=True)
@@ -135,12 +248,52 @@ class AbrController:
             slow_half_life_seconds=self.settings.slow_half_life_seconds,
         )
         self.switches: list[Switch] = []
+        self.abandonments: list[AbandonDecision] = []
+        self._abandon_rule = AbandonRule(self.ladder, self.settings)
         self._segment_index = 0
         self._last_switch_index: int | None = None
         self._last_switch_was_down = False
 
     def record_download(self, *, size_bytes: int, seconds: float) -> None:
         self.estimator.add_sample(size_bytes=size_bytes, seconds=seconds)
+
+    def start_download(self) -> None:
+        self._abandon_rule.start_download()
+
+    def abandon(
+        self,
+        *,
+        bitrate_kbps: int,
+        bytes_received: int,
+        total_bytes: int,
+        elapsed_seconds: float,
+        buffer_seconds: float,
+        segment_seconds: float,
+    ) -> int | None:
+        """Rule 5: the rung to re-request the in-flight segment at, or None to let it finish."""
+        if not self.settings.abandon_requests:
+            return None
+        decision = self._abandon_rule.check(
+            bitrate_kbps=bitrate_kbps,
+            bytes_received=bytes_received,
+            total_bytes=total_bytes,
+            elapsed_seconds=elapsed_seconds,
+            buffer_seconds=buffer_seconds,
+            segment_seconds=segment_seconds,
+        )
+        if decision is None:
+            return None
+        # What arrived is a measurement too (the collapse it shows is why the segment is abandoned).
+        self.estimator.add_sample(size_bytes=bytes_received, seconds=elapsed_seconds)
+        self.abandonments.append(decision)
+        # The re-request counts as a switch of the segment just chosen (its index is one behind).
+        index = max(self._segment_index - 1, 0)
+        self.switches.append(Switch(index, bitrate_kbps, decision.to_kbps, "downgrade: abandon"))
+        self._last_switch_was_down = True
+        self._last_switch_index = index
+        self.current_kbps = decision.to_kbps
+        self._abandon_rule.start_download()
+        return decision.to_kbps
 
     def choose(self, *, buffer_seconds: float, segment_seconds: float) -> int:
         """The rung for the next segment (called once per segment, in order)."""

@@ -15,6 +15,14 @@ each segment, with the first download's rate already measured. A prebuffer fetch
 rung would stall on a link slower than that rung, whatever the controller (a 10 s buffer cannot cover a
 second segment that takes longer than 10 s to arrive).
 
+Segments are read as they arrive, not whole: `open_download(url)` gives a `Download` whose chunks the
+player takes one by one, draining the buffer as time passes and reporting the progress to the
+controller, which may abandon the download (rule 5 of `backbeat.client.abr`): the player then cancels
+it and requests the same segment at the rung the controller names. The bytes already received are
+wasted and counted (`wasted_bytes`, `abandoned_requests`). Progress is only reported once playback has
+started: before that there is no buffer to protect. `HttpDownload` is the real thing over HTTP(S);
+without `open_download` each segment is one `fetch` (one chunk, so nothing can be abandoned).
+
 Buffer policy: the player keeps up to `target_buffer_seconds` (120 s by default) of audio ahead of the
 playhead and waits while the next segment would not fit. Audio is cheap to prefetch (two minutes at
 160 kbps is 2.4 MB) and a long buffer is what carries a listener through a tunnel or a cell handover,
@@ -24,16 +32,135 @@ skip wastes.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import queue
+import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from backbeat.client.abr import TARGET_BUFFER_SECONDS, AbrController, AbrSettings, BitrateController
 from backbeat.client.hls import MediaPlaylist, parse_media_playlist
 
 Fetch = Callable[[str], bytes]
+
+
+class Download(Protocol):
+    """One segment request in flight."""
+
+    @property
+    def total_bytes(self) -> int | None:
+        """The size announced (Content-Length), if any."""
+        ...
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as it arrives; an empty chunk when a progress interval passed without data."""
+        ...
+
+    def cancel(self) -> None:
+        """Give up on the rest (the connection is dropped)."""
+        ...
+
+
+OpenDownload = Callable[[str], Download]
+
+
+@runtime_checkable
+class AbandoningController(Protocol):
+    """The part of `backbeat.client.abr.AbandonsRequests` the player calls."""
+
+    def start_download(self) -> None: ...
+
+    def abandon(
+        self,
+        *,
+        bitrate_kbps: int,
+        bytes_received: int,
+        total_bytes: int,
+        elapsed_seconds: float,
+        buffer_seconds: float,
+        segment_seconds: float,
+    ) -> int | None: ...
+
+
+class WholeDownload:
+    """A `fetch` as a download of one chunk (nothing to report before it is all there)."""
+
+    def __init__(self, fetch: Fetch, url: str) -> None:
+        self._fetch, self._url = fetch, url
+        self.total_bytes: int | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        data = self._fetch(self._url)
+        self.total_bytes = len(data)
+        yield data
+
+    def cancel(self) -> None:
+        return None
+
+
+class HttpDownload:
+    """A GET over HTTP(S) read in chunks by a background thread, so progress is reported every
+    `progress_seconds` even while nothing arrives, and `cancel()` drops the connection at once."""
+
+    def __init__(
+        self, url: str, *, chunk_bytes: int = 16 * 1024, progress_seconds: float = 0.25, timeout: float = 30.0
+    ) -> None:
+        parts = urlsplit(url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._connection = connection_class(parts.netloc, timeout=timeout)
+        self._connection.connect()
+        self._socket: socket.socket | None = self._connection.sock
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._connection.request("GET", target or "/")
+        self._response = self._connection.getresponse()
+        if self._response.status != 200:
+            self.cancel()
+            raise OSError(f"GET {url}: HTTP {self._response.status}")
+        length = self._response.getheader("Content-Length")
+        self.total_bytes: int | None = int(length) if length else None
+        self._chunk_bytes, self._progress_seconds = chunk_bytes, progress_seconds
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue()
+        self._cancelled = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while not self._cancelled.is_set():
+                data = self._response.read1(self._chunk_bytes)
+                if not data:
+                    break
+                self._queue.put(data)
+            self._queue.put(None)
+        except Exception as error:  # handed to the reader; after a cancel nobody is listening
+            self._queue.put(error)
+
+    def chunks(self) -> Iterator[bytes]:
+        while not self._cancelled.is_set():
+            try:
+                item = self._queue.get(timeout=self._progress_seconds)
+            except queue.Empty:
+                yield b""
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self._socket is not None:
+            # Shutting the socket down wakes the reading thread (its read ends); closing alone would not.
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+            self._socket.close()
+            self._socket = None
 
 
 class Clock(Protocol):
@@ -63,6 +190,8 @@ class PlaybackStats:
     segment_durations_seconds: list[float] = field(default_factory=list)
     bytes_downloaded: int = 0
     requests: int = 0
+    abandoned_requests: int = 0  # segment downloads cancelled in flight and re-requested lower
+    wasted_bytes: int = 0  # what those had received (included in bytes_downloaded)
 
     @property
     def played_seconds(self) -> float:
@@ -101,11 +230,13 @@ class Player:
         *,
         controller: BitrateController | None = None,
         clock: Clock | None = None,
+        open_download: OpenDownload | None = None,
         target_buffer_seconds: float = TARGET_BUFFER_SECONDS,
         start_after_segments: int = 1,
     ) -> None:
         self.manifest = manifest
         self.fetch = fetch
+        self.open_download: OpenDownload = open_download or (lambda url: WholeDownload(fetch, url))
         self.clock = clock or WallClock()
         self.target_buffer_seconds = target_buffer_seconds
         self.start_after_segments = start_after_segments
@@ -138,15 +269,12 @@ class Player:
         prebuffer = [str(url) for url in self.manifest.get("prebuffer") or [] if url != start_playlist.init_url]
         prebuffer = prebuffer[: min(len(start_playlist.segments), self.start_after_segments)]
         for index, url in enumerate(prebuffer):
-            self._download_segment(url, self.start_kbps, start_playlist.segments[index].duration_seconds)
+            self._download_segment(index, self.start_kbps, url)
         for index in range(len(prebuffer), len(start_playlist.segments)):
             duration = start_playlist.segments[index].duration_seconds
             self._wait_for_room(duration)
             bitrate = self.controller.choose(buffer_seconds=self._buffer_seconds, segment_seconds=duration)
-            playlist = self._media_playlist(bitrate)
-            self._ensure_init(bitrate)
-            segment = playlist.segments[index]
-            self._download_segment(segment.url, bitrate, segment.duration_seconds)
+            self._download_segment(index, bitrate)
         return self.stats
 
     def _media_playlist(self, bitrate: int) -> MediaPlaylist:
@@ -168,17 +296,61 @@ class Player:
         self._tick()
         return data
 
-    def _download_segment(self, url: str, bitrate: int, duration: float) -> None:
-        started = self.clock.now()
-        data = self._get(url)
-        self.controller.record_download(size_bytes=len(data), seconds=self.clock.now() - started)
-        self._buffer_seconds += duration
+    def _download_segment(self, index: int, bitrate: int, url: str | None = None) -> None:
+        """Segment `index` at `bitrate` (from the prebuffer's `url` if given), re-requested lower each time
+        the controller abandons it."""
+        while True:
+            playlist = self._media_playlist(bitrate)
+            self._ensure_init(bitrate)
+            segment = playlist.segments[index]
+            lower = self._read_segment(url or segment.url, bitrate, segment.duration_seconds)
+            if lower is None:
+                break
+            bitrate, url = lower, None
+        self._buffer_seconds += segment.duration_seconds
         self.stats.segment_bitrates_kbps.append(bitrate)
-        self.stats.segment_durations_seconds.append(duration)
+        self.stats.segment_durations_seconds.append(segment.duration_seconds)
         self._stalled = False
         if not self._playing and len(self.stats.segment_bitrates_kbps) >= self.start_after_segments:
             self._playing = True
             self.stats.startup_delay_seconds = self.clock.now() - self._started_at
+
+    def _read_segment(self, url: str, bitrate: int, duration: float) -> int | None:
+        """Read one segment chunk by chunk; None when it arrived, or the rung the controller abandoned it for."""
+        controller = self.controller if isinstance(self.controller, AbandoningController) else None
+        if controller is not None:
+            controller.start_download()
+        started = self.clock.now()
+        download = self.open_download(url)
+        received = 0
+        lower: int | None = None
+        for chunk in download.chunks():
+            received += len(chunk)
+            self._tick()
+            total = download.total_bytes or round(bitrate * 1000 / 8 * duration)  # nominal size if unannounced
+            if controller is None or not self._playing or received >= total:
+                continue
+            lower = controller.abandon(
+                bitrate_kbps=bitrate,
+                bytes_received=received,
+                total_bytes=total,
+                elapsed_seconds=self.clock.now() - started,
+                buffer_seconds=self._buffer_seconds,
+                segment_seconds=duration,
+            )
+            if lower is not None and lower < bitrate:
+                download.cancel()
+                break
+            lower = None
+        self.stats.requests += 1
+        self.stats.bytes_downloaded += received
+        self._tick()
+        if lower is not None:
+            self.stats.abandoned_requests += 1
+            self.stats.wasted_bytes += received
+            return lower
+        self.controller.record_download(size_bytes=received, seconds=self.clock.now() - started)
+        return None
 
     def _wait_for_room(self, next_duration: float) -> None:
         """Keep at most the target buffer: wait until the next segment fits (only once playing)."""
