@@ -51,6 +51,7 @@ bench: venv
 	$(BIN)/python bench/playlists.py
 	$(BIN)/python bench/abr_simulator.py
 	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/streaming.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
