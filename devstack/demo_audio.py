@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from backbeat.aws import client
 from backbeat.catalog.models import META, SongItem, bind_catalog_table, song_key
-from backbeat.media import ffmpeg, pipeline
+from backbeat.media import pipeline
 from backbeat.media.masters import (
     MasterMetadata,
     content_hash,
@@ -40,6 +42,7 @@ from backbeat.media.masters import (
     song_id_for_key,
     upload_master,
 )
+from backbeat.search.documents import from_stream_image
 from devstack.stack import ROOT
 
 DEFAULT_AUDIO_DIR = ROOT.parent / "shared" / "datasets" / "audio"
@@ -93,13 +96,38 @@ def media_for(media_ids: Sequence[str]) -> Callable[[str], str | None]:
     return pick
 
 
-def pipeline_fingerprint(ffmpeg_path: str) -> str:
-    """Changes whenever the encoded output could: the pipeline's code or the ffmpeg binary."""
+# Everything that shapes what the cache holds: the encode steps, the state machine, the media layout
+# and the catalog item the steps write.
+FINGERPRINTED = (
+    "layers/backbeat/backbeat/media/ffmpeg.py",
+    "layers/backbeat/backbeat/media/pipeline.py",
+    "layers/backbeat/backbeat/media/masters.py",
+    "layers/backbeat/backbeat/catalog/models.py",
+    "layers/backbeat/backbeat/catalog/dataset.py",
+    "functions/encode/app.py",
+    "functions/transcode/app.py",
+    "statemachines/encode.asl.json",
+)
+
+
+def ffmpeg_identity(ffmpeg_path: str) -> str:
+    """The ffmpeg build: its version line and the binary's size (an upgrade in place changes both)."""
+    try:
+        version = subprocess.run(
+            [ffmpeg_path, "-version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout.splitlines()
+        size = Path(ffmpeg_path).stat().st_size if Path(ffmpeg_path).is_file() else 0
+    except OSError:
+        return ffmpeg_path
+    return f"{version[0] if version else ffmpeg_path} {size}"
+
+
+def pipeline_fingerprint(ffmpeg_path: str, identity: Callable[[str], str] = ffmpeg_identity) -> str:
+    """Changes whenever the encoded output could: the pipeline's code or the ffmpeg build."""
     digest = hashlib.sha256()
-    for module in (ffmpeg, pipeline):
-        assert module.__file__ is not None
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(Path(ffmpeg_path).name.encode())
+    for name in FINGERPRINTED:
+        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
+    digest.update(identity(ffmpeg_path).encode())
     return digest.hexdigest()[:16]
 
 
@@ -136,7 +164,7 @@ class DemoAudio:
         """Restore what the cache has; upload the other masters (their encodes run meanwhile)."""
         s3 = client("s3")
         for track in self.tracks:
-            if (self.cache / track.song_id / "song.json").is_file():
+            if self._cached(track):
                 self._restore(track)
                 self.restored += 1
             else:
@@ -155,7 +183,8 @@ class DemoAudio:
             )
 
     def wait(self, timeout: float = 900) -> list[dict[str, Any]]:
-        """Wait for the pending encodes and cache them; the demo songs' items (for the search index)."""
+        """Wait for the pending encodes and cache them; the ready demo songs' items as plain dicts
+        (what a stream image gives), for the search index."""
         deadline = time.monotonic() + timeout
         waiting = {track.song_id: track for track in self.pending}
         failed: list[str] = []
@@ -179,7 +208,11 @@ class DemoAudio:
         if waiting:
             names = ", ".join(track.path.name for track in waiting.values())
             self.log(f"demo audio: still encoding after {timeout:.0f} s: {names}; their songs answer 409 until ready")
-        return [self._item(track.song_id) for track in self.tracks if self._status(track.song_id)[0] == pipeline.READY]
+        return [
+            from_stream_image(self._item(track.song_id))
+            for track in self.tracks
+            if self._status(track.song_id)[0] == pipeline.READY
+        ]
 
     # -- the cache -------------------------------------------------------------------------------
     def _status(self, song_id: str) -> tuple[str | None, str | None]:
@@ -193,21 +226,48 @@ class DemoAudio:
         return dict(SongItem.get(song_key(song_id), META).serialize())
 
     def _save(self, track: DemoTrack) -> None:
-        """Copy the track's media files and catalog item into the cache (atomically, by rename)."""
+        """Copy the track's media files and catalog item into the cache. Staged in a folder of this
+        process's own and renamed into place, so a crash or a second devstack saving the same track
+        never leaves a half entry; the cache only saves time, so a failure to write it is logged."""
+        try:
+            self._save_entry(track)
+        except OSError as error:
+            self.log(f"demo audio: could not cache {track.path.name} ({error}); it will be encoded again next time")
+
+    def _save_entry(self, track: DemoTrack) -> None:
         s3 = client("s3")
-        target = self.cache / track.song_id
-        staging = self.cache / f".{track.song_id}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        (staging / "files").mkdir(parents=True)
-        prefix = media_prefix(track.song_id)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.media_bucket, Prefix=prefix):
-            for found in page.get("Contents", []):
-                name = str(found["Key"])[len(prefix) :]
-                s3.download_file(self.media_bucket, found["Key"], str(staging / "files" / name))
-        (staging / "song.json").write_text(json.dumps(self._item(track.song_id)), encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        self.cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{track.song_id}.", dir=self.cache))
+        try:
+            (staging / "files").mkdir()
+            prefix = media_prefix(track.song_id)
+            sizes: dict[str, int] = {}
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.media_bucket, Prefix=prefix):
+                for found in page.get("Contents", []):
+                    name = str(found["Key"])[len(prefix) :]
+                    s3.download_file(self.media_bucket, found["Key"], str(staging / "files" / name))
+                    sizes[name] = (staging / "files" / name).stat().st_size
+            (staging / "files.json").write_text(json.dumps(sizes, sort_keys=True), encoding="utf-8")
+            # Written last: an entry counts as cached once song.json is there.
+            (staging / "song.json").write_text(json.dumps(self._item(track.song_id)), encoding="utf-8")
+            target = self.cache / track.song_id
+            if not (target / "song.json").is_file():
+                self._trash(target)
+                staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         self._drop_stale_generations()
+
+    def _cached(self, track: DemoTrack) -> bool:
+        """A complete entry: song.json, and every file listed with the size it had when saved."""
+        entry = self.cache / track.song_id
+        try:
+            sizes = json.loads((entry / "files.json").read_text(encoding="utf-8"))
+            return (entry / "song.json").is_file() and all(
+                (entry / "files" / name).stat().st_size == size for name, size in sizes.items()
+            )
+        except (OSError, ValueError):
+            return False
 
     def _restore(self, track: DemoTrack) -> None:
         s3 = client("s3")
@@ -221,9 +281,22 @@ class DemoAudio:
         item.deserialize(json.loads((source / "song.json").read_text(encoding="utf-8")))
         item.save()
 
+    def _trash(self, path: Path) -> None:
+        """Remove a folder by renaming it aside first, so an interrupted delete leaves no half entry."""
+        if not path.exists():
+            return
+        aside = path.with_name(f".trash-{path.name}-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            path.rename(aside)
+        except OSError:
+            return
+        shutil.rmtree(aside, ignore_errors=True)
+
     def _drop_stale_generations(self) -> None:
         for other in self.cache_root.iterdir():
-            if other.is_dir() and other != self.cache:
+            if other.is_dir() and other != self.cache and not other.name.startswith(".trash-"):
+                self._trash(other)
+            elif other.name.startswith(".trash-"):
                 shutil.rmtree(other, ignore_errors=True)
 
     @staticmethod

@@ -36,7 +36,7 @@ class RunningStack:
         return str(body["accessToken"])
 
 
-def start_devstack(state_file: Path, *extra: str, timeout: float = 240) -> RunningStack:
+def start_devstack(state_file: Path, *extra: str, timeout: float = 420) -> RunningStack:
     from devstack.stack import free_port
 
     port = free_port()

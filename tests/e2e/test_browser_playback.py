@@ -232,7 +232,11 @@ def test_hls_js_plays_the_master_playlist_in_chromium(
     print(f"\nbrowser playback: {elapsed:.1f} s (hls.js {state['hlsVersion']})", file=sys.stderr)
 
     assert state["hlsSupported"] and state["aacInMp4"], report
-    assert state["errors"] == [] and state["mediaError"] is None, report
+    # No error at all, except a non-fatal stall report: hls.js raises bufferStalledError (and recovers)
+    # when a busy machine starves the page for a moment, which is not a fault of what was served.
+    stalls = {"bufferStalledError", "bufferNudgeOnStall", "bufferSeekOverHole"}
+    serious = [e for e in state["errors"] if e.get("fatal") or e.get("details") not in stalls]
+    assert serious == [] and state["mediaError"] is None, report
     assert not [line for line in logged if line.startswith(("error", "pageerror"))], report
     assert state["startedAt"] is not None, report
     assert state["currentTime"] - state["startedAt"] >= PLAYED_SECONDS, report

@@ -58,7 +58,7 @@ def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
     """Ctrl-C while the demo catalog is being seeded still stops the whole stack promptly."""
     port = free_port()
     command = [sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(tmp_path / "state.json")]
-    spawned = spawn(command, marker="catalog:")
+    spawned = spawn([*command, "--no-demo-audio"], marker="catalog:")
     assert spawned.wait(120), spawned.tail()
     os.killpg(spawned.process.pid, signal.SIGTERM)
     os.killpg(spawned.process.pid, signal.SIGINT)  # a second signal must not wedge the shutdown either

@@ -59,3 +59,20 @@ def test_any_catalog_song_plays(devstack, demo_tokens) -> None:  # type: ignore[
             assert response.status == 200 and len(response.read()) > 50_000  # 10 s at 128 kbps ~ 160 kB
         heard.add(manifest["masterPlaylistUrl"].split("/songs/")[1].split("/")[0])
     assert len(heard) > 3  # the links spread over the demo tracks
+
+
+def test_the_demo_tracks_are_songs_of_their_own(devstack, demo_tokens) -> None:  # type: ignore[no-untyped-def]
+    """The ten demo tracks are ingested like any master: searchable by their tags, and playable."""
+    from urllib.parse import quote
+
+    status, found, _ = http(
+        "GET", f"{devstack.url}/search?q={quote('elvish theme doug kaufman')}&type=song", token=demo_tokens["premium"]
+    )
+    assert status == 200, found
+    top = found["songs"]["items"][0]
+    assert (top["title"], top["artist"]["name"]) == ("Elvish theme", "Doug Kaufman")
+    status, manifest, _ = http(
+        "POST", f"{devstack.url}/stream/{top['id']}", {"quality": "very_high"}, token=demo_tokens["premium"]
+    )
+    assert status == 200 and [r["bitrateKbps"] for r in manifest["renditions"]] == [96, 128, 160, 256, 320]
+    assert abs(manifest["durationMs"] - 205_220) < 500  # elvish-theme.ogg is 3:25.22

@@ -14,7 +14,14 @@ import pytest
 from backbeat.catalog.models import META, SongItem, song_key
 from backbeat.media import ffmpeg
 from backbeat.media.masters import MasterMetadata
-from devstack.demo_audio import DemoAudio, DemoTrack, find_tracks, media_for, pipeline_fingerprint
+from devstack.demo_audio import (
+    DemoAudio,
+    DemoTrack,
+    ffmpeg_identity,
+    find_tracks,
+    media_for,
+    pipeline_fingerprint,
+)
 from tests.support import ROOT
 
 AUDIO = ROOT.parent / "shared" / "datasets" / "audio"
@@ -44,9 +51,15 @@ def test_the_demo_tracks_are_read_with_their_tags_and_content_ids() -> None:
     assert len({track.song_id for track in tracks}) == len(tracks)
 
 
-def test_the_fingerprint_follows_the_ffmpeg_binary() -> None:
-    assert pipeline_fingerprint("/opt/a/ffmpeg") == pipeline_fingerprint("/opt/b/ffmpeg")
-    assert pipeline_fingerprint("/opt/a/ffmpeg") != pipeline_fingerprint("/opt/a/ffmpeg-7")
+def test_the_fingerprint_follows_the_ffmpeg_build_not_its_path() -> None:
+    def build(path: str) -> str:
+        return {"/opt/a/ffmpeg": "ffmpeg version 9.0 1000", "/opt/b/ffmpeg": "ffmpeg version 9.0 1000"}.get(
+            path, "ffmpeg version 5.1 2000"
+        )
+
+    assert pipeline_fingerprint("/opt/a/ffmpeg", build) == pipeline_fingerprint("/opt/b/ffmpeg", build)
+    assert pipeline_fingerprint("/opt/a/ffmpeg", build) != pipeline_fingerprint("/usr/bin/ffmpeg", build)
+    assert "ffmpeg version" in ffmpeg_identity(ffmpeg.ffmpeg_exe())
 
 
 def _ready_song(media_bucket: str, song_id: str) -> None:
@@ -99,8 +112,9 @@ def test_encoded_tracks_are_cached_and_restored_without_a_second_encode(aws, tmp
     assert s3.list_objects_v2(Bucket=masters).get("KeyCount") == 1
     _ready_song(media, track.song_id)  # what the encode state machine leaves behind
     items = first.wait(timeout=5)
-    assert [item["id"]["S"] for item in items] == [track.song_id]
+    assert [(item["id"], item["status"]) for item in items] == [(track.song_id, "ready")]  # plain, as indexed
     cached = tmp_path / "cache" / "v1" / track.song_id
+    assert [p.name for p in cached.parent.iterdir()] == [track.song_id]  # no staging left behind
     assert sorted(p.name for p in (cached / "files").iterdir()) == ["init_0.mp4", "master.m3u8", "master_96k_00000.m4s"]
     assert json.loads((cached / "song.json").read_text())["status"] == {"S": "ready"}
 
@@ -117,6 +131,12 @@ def test_encoded_tracks_are_cached_and_restored_without_a_second_encode(aws, tmp
     assert restored["Body"].read() == b"seg"
     song = SongItem.get(song_key(track.song_id), META)
     assert song.status == "ready" and song.loudness.as_dict() == {"integratedLufs": -18.5, "truePeakDb": -2.0}
+
+    # A damaged entry (a file lost or cut short) is a miss, not a silent restore of broken media.
+    (cached / "files" / "master_96k_00000.m4s").write_bytes(b"s")
+    damaged = _demo(aws, tmp_path, track)
+    damaged.start()
+    assert damaged.pending == [track] and damaged.restored == 0
 
     # A pipeline change (new fingerprint) misses the cache and encodes again.
     third = _demo(aws, tmp_path, track, fingerprint="v2")

@@ -141,17 +141,20 @@ class HttpDownload:
             self._queue.put(error)
 
     def chunks(self) -> Iterator[bytes]:
-        while not self._cancelled.is_set():
-            try:
-                item = self._queue.get(timeout=self._progress_seconds)
-            except queue.Empty:
-                yield b""
-                continue
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while not self._cancelled.is_set():
+                try:
+                    item = self._queue.get(timeout=self._progress_seconds)
+                except queue.Empty:
+                    yield b""
+                    continue
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._connection.close()  # done, failed or abandoned: the connection is not reused
 
     def cancel(self) -> None:
         self._cancelled.set()
