@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devstack.stack import patch_moto_dynamodb_isolation
+from devstack.moto_patches import patch_moto_dynamodb_isolation
 
 
 @pytest.fixture

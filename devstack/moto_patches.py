@@ -1,0 +1,210 @@
+"""Corrections to moto, where moto behaves differently from AWS in ways the devstack depends on.
+`Devstack._start_moto` applies them before the moto server starts; each is idempotent.
+
+- `_patch_moto_lambda`: moto's Lambda invoke needs Docker. The handler runs in-process instead, in the
+  runtime given to `set_active_runtime` (Step Functions Task states and `lambda:Invoke` both reach this).
+- `_patch_moto_unnamed_executions`: Step Functions names an execution with a UUID when the caller
+  gives none; moto's executing backend uses None, so a second unnamed execution would collide with
+  the first. The patch gives an unnamed execution a UUID.
+- `patch_moto_eventbridge_states_targets`: moto's S3 sends Object Created events of a bucket with
+  EventBridge enabled to the event bus's rules, and the rules match them against their patterns, but
+  a rule cannot deliver to a state machine (the target raises NotImplementedError, which S3 swallows).
+  The patch starts an execution of each matching state machine target with the event as its input,
+  as EventBridge does, and hands every other target to moto.
+- `patch_moto_dynamodb_isolation`: DynamoDB applies a transaction atomically and isolates it from
+  reads of its items; moto checks conditions and then writes without a lock, so two concurrent
+  transactions conditioned on the same version could both commit. The patch serialises moto's item
+  reads and writes with one re-entrant lock.
+- `_keep_streams_on_rollback` (part of the previous one): moto backs up every table a transaction
+  touches with a deep copy and swaps the copy in when the transaction fails, which costs time and
+  memory in proportion to the table, and the copy carries another stream shard object, so stream
+  readers holding iterators on the old one never saw another record. The patch rolls a failed
+  transaction back item by item in place, as DynamoDB would, and takes the failed transaction's
+  stream records back out (DynamoDB never streams them).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from devstack.lambdas import FunctionError, LambdaRuntime
+
+_active_runtime: LambdaRuntime | None = None
+
+
+def set_active_runtime(runtime: LambdaRuntime | None) -> None:
+    """The runtime that moto's Lambda invokes run in (None: no function is in the devstack)."""
+    global _active_runtime
+    _active_runtime = runtime
+
+
+def _patch_moto_lambda() -> None:
+    """moto's Lambda invoke needs Docker; run the handler in-process instead (Step Functions
+    Task states and `lambda:Invoke` both reach this)."""
+    from moto.awslambda.models import LambdaFunction
+
+    def invoke_in_process(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        if _active_runtime is None or not _active_runtime.knows(self.function_name):
+            return (
+                json.dumps({"errorMessage": f"function {self.function_name} is not in the devstack"}),
+                True,
+                "",
+            )
+        if isinstance(event, (str, bytes)):
+            event = json.loads(event or "{}")
+        try:
+            return json.dumps(_active_runtime.invoke(self.function_name, event or {})), False, ""
+        except FunctionError as error:
+            payload = {k: v for k, v in error.payload.items() if k != "stackTrace"}
+            return json.dumps(payload), True, ""
+
+    LambdaFunction._invoke_lambda = invoke_in_process  # type: ignore[method-assign]
+
+
+def _patch_moto_unnamed_executions() -> None:
+    """Step Functions names an execution with a UUID when the caller gives none; moto's executing
+    backend uses None, so a second unnamed execution would collide with the first."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    if getattr(original, "_devstack_patched", False):
+        return
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    start_execution._devstack_patched = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def patch_moto_eventbridge_states_targets() -> None:
+    """S3 -> EventBridge -> Step Functions. moto's S3 already sends Object Created events of a bucket
+    with EventBridge enabled to the event bus's rules, and the rules match them against their
+    patterns, but a rule cannot deliver to a state machine (the target raises NotImplementedError,
+    which S3 swallows). Here a rule starts an execution of each matching state machine target with
+    the event as its input, as EventBridge does, and hands every other target to moto."""
+    from datetime import UTC, datetime
+
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+    if getattr(original, "_devstack_patched", False):
+        return
+    lock = threading.Lock()
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        machines = [target for target in self.targets if parse_arn(target["Arn"]).service == "states"]
+        others = [target for target in self.targets if target not in machines]
+        if machines and self.event_pattern.matches_event(original_event):
+            event = dict(original_event)
+            if isinstance(event.get("time"), (int, float)):  # moto's S3 gives epoch seconds, AWS ISO 8601
+                event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for target in machines:
+                arn = target["Arn"]
+                payload = target.get("Input") or json.dumps(event)
+                try:
+                    backend = get_backend(self.account_id, parse_arn(arn).region)
+                    backend.start_execution(arn, str(uuid.uuid4()), payload)
+                except Exception as error:  # EventBridge retries and then drops; say so rather than swallow
+                    print(f"devstack: EventBridge rule {self.name} could not start {arn}: {error}", flush=True)
+        if others:
+            with lock:
+                saved = self.targets
+                self.targets = others
+                try:
+                    original(self, original_event, transform_input)
+                finally:
+                    self.targets = saved
+
+    send_to_targets._devstack_patched = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def patch_moto_dynamodb_isolation() -> None:
+    """DynamoDB applies a transaction atomically and isolates it from reads of its items; moto checks
+    conditions and then writes without a lock, so two concurrent transactions conditioned on the same
+    version could both commit. Serialise moto's item reads and writes with one lock (re-entrant: a
+    transaction calls the single-item methods)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_devstack_isolated", False):
+        return
+    lock = threading.RLock()
+
+    def isolated(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan"):
+        setattr(DynamoDBBackend, name, isolated(getattr(DynamoDBBackend, name)))
+    transact = isolated(_keep_streams_on_rollback(DynamoDBBackend.transact_write_items))
+    DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
+    DynamoDBBackend._devstack_isolated = True  # type: ignore[attr-defined]
+
+
+def _keep_streams_on_rollback(transact: Callable[..., Any]) -> Callable[..., Any]:
+    """Roll a failed transaction back item by item, as DynamoDB would, instead of moto's way.
+
+    moto backs up every table a transaction touches with a deep copy (every item, every stream
+    record) and swaps the copy in when the transaction fails. That costs time and memory in
+    proportion to the table, per transaction, and the swapped-in copy carries another stream shard
+    object, so stream readers holding iterators on the old one never saw another record. Here the
+    backup is the items the transaction names, restored in place, and the failed transaction's
+    stream records are taken back out (DynamoDB never streams them)."""
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    real_copy = dynamodb_models.copy
+
+    class _TablesAreNotCopied:
+        """Stands in for the `copy` module inside moto's DynamoDB backend: tables are backed up
+        item by item below, everything else is copied as before."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
+
+    dynamodb_models.copy = _TablesAreNotCopied  # type: ignore[assignment]
+
+    def transact_with_item_rollback(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        backups: list[tuple[Any, Any, Any, Any]] = []
+        shards: dict[int, tuple[Any, int]] = {}
+        for entry in transact_items:
+            for operation in entry.values():
+                table = self.tables.get(operation.get("TableName"))
+                key = operation.get("Key") or operation.get("Item") or {}
+                if table is None or table.hash_key_attr not in key:
+                    continue
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+                if table.has_range_key and range_key is None:
+                    continue
+                current = table.get_item(hash_key, range_key)
+                backups.append((table, hash_key, range_key, real_copy.deepcopy(current) if current else None))
+                if table.stream_shard is not None:
+                    shards.setdefault(id(table.stream_shard), (table.stream_shard, len(table.stream_shard.items)))
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, old in reversed(backups):
+                bucket = table.items if range_key is None else table.items[hash_key]
+                slot = hash_key if range_key is None else range_key
+                if old is None:
+                    bucket.pop(slot, None)
+                else:
+                    bucket[slot] = old
+            for shard, length in shards.values():
+                del shard.items[length:]
+            raise
+
+    return transact_with_item_rollback
