@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 QUALITY_CEILINGS_KBPS: dict[str, int] = {"low": 96, "normal": 128, "high": 160, "very_high": 320}
 FREE_TIER_CAP_KBPS = 160
@@ -67,6 +67,7 @@ class BitrateController(Protocol):
         ...
 
 
+@runtime_checkable
 class AbandonsRequests(Protocol):
     """A controller that can give up on a segment download in flight (rule 5 of this module)."""
 

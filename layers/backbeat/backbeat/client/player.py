@@ -41,10 +41,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from backbeat.client.abr import TARGET_BUFFER_SECONDS, AbrController, AbrSettings, BitrateController
+from backbeat.client.abr import (
+    TARGET_BUFFER_SECONDS,
+    AbandonsRequests,
+    AbrController,
+    AbrSettings,
+    BitrateController,
+)
 from backbeat.client.hls import MediaPlaylist, parse_media_playlist
 
 Fetch = Callable[[str], bytes]
@@ -68,24 +74,6 @@ class Download(Protocol):
 
 
 OpenDownload = Callable[[str], Download]
-
-
-@runtime_checkable
-class AbandoningController(Protocol):
-    """The part of `backbeat.client.abr.AbandonsRequests` the player calls."""
-
-    def start_download(self) -> None: ...
-
-    def abandon(
-        self,
-        *,
-        bitrate_kbps: int,
-        bytes_received: int,
-        total_bytes: int,
-        elapsed_seconds: float,
-        buffer_seconds: float,
-        segment_seconds: float,
-    ) -> int | None: ...
 
 
 class WholeDownload:
@@ -320,7 +308,7 @@ class Player:
 
     def _read_segment(self, url: str, bitrate: int, duration: float) -> int | None:
         """Read one segment chunk by chunk; None when it arrived, or the rung the controller abandoned it for."""
-        controller = self.controller if isinstance(self.controller, AbandoningController) else None
+        controller = self.controller if isinstance(self.controller, AbandonsRequests) else None
         if controller is not None:
             controller.start_download()
         started = self.clock.now()
