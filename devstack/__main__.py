@@ -50,7 +50,8 @@ def write_state(stack: Devstack, path: Path) -> None:
 
 
 def start_demo_audio(stack: Devstack, audio_dir: Path, cache_dir: Path) -> DemoAudio | None:
-    tracks = find_tracks(audio_dir, ffmpeg.ffmpeg_exe(os.environ.get("FFMPEG_PATH", "")))
+    ffmpeg_path = ffmpeg.ffmpeg_exe(os.environ.get("FFMPEG_PATH", ""))
+    tracks = find_tracks(audio_dir, ffmpeg_path)
     if not tracks:
         _say(f"no demo audio at {audio_dir}: catalog songs will not be playable")
         return None
@@ -61,7 +62,7 @@ def start_demo_audio(stack: Devstack, audio_dir: Path, cache_dir: Path) -> DemoA
         media_bucket=stack.output("MediaBucketName"),
         catalog_table=stack.deployment.tables["CatalogTable"],
         cache_dir=cache_dir,
-        fingerprint=pipeline_fingerprint(ffmpeg.ffmpeg_exe(os.environ.get("FFMPEG_PATH", ""))),
+        fingerprint=pipeline_fingerprint(ffmpeg_path),
         log=_say,
     )
     demo.start()
