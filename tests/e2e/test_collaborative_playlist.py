@@ -4,6 +4,7 @@ say. A stranger can neither read, edit nor subscribe; a bogus token opens no soc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -28,7 +29,8 @@ class Listener:
     """A socket that subscribes to one playlist and keeps every message it receives."""
 
     def __init__(self, ws_url: str, token: str) -> None:
-        self.socket = connect(f"{ws_url}?token={token}", open_timeout=20)
+        self._open = contextlib.ExitStack()
+        self.socket = self._open.enter_context(connect(f"{ws_url}?token={token}", open_timeout=20))
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
@@ -40,6 +42,9 @@ class Listener:
                     self.messages.append(json.loads(raw))
         except Exception:
             pass
+
+    def close(self) -> None:
+        self._open.close()
 
     def send(self, message: dict[str, Any]) -> None:
         self.socket.send(json.dumps(message))
@@ -125,7 +130,7 @@ def test_two_collaborators_edit_at_once_and_see_every_change_in_order(devstack) 
     wait_for(lambda: intruder.of_type("error"))
     assert intruder.of_type("error")[0]["code"] == "NotFound" and not intruder.of_type("subscribed")
     for listener in (*listeners, intruder):
-        listener.socket.close()
+        listener.close()
 
 
 def test_a_bogus_or_missing_token_opens_no_socket(devstack) -> None:
