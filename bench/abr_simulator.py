@@ -1,6 +1,7 @@
 """ABR simulator: the reference player with each controller, over recorded mobile throughput traces.
 
-    .venv/bin/python bench/abr_simulator.py [--track elvish-theme] [--tune] [--tune-abandon] [--buffer-sweep]
+    .venv/bin/python bench/abr_simulator.py [--track elvish-theme] [--tune] [--tune-abandon] [--tune-survival]
+        [--buffer-sweep]
 
 Media: one real track from ../shared/datasets/audio/ encoded with ffmpeg (imageio-ffmpeg's binary) to
 the ladder, AAC-LC stereo 96/128/160/256/320 kbps, HLS with fMP4 segments of 10 s, exactly the layout
@@ -31,7 +32,7 @@ Controllers: ours (backbeat.client.abr) and the baselines (backbeat.client.basel
 throughput-only (harmonic mean of the last 5 downloads) and BOLA-BASIC (Q_max = the target buffer,
 Q_low = one segment). Figures are means over traces. `--tune` grid-searches our controller's settings
 on one trace set and reports them on the other; `--tune-abandon` does the same for the abandon rule's
-knobs alone.
+knobs alone, `--tune-survival` for the upgrade guard's window (`survival_downloads`) alone.
 """
 
 from __future__ import annotations
@@ -424,6 +425,30 @@ def tune_abandon(base: AbrSettings, traces: list[Trace], scale: float, media: Pa
     return candidates[max(range(len(candidates)), key=scores.__getitem__)]
 
 
+SURVIVAL_GRID = (0, 3, 5, 8, 10, 12, 15, 20)  # survival_downloads (0: no survival guard)
+
+
+def tune_survival(base: AbrSettings, traces: list[Trace], scale: float, media: Path) -> AbrSettings:
+    """The upgrade guard's window (`survival_downloads`) on `traces`, the other settings fixed at `base`
+    (one process: the grid is small)."""
+    baseline_summaries = {
+        name: simulate(factory, traces, scale, media)
+        for name, factory in controllers(base).items()
+        if not name.startswith("ours")
+    }
+    candidates = [replace(base, survival_downloads=window) for window in SURVIVAL_GRID]
+    results = [_ours_on((settings, traces, scale, media)) for settings in candidates]
+    ours = next(iter(controllers(base)))
+    scores = [score({ours: summary, **baseline_summaries}, ours) for summary in results]
+    for settings, summary, (met, value) in zip(candidates, results, scores, strict=True):
+        print(
+            f"  survival_downloads={settings.survival_downloads}: {summary.rebuffer_ratio:.4%} / "
+            f"{summary.mean_bitrate_kbps:.1f} kbps / {summary.switches_per_minute:.2f} sw/min, "
+            f"aims met {met}, objective {value:.2f}"
+        )
+    return candidates[max(range(len(candidates)), key=scores.__getitem__)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--track", default="elvish-theme", help="a track name in ../shared/datasets/audio/")
@@ -435,6 +460,11 @@ def main() -> None:
         "--tune-abandon",
         action="store_true",
         help="grid-search the abandon rule's knobs per trace set (other settings as they are), cross-report",
+    )
+    parser.add_argument(
+        "--tune-survival",
+        action="store_true",
+        help="search the upgrade guard's window per trace set (other settings as they are), cross-report",
     )
     args = parser.parse_args()
 
@@ -476,6 +506,12 @@ def main() -> None:
             settings = tune_abandon(AbrSettings(), trace_sets[tuned_on], scale, media)
             print(f"\nAbandon rule tuned on {tuned_on}: {settings}")
             runs.append((f"{held_out} (held out), abandon rule tuned on {tuned_on}", settings, trace_sets[held_out]))
+    if args.tune_survival:
+        for tuned_on, held_out in (TRACE_SETS, TRACE_SETS[::-1]):
+            print(f"\nUpgrade guard window on {tuned_on}:")
+            settings = tune_survival(AbrSettings(), trace_sets[tuned_on], scale, media)
+            print(f"Picked survival_downloads={settings.survival_downloads}")
+            runs.append((f"{held_out} (held out), guard window tuned on {tuned_on}", settings, trace_sets[held_out]))
     for title, settings, traces in runs:
         summaries = {name: simulate(factory, traces, scale, media) for name, factory in controllers(settings).items()}
         print(f"\n### {title}\n\n{table(summaries)}\n")

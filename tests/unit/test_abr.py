@@ -100,6 +100,57 @@ def test_an_upgrade_must_leave_the_buffer_healthy() -> None:
     assert abr.choose(buffer_seconds=healthy + 9, segment_seconds=SEGMENT) == 160
 
 
+def test_an_upgrade_must_survive_the_slowest_recent_download() -> None:
+    # A collapse to 40 kbps, then a recovered link: the estimate soon allows 160, but 160's download at
+    # 40 kbps takes 40 s, so the upgrade waits until the buffer holds that above the 20% panic level (24 s).
+    def recovered(**settings: object) -> AbrController:
+        abr = controller(start=128, **settings)
+        feed(abr, 40, seconds=10)
+        for _ in range(6):
+            feed(abr, 400)
+        return abr
+
+    assert recovered().choose(buffer_seconds=60, segment_seconds=SEGMENT) == 128  # 60 - 40 < 24
+    assert recovered().choose(buffer_seconds=65, segment_seconds=SEGMENT) == 160  # 65 - 40 >= 24 (256: 64 s, no)
+    assert recovered(survival_downloads=0).choose(buffer_seconds=60, segment_seconds=SEGMENT) > 128  # guard off
+
+
+def test_the_upgrade_guard_forgets_a_collapse_after_its_window() -> None:
+    abr = controller(start=128)
+    feed(abr, 40, seconds=10)
+    for _ in range(AbrSettings().survival_downloads):
+        feed(abr, 400)  # the collapse is now older than the last `survival_downloads` downloads
+    assert abr.choose(buffer_seconds=60, segment_seconds=SEGMENT) > 128
+
+
+def test_an_abandoned_download_counts_for_the_upgrade_guard() -> None:
+    def after_an_abandon(**settings: object) -> AbrController:
+        abr = controller(start=160, **settings)
+        for _ in range(6):
+            feed(abr, 400)
+        abr.start_download()
+        # 10 s into a 160 kbps segment at 20 kbps, with 30 s of buffer: abandoned for the lowest rung.
+        lower = abr.abandon(
+            bitrate_kbps=160,
+            bytes_received=20 * 1000 // 8 * 10,
+            total_bytes=160 * 1000 // 8 * 10,
+            elapsed_seconds=10,
+            buffer_seconds=30,
+            segment_seconds=SEGMENT,
+        )
+        assert lower == 96
+        for _ in range(6):
+            feed(abr, 400)
+        for _ in range(AbrSettings().segments_before_reversal):
+            assert abr.choose(buffer_seconds=60, segment_seconds=SEGMENT) == 96  # the quiet period after it
+        return abr
+
+    # The estimate has recovered, but 128's download at 20 kbps (64 s) would empty a 60 s buffer.
+    assert after_an_abandon().choose(buffer_seconds=60, segment_seconds=SEGMENT) == 96
+    assert after_an_abandon().choose(buffer_seconds=100, segment_seconds=SEGMENT) > 96
+    assert after_an_abandon(survival_downloads=0).choose(buffer_seconds=60, segment_seconds=SEGMENT) > 96
+
+
 def test_does_not_upgrade_with_an_unhealthy_buffer() -> None:
     abr = controller(start=128)
     for _ in range(6):

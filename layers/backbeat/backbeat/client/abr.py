@@ -17,7 +17,11 @@ The rules, in the order they are checked (each for a reason a listener would not
    The headroom asked for depends on the buffer, as in buffer-based schemes (BOLA, dash.js's DYNAMIC
    rule): 1.1x the new rung's bitrate at the healthy level, falling linearly to 0.5x with a full
    buffer, where a rung above the measured throughput is paid for out of a buffer that rule 3 lets
-   drain back to the healthy level before stepping down.
+   drain back to the healthy level before stepping down. And the new rung must survive a collapse the
+   link has already shown: its download at the slowest rate among the last `survival_downloads`
+   downloads (abandoned ones included) must leave the buffer at or above the 20% of rule 2. The
+   estimate forgets a collapse within seconds; the buffer spent on a higher rung just before the next
+   one is what stalls.
 
 5. A download that falls far behind is abandoned (as dash.js's AbandonRequestsRule does), while it is in
    flight: the player reports each chunk as it arrives, and once `abandon_grace_seconds` have passed the
@@ -140,6 +144,7 @@ class AbrSettings:
     abandon_window_seconds: float = 5.0  # the recent in-flight rate is measured over this window
     abandon_safety: float = 2.0  # the rest of the download, times this, must fit in the buffer above the reserve
     abandon_reserve_fraction: float = 0.0  # share of the target buffer a download may not eat into
+    survival_downloads: int = 10  # rule 4: an upgrade must survive the slowest of these many recent downloads
 
 
 @dataclass(frozen=True)
@@ -254,9 +259,15 @@ class AbrController:
         self._segment_index = 0
         self._last_switch_index: int | None = None
         self._last_switch_was_down = False
+        self._recent_rates_kbps: list[float] = []  # the last `survival_downloads` download rates, oldest first
 
     def record_download(self, *, size_bytes: int, seconds: float) -> None:
         self.estimator.add_sample(size_bytes=size_bytes, seconds=seconds)
+        self._remember_rate(size_bytes, seconds)
+
+    def _remember_rate(self, size_bytes: int, seconds: float) -> None:
+        self._recent_rates_kbps.append(size_bytes * 8 / 1000 / max(seconds, 1e-3))
+        del self._recent_rates_kbps[: -max(self.settings.survival_downloads, 1)]
 
     def start_download(self) -> None:
         self._abandon_rule.start_download()
@@ -286,6 +297,7 @@ class AbrController:
             return None
         # What arrived is a measurement too (the collapse it shows is why the segment is abandoned).
         self.estimator.add_sample(size_bytes=bytes_received, seconds=elapsed_seconds)
+        self._remember_rate(bytes_received, elapsed_seconds)
         self.abandonments.append(decision)
         # The re-request counts as a switch of the segment just chosen (its index is one behind).
         index = max(self._segment_index - 1, 0)
@@ -333,7 +345,8 @@ class AbrController:
 
         # Rule 4: upgrade with headroom, a healthy buffer and after the quiet period. The headroom asked
         # for shrinks as the buffer fills (the buffer pays for a shortfall), and the new rung's download
-        # must leave the buffer healthy, so that an upgrade never sets off rule 2 or 3 at the next segment.
+        # must leave the buffer healthy, so that an upgrade never sets off rule 2 or 3 at the next segment;
+        # at the slowest recent rate it must at least stay clear of rule 2.
         needed_quiet = (
             settings.segments_before_reversal if self._last_switch_was_down else settings.segments_between_switches
         )
@@ -345,10 +358,20 @@ class AbrController:
                 if rung > current
                 and estimate >= headroom * rung
                 and buffer_seconds - rung * segment_seconds / estimate >= healthy_seconds
+                and self._survives_slowest_recent(rung, buffer_seconds, segment_seconds, panic_seconds)
             ]
             if higher:
                 return higher[-1], "upgrade: headroom"
         return current, "hold"
+
+    def _survives_slowest_recent(
+        self, rung: int, buffer_seconds: float, segment_seconds: float, panic_seconds: float
+    ) -> bool:
+        """Whether `rung`'s download at the slowest recent download rate leaves the buffer at the panic level."""
+        if self.settings.survival_downloads <= 0 or not self._recent_rates_kbps:
+            return True
+        slowest = max(min(self._recent_rates_kbps), 1e-3)
+        return buffer_seconds - rung * segment_seconds / slowest >= panic_seconds
 
     def _upgrade_headroom(self, buffer_seconds: float, healthy_seconds: float, segment_seconds: float) -> float:
         """`upgrade_headroom` at the healthy level, falling linearly to `full_buffer_headroom` at a full buffer."""
