@@ -190,11 +190,11 @@ class DemoAudio:
         failed: list[str] = []
         while waiting and time.monotonic() < deadline:
             for song_id, track in list(waiting.items()):
-                status, reason = self._status(song_id)
-                if status == pipeline.READY:
-                    self._save(track)
-                elif status == pipeline.FAILED:
-                    failed.append(f"{track.path.name}: {reason}")
+                song = self._song(song_id)
+                if song is not None and song.status == pipeline.READY:
+                    self._save(track, song)
+                elif song is not None and song.status == pipeline.FAILED:
+                    failed.append(f"{track.path.name}: {song.reason}")
                 else:
                     continue
                 del waiting[song_id]
@@ -208,33 +208,27 @@ class DemoAudio:
         if waiting:
             names = ", ".join(track.path.name for track in waiting.values())
             self.log(f"demo audio: still encoding after {timeout:.0f} s: {names}; their songs answer 409 until ready")
-        return [
-            from_stream_image(self._item(track.song_id))
-            for track in self.tracks
-            if self._status(track.song_id)[0] == pipeline.READY
-        ]
+        songs = (self._song(track.song_id) for track in self.tracks)
+        return [from_stream_image(song.serialize()) for song in songs if song and song.status == pipeline.READY]
 
     # -- the cache -------------------------------------------------------------------------------
-    def _status(self, song_id: str) -> tuple[str | None, str | None]:
+    @staticmethod
+    def _song(song_id: str) -> SongItem | None:
         try:
-            item = SongItem.get(song_key(song_id), META, consistent_read=True)
+            return SongItem.get(song_key(song_id), META, consistent_read=True)
         except DoesNotExist:
-            return None, None
-        return item.status, item.reason
+            return None
 
-    def _item(self, song_id: str) -> dict[str, Any]:
-        return dict(SongItem.get(song_key(song_id), META).serialize())
-
-    def _save(self, track: DemoTrack) -> None:
+    def _save(self, track: DemoTrack, song: SongItem) -> None:
         """Copy the track's media files and catalog item into the cache. Staged in a folder of this
         process's own and renamed into place, so a crash or a second devstack saving the same track
         never leaves a half entry; the cache only saves time, so a failure to write it is logged."""
         try:
-            self._save_entry(track)
+            self._save_entry(track, song)
         except OSError as error:
             self.log(f"demo audio: could not cache {track.path.name} ({error}); it will be encoded again next time")
 
-    def _save_entry(self, track: DemoTrack) -> None:
+    def _save_entry(self, track: DemoTrack, song: SongItem) -> None:
         s3 = client("s3")
         self.cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{track.song_id}.", dir=self.cache))
@@ -249,7 +243,7 @@ class DemoAudio:
                     sizes[name] = (staging / "files" / name).stat().st_size
             (staging / "files.json").write_text(json.dumps(sizes, sort_keys=True), encoding="utf-8")
             # Written last: an entry counts as cached once song.json is there.
-            (staging / "song.json").write_text(json.dumps(self._item(track.song_id)), encoding="utf-8")
+            (staging / "song.json").write_text(json.dumps(song.serialize()), encoding="utf-8")
             target = self.cache / track.song_id
             if not (target / "song.json").is_file():
                 self._trash(target)
