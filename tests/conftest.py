@@ -30,6 +30,12 @@ class RunningStack:
     def state(self) -> dict[str, Any]:
         return dict(json.loads(self.state_file.read_text()))
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`backbeat ARGS...` against this stack, as an operator runs it (found through its state file)."""
+        environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(self.state_file)}
+        command = [sys.executable, "-m", "backbeat.cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+
     def login(self, email: str, password: str) -> str:
         status, body, _ = http("POST", f"{self.url}/auth/login", {"email": email, "password": password})
         assert status == 200, body

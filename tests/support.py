@@ -56,6 +56,15 @@ def wait_for(predicate: Any, timeout: float = 20, interval: float = 0.1) -> Any:
         time.sleep(interval)
 
 
+def plain_get(url: str) -> tuple[int, bytes, dict[str, str]]:
+    """A plain GET, as a player or browser fetches signed media: no Authorization, no cookies."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
 def api_event(
     method: str,
     path: str,

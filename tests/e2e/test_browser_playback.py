@@ -65,12 +65,6 @@ pytestmark = [
 ]
 
 
-def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}
-    command = [sys.executable, "-m", "backbeat.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
-
-
 @pytest.fixture(scope="module")
 def hls_dist() -> Path:
     """hls.js as pinned in tests/browser/package-lock.json, installed with `npm ci` when missing."""
@@ -138,7 +132,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 @pytest.fixture(scope="module")
 def free_manifest(stack: RunningStack) -> dict[str, Any]:
     """A free listener's very_high manifest for a freshly ingested and encoded song."""
-    done = cli(stack, "ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
+    done = stack.cli("ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
     assert done.returncode == 0, done.stderr
     song_id = done.stdout.strip().splitlines()[-1]
     email, password = f"browser-{time.time_ns()}@stream.test", "a-long-password"

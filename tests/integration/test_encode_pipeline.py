@@ -14,8 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ import boto3
 import pytest
 
 from tests.conftest import RunningStack, start_devstack, stop_devstack
-from tests.support import ROOT, http
+from tests.support import ROOT, http, plain_get
 
 AUDIO = ROOT.parent / "shared" / "datasets" / "audio"
 TRACK = AUDIO / "elf-land.ogg"
@@ -48,9 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 
 def ingest(stack: RunningStack, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}
-    command = [sys.executable, "-m", "backbeat.cli", "ingest", str(path), *extra]
-    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
+    return stack.cli("ingest", str(path), *extra)
 
 
 def aws(stack: RunningStack, service: str) -> Any:
@@ -203,14 +199,6 @@ def download_song(stack: RunningStack, song_id: str, directory: Path) -> Path:
     return directory
 
 
-def plain_get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 @needs_ffprobe
 @pytest.mark.parametrize("extension", ["ogg", *MASTER_ENCODES])
 def test_every_master_format_ingests_checks_out_with_ffprobe_and_plays(
@@ -270,7 +258,7 @@ def test_every_master_format_ingests_checks_out_with_ffprobe_and_plays(
     status, manifest, _ = http("POST", f"{stack.url}/stream/{song_id}", {"quality": "very_high"}, token=premium_token)
     assert status == 200, manifest
     assert [r["bitrateKbps"] for r in manifest["renditions"]] == list(LADDER)
-    fetched = [plain_get(url) for url in manifest["prebuffer"]]
+    fetched = [plain_get(url)[:2] for url in manifest["prebuffer"]]
     assert all(code == 200 and data for code, data in fetched)
     assert fetched[0][1][4:8] == b"ftyp" and all(
         data[4:8] == b"styp" and b"moof" in data[:512] for _, data in fetched[1:]

@@ -4,13 +4,9 @@ fetched with a plain GET; forged, expired and foreign URLs are refused."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,27 +15,12 @@ from urllib.parse import urljoin
 import pytest
 
 from tests.conftest import RunningStack, start_devstack, stop_devstack
-from tests.support import ROOT, http
+from tests.support import ROOT, http, plain_get
 
 AUDIO = ROOT.parent / "shared" / "datasets" / "audio"
 TRACK = AUDIO / "elf-land.ogg"
 
 pytestmark = pytest.mark.skipif(not TRACK.is_file(), reason=f"no demo audio at {AUDIO}")
-
-
-def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}
-    command = [sys.executable, "-m", "backbeat.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
-
-
-def get(url: str) -> tuple[int, bytes, dict[str, str]]:
-    """A plain GET: no Authorization, no cookies."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 @pytest.fixture(scope="module")
 def song_id(stack: RunningStack) -> str:
-    done = cli(stack, "ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
+    done = stack.cli("ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
@@ -66,7 +47,7 @@ def tokens(stack: RunningStack) -> dict[str, str]:
         status, body, _ = http("POST", f"{stack.url}/auth/signup", {"email": email, "password": "a-long-password"})
         assert status == 201, body
         if tier == "premium":
-            done = cli(stack, "users", "set-tier", email, "premium")
+            done = stack.cli("users", "set-tier", email, "premium")
             assert done.returncode == 0, done.stderr
         issued[tier] = stack.login(email, "a-long-password")
     return issued
@@ -97,28 +78,28 @@ def test_free_and_premium_manifests_play_with_plain_gets(
         assert manifest["codec"] == "mp4a.40.2" and manifest["segmentSeconds"] == 10
         assert manifest["loudness"]["gainDb"] <= -1 - manifest["loudness"]["truePeakDb"] + 1e-6
 
-        status, master, headers = get(manifest["masterPlaylistUrl"])
+        status, master, headers = plain_get(manifest["masterPlaylistUrl"])
         assert status == 200 and "immutable" not in headers["Cache-Control"]
         listed = [int(rate) for rate in re.findall(r"^master_(\d+)k\.m3u8$", master.decode(), re.MULTILINE)]
         assert listed == rungs, master.decode()
 
         # Every URI in the master and in one media playlist resolves against the signed URL and plays.
         media_url = urljoin(manifest["masterPlaylistUrl"], f"master_{ceilings[tier]}k.m3u8")
-        status, media, _ = get(media_url)
+        status, media, _ = plain_get(media_url)
         assert status == 200
         uris = playlist_uris(media.decode())
         for uri in uris[:2] + uris[-1:]:
-            status, data, headers = get(urljoin(media_url, uri))
+            status, data, headers = plain_get(urljoin(media_url, uri))
             assert status == 200 and data, uri
             assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
         for url in manifest["prebuffer"]:
-            status, data, _ = get(url)
+            status, data, _ = plain_get(url)
             assert status == 200 and len(data) > 0
         assert manifest["prebuffer"][0].endswith(".mp4") and len(manifest["prebuffer"]) == 4
 
     # A free listener's token does not open a premium rung, even typed in by hand.
     _, free = stream(stack, song_id, tokens["free"], {"quality": "very_high"})
-    assert get(urljoin(free["masterPlaylistUrl"], "master_320k.m3u8"))[0] == 403
+    assert plain_get(urljoin(free["masterPlaylistUrl"], "master_320k.m3u8"))[0] == 403
 
 
 def test_forged_expired_and_foreign_urls_are_refused(stack: RunningStack, song_id: str, tokens: dict[str, str]) -> None:
@@ -136,7 +117,7 @@ def test_forged_expired_and_foreign_urls_are_refused(stack: RunningStack, song_i
         url.replace("master_128k_00000", "master_128k_00001").replace(token, token[:-3] + "xyz"),
     ]
     for bad in forged:
-        assert get(bad)[0] == 403, bad
+        assert plain_get(bad)[0] == 403, bad
     # A genuine token whose time is up (signed with the stack's own key, as the stream function does).
     secret_arn = stack.state["outputs"]["MediaSigningSecretArn"]
     environment = stack.state["environment"]
@@ -152,9 +133,9 @@ def test_forged_expired_and_foreign_urls_are_refused(stack: RunningStack, song_i
     expired = signing.sign(
         secret.encode(), user_id="anyone", song_id=song_id, cap_kbps=160, expiry=int(time.time()) - 1
     )
-    assert get(f"{prefix}/media/{expired}/{rest}")[0] == 403
+    assert plain_get(f"{prefix}/media/{expired}/{rest}")[0] == 403
     fresh = signing.sign(secret.encode(), user_id="anyone", song_id=song_id, cap_kbps=160, expiry=int(time.time()) + 60)
-    assert get(f"{prefix}/media/{fresh}/{rest}")[0] == 200  # the same path, signed and in time
+    assert plain_get(f"{prefix}/media/{fresh}/{rest}")[0] == 200  # the same path, signed and in time
 
 
 def test_errors(stack: RunningStack, song_id: str, tokens: dict[str, str]) -> None:
@@ -173,7 +154,7 @@ def test_the_reference_player_plays_it_through_without_a_stall(
     _, manifest = stream(stack, song_id, tokens["premium"], {"quality": "very_high"})
 
     def fetch(url: str) -> bytes:
-        status, data, _ = get(url)
+        status, data, _ = plain_get(url)
         assert status == 200, url
         return data
 
