@@ -3,14 +3,13 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.catalog import service
 from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import CatalogSettings
 from backbeat.http import create_resolver
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import HTTP_API, lambda_entry, tracer
 
 settings = CatalogSettings()
 bind_catalog_table(settings.catalog_table)
@@ -39,8 +38,6 @@ def get_artist(
     return service.get_artist(artist_id, limit=limit, offset=offset)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

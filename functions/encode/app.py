@@ -11,16 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import EncodeSettings
 from backbeat.media import ffmpeg, pipeline
-from backbeat.observability import count, logger, metrics, tracer
+from backbeat.observability import count, lambda_entry, logger
 
 settings = EncodeSettings()
 bind_catalog_table(settings.catalog_table)
 FFMPEG = ffmpeg.ffmpeg_exe(settings.ffmpeg_path)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = event.get("step")
     logger.append_keys(step=step, key=event.get("key"))

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.config import FanoutSettings
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import lambda_entry
 from backbeat.realtime import service
 from backbeat.realtime.models import bind_connections_table
 
@@ -16,9 +16,7 @@ sockets = service.Sockets(settings.websocket_endpoint)
 pool = ThreadPoolExecutor(max_workers=settings.fanout_threads, thread_name_prefix="fanout")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
     failures = service.fan_out(sockets, records, pool)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from backbeat.aws import client
 from backbeat.config import HealthSettings
 from backbeat.http import create_resolver
-from backbeat.observability import logger
+from backbeat.observability import HTTP_API, lambda_entry, logger
 from backbeat.search.engine import connect
 
 settings = HealthSettings()
@@ -41,5 +41,6 @@ def health() -> Response[dict[str, Any]]:
     return Response(status_code=200 if healthy else 503, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+@lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

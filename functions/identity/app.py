@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -11,7 +10,7 @@ from backbeat.config import IdentitySettings
 from backbeat.http import caller_id, create_resolver
 from backbeat.identity import service
 from backbeat.identity.models import bind_users_table
-from backbeat.observability import count, logger, metrics, tracer
+from backbeat.observability import HTTP_API, count, lambda_entry, tracer
 
 settings = IdentitySettings()
 bind_users_table(settings.users_table)
@@ -57,8 +56,6 @@ def me() -> dict[str, Any]:
     return service.me(caller_id(app))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

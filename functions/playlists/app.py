@@ -4,7 +4,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
@@ -13,7 +12,7 @@ from backbeat.config import PlaylistsSettings
 from backbeat.errors import InvalidInput
 from backbeat.http import caller_id, create_resolver
 from backbeat.identity.models import bind_users_table
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import HTTP_API, count, lambda_entry, tracer
 from backbeat.playlists import service
 from backbeat.playlists.models import MAX_TRACKS, bind_playlists_table
 
@@ -83,7 +82,7 @@ def _created(body: dict[str, Any]) -> Response[dict[str, Any]]:
 @tracer.capture_method
 def create_playlist(body: NewPlaylist) -> Response[dict[str, Any]]:
     playlist = service.create_playlist(caller_id(app), body.name, body.description, body.isPublic, body.isCollaborative)
-    metrics.add_metric(name="PlaylistsCreated", unit="Count", value=1)
+    count("PlaylistsCreated")
     return _created(playlist)
 
 
@@ -128,7 +127,7 @@ def add_tracks(playlist_id: str, body: AddTracks) -> Response[dict[str, Any]]:
         raise InvalidInput("songId: give either songId or songIds", "songId")
     song_ids = body.songIds if body.songIds is not None else [str(body.songId)]
     result = service.add_tracks(playlist_id, caller_id(app), song_ids, body.position, _expected(playlist_id, body))
-    metrics.add_metric(name="PlaylistEdits", unit="Count", value=1)
+    count("PlaylistEdits")
     return _created(result)
 
 
@@ -137,14 +136,14 @@ def add_tracks(playlist_id: str, body: AddTracks) -> Response[dict[str, Any]]:
 def remove_track(
     playlist_id: str, item_id: str, ifVersion: Annotated[int | None, Query(ge=0)] = None
 ) -> dict[str, Any]:
-    metrics.add_metric(name="PlaylistEdits", unit="Count", value=1)
+    count("PlaylistEdits")
     return service.remove_track(playlist_id, caller_id(app), item_id, ifVersion)
 
 
 @app.put("/playlists/<playlist_id>/tracks")
 @tracer.capture_method
 def reorder_tracks(playlist_id: str, body: ReorderTracks) -> dict[str, Any]:
-    metrics.add_metric(name="PlaylistEdits", unit="Count", value=1)
+    count("PlaylistEdits")
     return service.move_tracks(
         playlist_id,
         caller_id(app),
@@ -169,8 +168,6 @@ def remove_collaborator(
     return service.remove_collaborator(playlist_id, caller_id(app), user_id, ifVersion)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

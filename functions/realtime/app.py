@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from backbeat.config import RealtimeSettings
 from backbeat.errors import BackbeatError, InvalidInput, Unauthorized
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import WEBSOCKET_API, count, lambda_entry, logger
 from backbeat.playlists.models import bind_playlists_table
 from backbeat.realtime import service
 from backbeat.realtime.models import bind_connections_table
@@ -69,8 +69,7 @@ def _message(route: str, connection_id: str, body: str | None) -> None:
         raise InvalidInput("action: must be subscribe, unsubscribe or resync", "action")
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry(WEBSOCKET_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     route = str(request.get("routeKey", ""))
@@ -83,7 +82,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         except Unauthorized as error:
             logger.info("connection refused", extra={"reason": error.message})
             return _status(401, "Unauthorized")
-        metrics.add_metric(name="SocketsConnected", unit="Count", value=1)
+        count("SocketsConnected")
         return _status(200)
     if route == "$disconnect":
         service.forget_connection(connection_id)

@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.config import SearchSettings
 from backbeat.errors import InvalidInput
 from backbeat.http import caller_id, create_resolver
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import HTTP_API, lambda_entry, tracer
 from backbeat.search import service
 from backbeat.search.engine import ENTITY_TYPES, connect
 from backbeat.search.taste import bind_taste_table, load_profile
@@ -91,8 +90,6 @@ def suggest(q: SearchText, limit: Annotated[int, Query(ge=1, le=20)] = 10) -> Re
     return _json(body, _server_timing(timings, started), **{"Cache-Control": "private, max-age=60"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.config import SearchIndexerSettings
-from backbeat.observability import count, logger, metrics, tracer
+from backbeat.observability import count, lambda_entry, logger
 from backbeat.search.engine import connect, ensure_indices
 from backbeat.search.indexer import index_stream_records
 
@@ -14,9 +14,7 @@ client = connect(settings.search_endpoint, settings.aws_region)
 ensure_indices(client, settings.search_index_prefix)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
     try:

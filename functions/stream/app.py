@@ -6,7 +6,6 @@ are cached for the container's life (they never change once encoded).
 
 from typing import Any, Literal
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +14,7 @@ from backbeat.config import StreamSettings
 from backbeat.http import caller_id, create_resolver
 from backbeat.identity.models import bind_users_table
 from backbeat.media import manifest, signing
-from backbeat.observability import count, logger, metrics, tracer
+from backbeat.observability import HTTP_API, count, lambda_entry, tracer
 
 settings = StreamSettings()
 bind_catalog_table(settings.catalog_table)
@@ -46,8 +45,6 @@ def stream(song_id: str, body: StreamRequest) -> dict[str, Any]:
     return answer
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -7,15 +7,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.config import TranscodeSettings
 from backbeat.media import ffmpeg, pipeline
-from backbeat.observability import logger, metrics, tracer
+from backbeat.observability import lambda_entry
 
 settings = TranscodeSettings()
 FFMPEG = ffmpeg.ffmpeg_exe(settings.ffmpeg_path)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     destination = event["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["CmafGroupSettings"]["Destination"]
     if not str(destination).startswith(f"s3://{settings.media_bucket}/"):
