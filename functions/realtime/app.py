@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from backbeat.config import RealtimeSettings
 from backbeat.errors import BackbeatError, InvalidInput, Unauthorized
 from backbeat.observability import WEBSOCKET_API, count, lambda_entry, logger
+from backbeat.payloads import invalid_input, load_json
 from backbeat.playlists.models import bind_playlists_table
 from backbeat.realtime import service
 from backbeat.realtime.models import bind_connections_table
@@ -39,14 +40,13 @@ def _status(code: int, message: str = "") -> dict[str, Any]:
 
 
 def _parse(model: type[BaseModel], body: str | None) -> Any:
+    """The frame as `model`: bounded JSON, then validation, errors named as the HTTP API names them."""
     try:
-        return model.model_validate_json(body or "")
+        return model.model_validate(load_json(body or ""))
+    except json.JSONDecodeError as error:
+        raise invalid_input([{"type": "json_invalid", "loc": ("body",), "ctx": {"error": error.msg}}]) from None
     except ValidationError as error:
-        first = error.errors()[0]
-        if first.get("type") == "json_invalid":
-            raise InvalidInput("body: not valid JSON", "body") from None
-        field = ".".join(str(part) for part in first.get("loc", ())) or "body"
-        raise InvalidInput(f"{field}: {first.get('msg', 'invalid value')}", field) from None
+        raise invalid_input(error.errors()) from None
 
 
 def _message(route: str, connection_id: str, body: str | None) -> None:

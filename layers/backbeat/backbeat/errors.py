@@ -1,6 +1,10 @@
-"""Domain errors. Domain code raises these; `backbeat.http` maps them to HTTP in one place."""
+"""Domain errors. Domain code raises these; `error_fields` is the one error map: the HTTP API
+(`backbeat.http`) answers ``{"error": error_fields(e)}`` with status ``e.status``, the WebSocket API
+posts ``{"type": "error", **error_fields(e)}``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class BackbeatError(Exception):
@@ -21,6 +25,11 @@ class InvalidInput(BackbeatError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnsupportedMediaType(BackbeatError):
+    status = 415
+    code = "UnsupportedMediaType"
 
 
 class Unauthorized(BackbeatError):
@@ -46,3 +55,12 @@ class Conflict(BackbeatError):
 class ServiceUnavailable(BackbeatError):
     status = 503
     code = "ServiceUnavailable"
+
+
+def error_fields(error: BackbeatError) -> dict[str, Any]:
+    """The stable error body: ``{"code", "message"}`` plus ``field`` when one input is to blame."""
+    fields: dict[str, Any] = {"code": error.code, "message": error.message}
+    field = getattr(error, "field", None)
+    if field:
+        fields["field"] = field
+    return fields

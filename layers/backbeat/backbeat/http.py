@@ -1,19 +1,39 @@
 """HTTP plumbing shared by every API function: the resolver, the error table, the caller's identity.
 
 Domain errors map to HTTP here, in one place, and every error body has the same shape:
-``{"error": {"code": "...", "message": "..."}}``.
+``{"error": {"code": "...", "message": "..."}}`` (`backbeat.errors.error_fields`). Bodies are read
+by `backbeat.payloads` (bounded JSON), the same reader the WebSocket API uses.
 """
 
 from __future__ import annotations
 
+import binascii
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from backbeat.errors import BackbeatError, Unauthorized
+from backbeat.errors import BackbeatError, InvalidInput, Unauthorized, UnsupportedMediaType, error_fields
 from backbeat.observability import logger
+from backbeat.payloads import invalid_input, load_json
+
+# Every error status a route of this API can answer, with what it means (the OpenAPI document lists
+# them on every operation with the error schema).
+ERROR_STATUSES = {
+    400: "The request cannot be read",
+    401: "No valid access token, or wrong credentials",
+    403: "The caller may not do this",
+    404: "No such resource, or no route",
+    409: "The resource changed since the version the request named",
+    415: "The body is not application/json",
+    422: "A field is missing or invalid; `field` names it",
+    500: "Unexpected error",
+    503: "A dependency is unavailable",
+}
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -21,35 +41,65 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"error": body})
 
 
-def _describe_validation_error(error: dict[str, Any]) -> tuple[str, str]:
-    """Turn one pydantic/powertools validation error into (field, message)."""
-    if error.get("type") == "json_invalid":
-        return "body", "body: not valid JSON"
-    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
-    field = ".".join(location) or "body"
-    return field, f"{field}: {error.get('msg', 'invalid value')}"
+def domain_error_response(error: BackbeatError) -> Response:
+    return Response(
+        status_code=error.status, content_type=content_types.APPLICATION_JSON, body={"error": error_fields(error)}
+    )
 
 
-def create_resolver() -> APIGatewayHttpResolver:
+def is_json_media_type(content_type: str) -> bool:
+    """application/json (any parameters, e.g. a charset); a missing Content-Type is read as JSON."""
+    return content_type.split(";", 1)[0].strip().lower() in ("", "application/json")
+
+
+def _content_type(event: Mapping[str, Any]) -> str:
+    headers = event.get("headers") or {}
+    return next((str(value) for name, value in headers.items() if str(name).lower() == "content-type"), "")
+
+
+class JsonApiResolver(APIGatewayHttpResolver):
+    """The HTTP API resolver: JSON bodies only (415 otherwise), parsed with bounded nesting.
+
+    A body in a type the API does not read (a browser's `fetch` sends a string body as text/plain;
+    forms are urlencoded) is refused before routing, so no route can misread it."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        content_type = _content_type(event)
+        if event.get("body") and not is_json_media_type(content_type):
+            refusal = UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; send application/json")
+            return {
+                "statusCode": refusal.status,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "cookies": [],
+                "body": json.dumps({"error": error_fields(refusal)}),
+                "isBase64Encoded": False,
+            }
+        if content_type and not content_type.startswith(content_types.APPLICATION_JSON):
+            # Media types are case-insensitive; Powertools' body reader compares them as written.
+            headers = {name: value for name, value in event["headers"].items() if name.lower() != "content-type"}
+            event = {**event, "headers": {**headers, "content-type": content_types.APPLICATION_JSON}}
+        return super().resolve(event, context)
+
+
+def create_resolver() -> JsonApiResolver:
     """A resolver with request validation on and every error mapped to the JSON error shape."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = JsonApiResolver(enable_validation=True, json_body_deserializer=load_json)
 
     @app.exception_handler(BackbeatError)
     def _domain_error(exc: BackbeatError) -> Response:
-        extra = {"field": exc.field} if getattr(exc, "field", None) else {}
-        return error_response(exc.status, exc.code, exc.message, **extra)
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(exc: RequestValidationError) -> Response:
-        errors = list(exc.errors())
-        if not errors:
-            return error_response(422, "InvalidInput", "invalid request")
-        field, message = _describe_validation_error(errors[0])
-        return error_response(422, "InvalidInput", message, field=field)
+        return domain_error_response(invalid_input(list(exc.errors())))
 
     @app.exception_handler(UnicodeDecodeError)
     def _binary_body(exc: UnicodeDecodeError) -> Response:
-        return error_response(422, "InvalidInput", "body: not UTF-8 JSON", field="body")
+        return domain_error_response(InvalidInput("body: not UTF-8 JSON", "body"))
+
+    @app.exception_handler(binascii.Error)
+    def _bad_base64(exc: binascii.Error) -> Response:
+        return domain_error_response(InvalidInput("body: not valid base64", "body"))
 
     @app.not_found
     def _route_not_found(exc: NotFoundError) -> Response:

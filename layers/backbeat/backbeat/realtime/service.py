@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from backbeat.aws import client
-from backbeat.errors import BackbeatError, Unauthorized
+from backbeat.errors import BackbeatError, Unauthorized, error_fields
 from backbeat.observability import logger
 from backbeat.playlists import service as playlists
 from backbeat.playlists.models import META as PLAYLIST_META
@@ -155,9 +155,7 @@ def _caller(connection_id: str) -> str:
 
 # ---------------------------------------------------------------------------------------- messages
 def error_message(error: BackbeatError, playlist_id: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
-    if getattr(error, "field", None):
-        message["field"] = error.field  # type: ignore[attr-defined]
+    message: dict[str, Any] = {"type": "error", **error_fields(error)}
     if playlist_id:
         message["playlistId"] = playlist_id
     return message
