@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -263,27 +262,20 @@ def _change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, A
     return playlist_id, message, old, new
 
 
-def fan_out(sockets: Sockets, records: Iterable[dict[str, Any]], pool: ThreadPoolExecutor) -> list[dict[str, str]]:
-    """Post each change to the playlist's subscribers, one change after the other (so every socket
-    sees versions in order). Returns Lambda's batchItemFailures: the first record that could not be
-    handed out, so the batch is retried from there and nothing before it is posted twice."""
-    for record in records:
-        sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
-        try:
-            change = _change_of(record)
-            if change is None:
-                continue
-            playlist_id, message, old, new = change
-            listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
-        except Exception:
-            logger.exception("cannot fan out a stream record", extra={"sequenceNumber": sequence})
-            return [{"itemIdentifier": sequence}]
-        deliver = [s for s in listeners if s.since_version < message["version"]]
-        deliver = [s for s in deliver if _readable(new, s.user_id) or _readable(old, s.user_id)]
-        posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
-        for post in posts:
-            post.result()
-        for listener in listeners:  # lost access (removed, made private, deleted): stop listening
-            if not _readable(new, listener.user_id):
-                unsubscribe(listener.connection_id, playlist_id)
-    return []
+def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) -> None:
+    """Post one stream record's change to the playlist's subscribers (in parallel, one post per
+    socket). Raises when the change cannot be handed out, so the stream delivers it again; the
+    fan-out function stops at the first such record so every socket sees versions in order."""
+    change = _change_of(record)
+    if change is None:
+        return
+    playlist_id, message, old, new = change
+    listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
+    deliver = [s for s in listeners if s.since_version < message["version"]]
+    deliver = [s for s in deliver if _readable(new, s.user_id) or _readable(old, s.user_id)]
+    posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
+    for post in posts:
+        post.result()
+    for listener in listeners:  # lost access (removed, made private, deleted): stop listening
+        if not _readable(new, listener.user_id):
+            unsubscribe(listener.connection_id, playlist_id)
