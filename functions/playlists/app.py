@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
@@ -11,6 +11,7 @@ from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import PlaylistsSettings
 from backbeat.errors import InvalidInput
 from backbeat.http import caller_id, create_resolver
+from backbeat.idempotency import HEADER, OnceOnly
 from backbeat.identity.models import bind_users_table
 from backbeat.observability import HTTP_API, count, lambda_entry, tracer
 from backbeat.playlists import service
@@ -20,6 +21,7 @@ settings = PlaylistsSettings()
 bind_playlists_table(settings.playlists_table)
 bind_catalog_table(settings.catalog_table)
 bind_users_table(settings.users_table)
+once = OnceOnly(settings.idempotency_table)
 app = create_resolver()
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -29,6 +31,14 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, m
 Version = Annotated[int, Field(ge=0)]
 Snapshot = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Position = Annotated[int, Field(ge=0, le=MAX_TRACKS)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=255,
+        description="Send the same key when retrying a write: the retry gets the first answer, not a second write.",
+    ),
+]
 
 
 class Versioned(BaseModel):
@@ -80,10 +90,15 @@ def _created(body: dict[str, Any]) -> Response[dict[str, Any]]:
 
 @app.post("/playlists")
 @tracer.capture_method
-def create_playlist(body: NewPlaylist) -> Response[dict[str, Any]]:
-    playlist = service.create_playlist(caller_id(app), body.name, body.description, body.isPublic, body.isCollaborative)
-    count("PlaylistsCreated")
-    return _created(playlist)
+def create_playlist(body: NewPlaylist, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
+    caller = caller_id(app)
+
+    def create() -> dict[str, Any]:
+        playlist = service.create_playlist(caller, body.name, body.description, body.isPublic, body.isCollaborative)
+        count("PlaylistsCreated")
+        return playlist
+
+    return _created(once.run("createPlaylist", caller, idempotency_key, body.model_dump(), create))
 
 
 @app.get("/playlists/<playlist_id>")
@@ -122,13 +137,19 @@ def my_playlists(
 
 @app.post("/playlists/<playlist_id>/tracks")
 @tracer.capture_method
-def add_tracks(playlist_id: str, body: AddTracks) -> Response[dict[str, Any]]:
+def add_tracks(playlist_id: str, body: AddTracks, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
     if (body.songId is None) == (body.songIds is None):
         raise InvalidInput("songId: give either songId or songIds", "songId")
     song_ids = body.songIds if body.songIds is not None else [str(body.songId)]
-    result = service.add_tracks(playlist_id, caller_id(app), song_ids, body.position, _expected(playlist_id, body))
-    count("PlaylistEdits")
-    return _created(result)
+    caller = caller_id(app)
+
+    def add() -> dict[str, Any]:
+        result = service.add_tracks(playlist_id, caller, song_ids, body.position, _expected(playlist_id, body))
+        count("PlaylistEdits")
+        return result
+
+    payload = {"playlistId": playlist_id, **body.model_dump()}
+    return _created(once.run("addTracks", caller, idempotency_key, payload, add))
 
 
 @app.delete("/playlists/<playlist_id>/tracks/<item_id>")
@@ -170,4 +191,5 @@ def remove_collaborator(
 
 @lambda_entry(HTTP_API)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    once.register(context)
     return app.resolve(event, context)

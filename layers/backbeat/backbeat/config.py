@@ -47,7 +47,13 @@ class SearchIndexerSettings(SearchEngineSettings):
     pass
 
 
-class PlaylistsSettings(CatalogSettings, UsersSettings):
+class IdempotencySettings(Settings):
+    """`idempotency_table` holds Powertools Idempotency records (backbeat.idempotency)."""
+
+    idempotency_table: str
+
+
+class PlaylistsSettings(CatalogSettings, UsersSettings, IdempotencySettings):
     playlists_table: str
 
 
