@@ -1,6 +1,9 @@
-"""GET /health (public): 200 {"status": "ok"} only when every dependency answers, else 503."""
+"""The API's own endpoints: GET /health (public): 200 {"status": "ok"} only when every dependency
+answers, else 503; GET /openapi.json (JWT): the API's OpenAPI document (generated from the resolvers
+by scripts/openapi.py, the same file as docs/openapi.json)."""
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -13,6 +16,7 @@ from backbeat.observability import HTTP_API, lambda_entry, logger
 from backbeat.search.engine import connect
 
 settings = HealthSettings()
+OPENAPI_DOCUMENT = (Path(__file__).parent / "openapi.json").read_text()
 app = create_resolver()
 
 
@@ -39,6 +43,16 @@ def health() -> Response[dict[str, Any]]:
     healthy = all(state == "ok" for state in components.values())
     body = {"status": "ok" if healthy else "degraded", "components": components}
     return Response(status_code=200 if healthy else 503, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.get("/openapi.json")
+def openapi_document() -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=OPENAPI_DOCUMENT,
+        headers={"Cache-Control": "public, max-age=300"},
+    )
 
 
 @lambda_entry(HTTP_API)

@@ -36,24 +36,42 @@ class Credentials(BaseModel):
     password: Password = Field(repr=False)
 
 
-@app.post("/auth/signup")
+class Profile(BaseModel):
+    userId: str
+    email: str
+    tier: str = Field(description="free or premium")
+
+
+class SignedUp(Profile):
+    confirmed: bool = Field(description="False until the emailed code is confirmed (production)")
+
+
+class Tokens(BaseModel):
+    accessToken: str = Field(description="Send as `Authorization: Bearer <accessToken>`")
+    idToken: str
+    refreshToken: str | None = None
+    expiresIn: int = Field(description="Seconds the access token stays valid")
+    tokenType: str = "Bearer"
+
+
+@app.post("/auth/signup", status_code=201)
 @tracer.capture_method
-def signup(body: Credentials) -> Response[dict[str, Any]]:
-    user = service.signup(pool, body.email, body.password)
+def signup(body: Credentials) -> Response[SignedUp]:
+    user = SignedUp.model_validate(service.signup(pool, body.email, body.password))
     count("SignUps")
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=user)
 
 
 @app.post("/auth/login")
 @tracer.capture_method
-def login(body: Credentials) -> dict[str, Any]:
-    return service.login(pool, body.email, body.password)
+def login(body: Credentials) -> Tokens:
+    return Tokens.model_validate(service.login(pool, body.email, body.password))
 
 
 @app.get("/me")
 @tracer.capture_method
-def me() -> dict[str, Any]:
-    return service.me(caller_id(app))
+def me() -> Profile:
+    return Profile.model_validate(service.me(caller_id(app)))
 
 
 @lambda_entry(HTTP_API)

@@ -88,7 +88,7 @@ def _created(body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-@app.post("/playlists")
+@app.post("/playlists", status_code=201)
 @tracer.capture_method
 def create_playlist(body: NewPlaylist, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
     caller = caller_id(app)
@@ -135,7 +135,7 @@ def my_playlists(
     return service.my_playlists(caller_id(app), limit=limit, offset=offset)
 
 
-@app.post("/playlists/<playlist_id>/tracks")
+@app.post("/playlists/<playlist_id>/tracks", status_code=201)
 @tracer.capture_method
 def add_tracks(playlist_id: str, body: AddTracks, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
     if (body.songId is None) == (body.songIds is None):
@@ -175,7 +175,7 @@ def reorder_tracks(playlist_id: str, body: ReorderTracks) -> dict[str, Any]:
     )
 
 
-@app.post("/playlists/<playlist_id>/collaborators")
+@app.post("/playlists/<playlist_id>/collaborators", status_code=201)
 @tracer.capture_method
 def add_collaborator(playlist_id: str, body: NewCollaborator) -> Response[dict[str, Any]]:
     return _created(service.add_collaborator(playlist_id, caller_id(app), body.email, _expected(playlist_id, body)))

@@ -1,5 +1,7 @@
 """The sample events in events/ replayed in-process: each one is a well-formed HTTP API (payload 2.0)
-event for a route template.yaml declares, and its function answers it with a documented status.
+event for a route template.yaml declares, and its function answers it with a documented status; the
+event-source samples (streams, WebSocket, state-machine tasks) reach their functions too, and every
+function in template.yaml has at least one sample.
 
 The `aws` fixture is a fresh, empty moto account per test, so: nobody has signed up (login is 401),
 the caller of /me has no profile (404), and no catalog id is seeded (404)."""
@@ -24,6 +26,7 @@ EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
 # The status each sample gets from a fresh, empty deployment (see the module docstring).
 EXPECTED_STATUS: dict[str, set[int]] = {
     "health_get": {200},
+    "health_openapi": {200},
     "identity_signup": {201, 422},
     "identity_login": {401},
     "identity_me": {404},
@@ -136,3 +139,100 @@ def test_sample_event_gets_its_documented_status(path: Path, aws, context) -> No
         assert set(body["error"]) >= {"code", "message"}
         # A 404 must come from the domain (unknown id/profile), not from the resolver missing the route.
         assert not body["error"]["message"].startswith("no route for"), f"{path.name} matched no resolver route"
+
+
+SOURCE_EVENT_DIRS = ("streams", "websocket", "state_machine")
+
+
+def _functions_by_code_dir() -> set[str]:
+    template = load_template(ROOT / "template.yaml")
+    return {
+        Path(merged_function_properties(template, r["Properties"])["CodeUri"]).name
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def test_every_function_has_a_sample_event() -> None:
+    covered = {route["code_dir"] for route in ROUTES.values()}
+    for directory in SOURCE_EVENT_DIRS:
+        for path in (EVENTS_DIR / directory).glob("*.json"):
+            names = [name for name in _functions_by_code_dir() if path.stem.startswith(f"{name}_")]
+            code_dir = max(names, key=len, default=None)  # search_indexer_..., not search
+            assert code_dir, f"{directory}/{path.name} names no function (start it with the code directory)"
+            covered.add(code_dir)
+    missing = _functions_by_code_dir() - covered
+    assert not missing, f"functions without a sample event under events/: {sorted(missing)}"
+
+
+def test_the_fanout_sample_is_a_playlist_change_it_hands_out(aws, context) -> None:  # type: ignore[no-untyped-def]
+    event = _load(EVENTS_DIR / "streams" / "fanout_playlist_changes.json")
+    fanout = load_function("fanout", aws)
+    (record,) = event["Records"]
+    change = fanout.service._change_of(record)
+    assert change is not None, "the sample is not a playlist change the fan-out would post"
+    playlist_id, message, _, _ = change
+    assert (
+        message["type"] == "playlist.changed"
+        and message["version"] == 1
+        and playlist_id in record["dynamodb"]["Keys"]["pk"]["S"]
+    )
+    assert fanout.lambda_handler(event, context) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("realtime_connect", 401), ("realtime_subscribe", 200), ("realtime_resync", 200), ("realtime_disconnect", 200)],
+)
+def test_the_websocket_samples_get_their_status(aws, context, name: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    """A fresh stack: the sample token is a placeholder (401), the connection is unknown, so the
+    messages get an error frame (not a closed socket), and $disconnect always succeeds."""
+    from backbeat.realtime import service
+
+    service._management_client.cache_clear()
+    realtime = load_function("realtime", aws)
+    event = _load(EVENTS_DIR / "websocket" / f"{name}.json")
+    response = realtime.lambda_handler(event, context)
+    assert response["statusCode"] == status
+    assert event["requestContext"]["routeKey"] in (
+        "$connect",
+        "$disconnect",
+        json.loads(event.get("body") or "{}").get("action"),
+    )
+
+
+def test_the_encode_sample_marks_the_song_failed(aws, context) -> None:  # type: ignore[no-untyped-def]
+    encode = load_function("encode", aws)
+    result = encode.lambda_handler(_load(EVENTS_DIR / "state_machine" / "encode_mark_failed.json"), context)
+    assert result["status"] == "failed" and result["reason"] == "the master has no audio stream"
+
+
+def test_the_transcode_sample_writes_the_ladder(aws, context, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The sample CreateJob request, pointed at this stack's buckets, with a one-second master."""
+    import subprocess
+
+    import boto3
+
+    from backbeat.media import ffmpeg
+
+    try:
+        binary = ffmpeg.ffmpeg_exe("")
+    except Exception as error:
+        pytest.skip(f"no ffmpeg: {error}")
+    master = tmp_path / "master.wav"
+    subprocess.run(
+        [binary, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(master)], check=True
+    )
+    job = _load(EVENTS_DIR / "state_machine" / "transcode_job.json")
+    text = json.dumps(job)
+    masters, media = aws.ref("MastersBucket"), aws.ref("MediaBucket")
+    text = text.replace("backbeat-dev-mastersbucket-1a2b3c4d5e6f", masters).replace(
+        "backbeat-dev-mediabucket-1a2b3c4d5e6f", media
+    )
+    job = json.loads(text)
+    source_key = job["Settings"]["Inputs"][0]["FileInput"].split("/", 3)[3]
+    boto3.client("s3").upload_file(str(master), masters, source_key)
+    transcode = load_function("transcode", aws)
+    transcode.lambda_handler(job, context)
+    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=media)["Contents"]}
+    assert "songs/5kQ2mB7xYz1LpR9tVw3sNc/master.m3u8" in keys

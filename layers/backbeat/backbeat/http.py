@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
 
 from backbeat.errors import BackbeatError, InvalidInput, Unauthorized, UnsupportedMediaType, error_fields
 from backbeat.observability import logger
@@ -34,6 +35,18 @@ ERROR_STATUSES = {
     500: "Unexpected error",
     503: "A dependency is unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. NotFound, InvalidInput, Conflict")
+    message: str = Field(description="What went wrong, naming the field or resource")
+    field: str | None = Field(default=None, description="The input to blame, when there is one")
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer (HTTP; WebSocket error messages carry the same fields)."""
+
+    error: ErrorDetail
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:

@@ -36,7 +36,7 @@ def lambda_entry(correlation_path: str | None = None) -> Callable[[Handler], Han
     def wrap(handler: Handler) -> Handler:
         traced = tracer.capture_lambda_handler(handler, capture_response=False)
         measured = metrics.log_metrics(traced)
-        logged = logger.inject_lambda_context(measured, correlation_id_path=correlation_path)
+        logged = logger.inject_lambda_context(measured, correlation_id_path=correlation_path, clear_state=True)
 
         @functools.wraps(handler)
         def entry(event: Any, context: Any) -> Any:
