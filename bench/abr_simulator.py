@@ -54,10 +54,10 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "backbeat"))
 
-from backbeat.client.abr import TARGET_BUFFER_SECONDS, AbrController, AbrSettings, BitrateController  # noqa: E402
-from backbeat.client.baselines import AlwaysLowest, BolaBasic, ThroughputOnly  # noqa: E402
-from backbeat.client.hls import parse_media_playlist  # noqa: E402
-from backbeat.client.player import PlaybackStats, Player  # noqa: E402
+from backbeat_client.abr import TARGET_BUFFER_SECONDS, AbrController, AbrSettings, BitrateController  # noqa: E402
+from backbeat_client.baselines import AlwaysLowest, BolaBasic, ThroughputOnly  # noqa: E402
+from backbeat_client.hls import parse_media_playlist  # noqa: E402
+from backbeat_client.player import PlaybackStats, Player  # noqa: E402
 
 LADDER_KBPS = [96, 128, 160, 256, 320]
 SEGMENT_SECONDS = 10
