@@ -103,7 +103,6 @@ FINGERPRINTED = (
     "layers/backbeat/backbeat/media/pipeline.py",
     "layers/backbeat/backbeat/media/masters.py",
     "layers/backbeat/backbeat/catalog/models.py",
-    "layers/backbeat/backbeat/catalog/dataset.py",
     "functions/encode/app.py",
     "functions/transcode/app.py",
     "statemachines/encode.asl.json",
