@@ -1,6 +1,6 @@
-"""The controllers the ABR simulator compares, each with its tuning grid: ours (backbeat.client.abr) and
-the baselines (backbeat.client.baselines), every tunable one with a grid of the same size over its own
-knobs, the abandon rule (rule 5 of backbeat.client.abr) on and off among them.
+"""The controllers the ABR simulator compares, each with its tuning grid: ours (backbeat_client.abr) and
+the baselines (backbeat_client.baselines), every tunable one with a grid of the same size over its own
+knobs, the abandon rule (rule 5 of backbeat_client.abr) on and off among them.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from backbeat.client.abr import AbandonRule, AbrController, AbrSettings, BitrateController
-from backbeat.client.baselines import AlwaysLowest, BolaBasic, ThroughputOnly
+from backbeat_client.abr import AbandonRule, AbrController, AbrSettings, BitrateController
+from backbeat_client.baselines import AlwaysLowest, BolaBasic, ThroughputOnly
 from bench.abr_network import LADDER_KBPS, SEGMENT_SECONDS, START_KBPS
 
 CEILING_KBPS = 320  # very_high, premium: the whole ladder is in play
-OURS = "ours (backbeat.client.abr)"
+OURS = "ours (backbeat_client.abr)"
 ALWAYS_LOWEST = "always-lowest"
 THROUGHPUT_ONLY = "throughput-only"
 BOLA_BASIC = "BOLA-BASIC"
@@ -24,7 +24,7 @@ ControllerFactory = Callable[[], BitrateController]
 
 
 class WithAbandonRule:
-    """A baseline with rule 5 of backbeat.client.abr in front of it: the same abandon rule, knobs and all,
+    """A baseline with rule 5 of backbeat_client.abr in front of it: the same abandon rule, knobs and all,
     that ours can use. What an abandoned download received is a measurement too, as in ours."""
 
     def __init__(self, inner: BitrateController, settings: AbrSettings) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from backbeat.client.hls import parse_media_playlist
+from backbeat_client.hls import parse_media_playlist
 
 ROOT = Path(__file__).resolve().parent.parent
 LADDER_KBPS = [96, 128, 160, 256, 320]

@@ -16,7 +16,7 @@ The procedure, fixed before any result of it was seen:
   median throughput sample of the tuning split lands on the geometric midpoint of the 160 and 256 kbps
   rungs (~202 kbps), so the typical link sustains the middle of the ladder.
 - Tuning. Every controller with something to tune gets the same budget: a grid of `GRID_SIZE`
-  configurations over its own knobs, the abandon rule (rule 5 of backbeat.client.abr, the same rule with
+  configurations over its own knobs, the abandon rule (rule 5 of backbeat_client.abr, the same rule with
   the same knobs for everyone) on and off among them. Always-lowest has nothing to tune and nothing to
   abandon to. Each configuration is simulated over every tuning trace, and the one with the highest
   `objective` wins (the first in grid order on a tie).
@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "backbeat"))
 sys.path.insert(0, str(ROOT))
 
-from backbeat.client.hls import parse_media_playlist  # noqa: E402
-from backbeat.client.player import PlaybackStats, Player  # noqa: E402
+from backbeat_client.hls import parse_media_playlist  # noqa: E402
+from backbeat_client.player import PlaybackStats, Player  # noqa: E402
 from bench.abr_contenders import (  # noqa: E402
     CEILING_KBPS,
     GRID_SIZE,
@@ -224,7 +224,7 @@ def report(comparison: Comparison, split: Split, media: Path, track: Path, encod
     start = parse_media_playlist((media / str(START_KBPS) / "index.m3u8").read_text(), MEDIA_HOST + "/s/i.m3u8")
     tuning_median = statistics.median(rate for trace in split.tuning for rate in trace.rates_bps)
     lines = [
-        f"The reference player (`backbeat.client.player`) as it ships, with each controller, fetching the real "
+        f"The reference player (`backbeat_client.player`) as it ships, with each controller, fetching the real "
         f"playlists, init segments and segments of `{track.name}` ({start.duration_seconds:.1f} s, "
         f"{len(start.segments)} segments) encoded with `{encoder}` to the ladder as HLS/fMP4 with "
         f"{SEGMENT_SECONDS} s segments. Start rung {START_KBPS} kbps, the first prebuffer segment fetched blind "

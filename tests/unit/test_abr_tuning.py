@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from backbeat.client.abr import AbandonsRequests, AbrController, AbrSettings
-from backbeat.client.baselines import ThroughputOnly
+from backbeat_client.abr import AbandonsRequests, AbrController, AbrSettings
+from backbeat_client.baselines import ThroughputOnly
 from bench import abr_simulator
 from bench.abr_contenders import (
     ALWAYS_LOWEST,
