@@ -12,7 +12,10 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e packages/client -e packages/ops
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# after the root project, so that upgrading an old venv (whose root project owned the `backbeat`
+	# script) cannot remove the script the ops package installs
+	$(BIN)/python -m pip install --quiet -e packages/client -e packages/ops
 	@touch $@
 
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT)
