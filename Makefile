@@ -9,10 +9,13 @@ export SAM_CLI_TELEMETRY := 0
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# after the root project, so that upgrading an old venv (whose root project owned the `backbeat`
+	# script) cannot remove the script the ops package installs
+	$(BIN)/python -m pip install --quiet -e packages/client -e packages/ops
 	@touch $@
 
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT)
@@ -28,11 +31,11 @@ system-deps:
 	@bash scripts/system-deps
 
 lint: venv
-	$(BIN)/ruff check layers functions devstack tests bench
-	$(BIN)/ruff format --check layers functions devstack tests bench
+	$(BIN)/ruff check layers packages functions devstack tests bench
+	$(BIN)/ruff format --check layers packages functions devstack tests bench
 
 typecheck: venv
-	$(BIN)/mypy layers/backbeat/backbeat functions devstack
+	$(BIN)/mypy layers/backbeat/backbeat packages/client/backbeat_client packages/ops/backbeat_ops functions devstack
 
 template: venv
 	$(BIN)/cfn-lint template.yaml

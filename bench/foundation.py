@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
 
-    from backbeat.catalog.dataset import load_catalog
+    from backbeat_ops.dataset import load_catalog
     from devstack.template import Resolver, load_template, merged_function_properties
 
     state_file = Path(tempfile.mkdtemp()) / "state.json"

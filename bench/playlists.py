@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 
-from backbeat.catalog.dataset import load_catalog  # noqa: E402
-from backbeat.playlists.replay import apply, empty_state  # noqa: E402
+from backbeat_client.replay import apply, empty_state  # noqa: E402
+from backbeat_ops.dataset import load_catalog  # noqa: E402
 from bench.foundation import percentile  # noqa: E402
 from tests.conftest import start_devstack, stop_devstack  # noqa: E402
 from tests.support import CATALOG_DIR, http  # noqa: E402

@@ -28,12 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backbeat.catalog.dataset import Song, load_catalog  # noqa: E402
-from backbeat.catalog.seed import catalog_items  # noqa: E402
 from backbeat.search import service  # noqa: E402
 from backbeat.search.engine import connect  # noqa: E402
-from backbeat.search.indexer import reindex  # noqa: E402
 from backbeat.search.text import fold  # noqa: E402
+from backbeat_ops.dataset import Song, load_catalog  # noqa: E402
+from backbeat_ops.reindex import reindex  # noqa: E402
+from backbeat_ops.seed import catalog_items  # noqa: E402
 from tests.support import CATALOG_DIR  # noqa: E402
 
 

@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backbeat.catalog.dataset import load_catalog  # noqa: E402
+from backbeat_ops.dataset import load_catalog  # noqa: E402
 from bench.foundation import Context, load_handler, percentile, start_make_dev  # noqa: E402
 from tests.support import CATALOG_DIR, api_event, http  # noqa: E402
 

@@ -42,7 +42,7 @@ from backbeat.media.masters import (
     song_id_for_key,
     upload_master,
 )
-from backbeat.search.documents import from_stream_image
+from backbeat.plain import from_image
 from devstack.stack import ROOT
 
 DEFAULT_AUDIO_DIR = ROOT.parent / "shared" / "datasets" / "audio"
@@ -103,7 +103,6 @@ FINGERPRINTED = (
     "layers/backbeat/backbeat/media/pipeline.py",
     "layers/backbeat/backbeat/media/masters.py",
     "layers/backbeat/backbeat/catalog/models.py",
-    "layers/backbeat/backbeat/catalog/dataset.py",
     "functions/encode/app.py",
     "functions/transcode/app.py",
     "statemachines/encode.asl.json",
@@ -209,7 +208,7 @@ class DemoAudio:
             names = ", ".join(track.path.name for track in waiting.values())
             self.log(f"demo audio: still encoding after {timeout:.0f} s: {names}; their songs answer 409 until ready")
         songs = (self._song(track.song_id) for track in self.tracks)
-        return [from_stream_image(song.serialize()) for song in songs if song and song.status == pipeline.READY]
+        return [from_image(song.serialize()) for song in songs if song and song.status == pipeline.READY]
 
     # -- the cache -------------------------------------------------------------------------------
     @staticmethod

@@ -11,12 +11,12 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from backbeat.catalog.dataset import Catalog, load_catalog
 from backbeat.catalog.models import bind_catalog_table
-from backbeat.catalog.seed import SeedReport, seed_catalog
 from backbeat.identity import service as identity
 from backbeat.identity.models import bind_users_table
-from backbeat.search.indexer import ReindexReport
+from backbeat_ops.dataset import Catalog, load_catalog
+from backbeat_ops.reindex import ReindexReport
+from backbeat_ops.seed import SeedReport, seed_catalog
 
 # Local demo only: these accounts exist in the devstack, never in a deployed stack.
 DEMO_PASSWORD = "listen-to-the-music"
@@ -75,8 +75,8 @@ def stderr_progress(label: str) -> Callable[[int, int], None]:
 def index_catalog_in_bulk(endpoint: str, catalog: Catalog, extra: Iterable[dict[str, Any]] = ()) -> ReindexReport:
     """Index the seeded catalog with one bulk reindex of the items the seed wrote (what
     `backbeat search reindex` does from a table scan, without re-reading 93k items from moto)."""
-    from backbeat.catalog.seed import catalog_items
     from backbeat.search.engine import connect
-    from backbeat.search.indexer import reindex
+    from backbeat_ops.reindex import reindex
+    from backbeat_ops.seed import catalog_items
 
     return reindex(connect(endpoint), "", chain(catalog_items(catalog), extra))

@@ -33,7 +33,7 @@ class RunningStack:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`backbeat ARGS...` against this stack, as an operator runs it (found through its state file)."""
         environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(self.state_file)}
-        command = [sys.executable, "-m", "backbeat.cli", *args]
+        command = [sys.executable, "-m", "backbeat_ops.cli", *args]
         return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120, check=False)
 
     def login(self, email: str, password: str) -> str:

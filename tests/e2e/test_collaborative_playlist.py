@@ -17,8 +17,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from backbeat.catalog.dataset import load_catalog
-from backbeat.playlists.replay import apply, empty_state
+from backbeat_client.replay import apply, empty_state
+from backbeat_ops.dataset import load_catalog
 from tests.support import CATALOG_DIR, http, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from backbeat.catalog.dataset import load_catalog
+from backbeat_ops.dataset import load_catalog
 from tests.support import CATALOG_DIR, http
 
 pytestmark = pytest.mark.e2e

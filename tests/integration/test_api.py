@@ -17,7 +17,7 @@ import jwt
 import moto
 import pytest
 
-from backbeat.catalog.dataset import load_catalog
+from backbeat_ops.dataset import load_catalog
 from tests.support import CATALOG_DIR, ROOT, http
 
 pytestmark = pytest.mark.integration

@@ -178,7 +178,7 @@ def premium_token(stack: RunningStack) -> str:
     assert status == 201, body
     environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}
     done = subprocess.run(
-        [sys.executable, "-m", "backbeat.cli", "users", "set-tier", email, "premium"],
+        [sys.executable, "-m", "backbeat_ops.cli", "users", "set-tier", email, "premium"],
         capture_output=True,
         text=True,
         env=environment,

@@ -149,7 +149,7 @@ def test_errors(stack: RunningStack, song_id: str, tokens: dict[str, str]) -> No
 def test_the_reference_player_plays_it_through_without_a_stall(
     stack: RunningStack, song_id: str, tokens: dict[str, str]
 ) -> None:
-    from backbeat.client.player import Player
+    from backbeat_client.player import Player
 
     _, manifest = stream(stack, song_id, tokens["premium"], {"quality": "very_high"})
 

@@ -11,16 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from backbeat.client.abr import (
+from backbeat_client.abr import (
     TARGET_BUFFER_SECONDS,
     AbrController,
     AbrSettings,
     ThroughputEstimator,
     quality_ceiling_kbps,
 )
-from backbeat.client.baselines import AlwaysLowest, BolaBasic, bola_parameters
-from backbeat.client.hls import parse_media_playlist, resolve_uri
-from backbeat.client.player import HttpDownload, Player
+from backbeat_client.baselines import AlwaysLowest, BolaBasic, bola_parameters
+from backbeat_client.hls import parse_media_playlist, resolve_uri
+from backbeat_client.player import HttpDownload, Player
 
 LADDER = [96, 128, 160, 256, 320]
 SEGMENT = 10.0

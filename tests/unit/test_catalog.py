@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from backbeat.catalog.dataset import Catalog, load_catalog, song_id_from_uri
 from backbeat.catalog.models import bind_catalog_table
-from backbeat.catalog.seed import seed_catalog
 from backbeat.ids import base62_id, is_valid_id
+from backbeat_ops.dataset import Catalog, load_catalog, song_id_from_uri
+from backbeat_ops.seed import seed_catalog
 from tests.support import api_event
 from tests.unit.conftest import load_function
 

@@ -12,7 +12,7 @@ from backbeat.identity.models import UserItem, bind_users_table
 from backbeat.ids import base62_id
 from backbeat.playlists import service
 from backbeat.playlists.models import PlaylistItem, playlist_key
-from backbeat.playlists.replay import replay
+from backbeat_client.replay import replay
 from tests.support import api_event
 from tests.unit.conftest import load_function
 

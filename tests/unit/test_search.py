@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from backbeat.catalog.dataset import Catalog, load_catalog
-from backbeat.catalog.seed import catalog_items
 from backbeat.search.engine import ensure_indices, index_name
-from backbeat.search.indexer import index_stream_records, reindex
+from backbeat.search.indexer import index_stream_records
 from backbeat.search.taste import TasteProfile, bind_taste_table, save_profile
 from backbeat.search.text import fold
+from backbeat_ops.dataset import Catalog, load_catalog
+from backbeat_ops.reindex import reindex
+from backbeat_ops.seed import catalog_items
 from tests.support import ROOT, api_event
 from tests.unit.conftest import load_function
 

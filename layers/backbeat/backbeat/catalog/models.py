@@ -6,6 +6,9 @@
 | album  | ``ALBUM#<id>``   | ``META`` |                               |                              |
 | artist | ``ARTIST#<id>``  | ``META`` |                               |                              |
 
+Ids are deterministic: an artist's id follows from its normalised name, an album's from its artist
+and normalised title, a single's from its song, so seeding or ingesting twice rewrites the same items.
+
 An ingested song also carries its encoding state (`status`, `reason`, `renditions`, `loudness`).
 
 The table's stream (NEW_AND_OLD_IMAGES) feeds change-data-capture consumers such as search.
@@ -13,17 +16,25 @@ The table's stream (NEW_AND_OLD_IMAGES) feeds change-data-capture consumers such
 
 from __future__ import annotations
 
+import unicodedata
+
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from backbeat.ids import base62_id
 from backbeat.tables import bind_models
 
 META = "META"
+SONG_PREFIX = "SONG#"
 
 
 def song_key(song_id: str) -> str:
-    return f"SONG#{song_id}"
+    return f"{SONG_PREFIX}{song_id}"
+
+
+def song_id_of_key(key: str) -> str:
+    return key.removeprefix(SONG_PREFIX)
 
 
 def album_key(album_id: str) -> str:
@@ -32,6 +43,34 @@ def album_key(album_id: str) -> str:
 
 def artist_key(artist_id: str) -> str:
     return f"ARTIST#{artist_id}"
+
+
+def by_artist_sort_key(title: str, song_id: str) -> str:
+    """A song's sort key in the byArtist index: its artist's songs sort by title."""
+    return f"{title.casefold()}#{song_id}"
+
+
+def by_album_sort_key(track_number: int) -> str:
+    """A song's sort key in the byAlbum index: an album's songs sort by track number."""
+    return f"{track_number:04d}"
+
+
+def normalize_name(name: str) -> str:
+    """The natural key of an artist or album title: case-, space- and Unicode-form-insensitive."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def artist_id_for(name: str) -> str:
+    return base62_id("artist", normalize_name(name))
+
+
+def album_id_for(artist_id: str, title: str) -> str:
+    return base62_id("album", artist_id, normalize_name(title))
+
+
+def single_album_id_for(song_id: str) -> str:
+    """The album a song released on its own belongs to (type ``single``, titled like the song)."""
+    return base62_id("single", song_id)
 
 
 class ByArtistIndex(GlobalSecondaryIndex["SongItem"]):

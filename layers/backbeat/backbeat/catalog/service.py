@@ -15,30 +15,14 @@ from backbeat.catalog.models import (
     artist_key,
     song_key,
 )
+from backbeat.catalog.views import song_view as song_item_view
 from backbeat.errors import NotFound
 from backbeat.ids import is_valid_id
-
-
-def _plain(value: Any) -> Any:
-    """pynamodb MapAttribute/Decimal values -> JSON-friendly Python values."""
-    if hasattr(value, "as_dict"):
-        value = value.as_dict()
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+from backbeat.plain import item_of
 
 
 def song_view(song: SongItem) -> dict[str, Any]:
-    return {
-        "id": song.id,
-        "title": song.title,
-        "artist": {"id": song.artist_id, "name": song.artist_name},
-        "album": {"id": song.album_id, "title": song.album_title, "type": song.album_type},
-        "trackNumber": int(song.track_number),
-        "durationMs": int(song.duration_ms),
-        "popularity": int(song.popularity),
-        "audioFeatures": _plain(song.audio_features),
-    }
+    return song_item_view(item_of(song))
 
 
 def _get(model: type[Any], key: str, kind: str, item_id: str) -> Any:

@@ -23,6 +23,7 @@ from backbeat.errors import Conflict, NotFound
 from backbeat.identity.models import UserItem
 from backbeat.media import signing
 from backbeat.media.pipeline import READY
+from backbeat.plain import plain
 
 QUALITY_CEILINGS_KBPS: dict[str, int] = {"low": 96, "normal": 128, "high": 160, "very_high": 320}
 TIER_CAPS_KBPS: dict[str, int] = {"free": 160, "premium": 320}
@@ -118,11 +119,6 @@ def _media_song(playlist_key: str) -> tuple[str, str]:
     return parts[1], f"songs/{parts[1]}/"
 
 
-def _plain(value: Any) -> dict[str, Any]:
-    """A raw pynamodb map as a plain dict."""
-    return dict(value.as_dict()) if hasattr(value, "as_dict") else dict(value)
-
-
 def _segment_files(playlist: str) -> tuple[str | None, list[str]]:
     init: str | None = None
     segments: list[str] = []
@@ -170,7 +166,7 @@ def build_manifest(
     except DoesNotExist:
         tier = "free"
     cap = cap_kbps(quality, tier)
-    renditions = sorted((_plain(r) for r in song.renditions), key=lambda r: int(r["bitrateKbps"]))
+    renditions = sorted((plain(r) for r in song.renditions), key=lambda r: int(r["bitrateKbps"]))
     allowed = [r for r in renditions if int(r["bitrateKbps"]) <= cap] or renditions[:1]
     cap = max(cap, int(allowed[-1]["bitrateKbps"]))  # a ladder whose lowest rung is above the cap still plays
     media_id, prefix = _media_song(str(allowed[0]["playlistKey"]))
@@ -186,7 +182,7 @@ def build_manifest(
     )
     init, segments = _segment_files(store.text(str(start["playlistKey"])))
     master_key = store.ensure_capped_master(prefix, cap)
-    loudness = _plain(song.loudness) if song.loudness else {}
+    loudness = plain(song.loudness) if song.loudness else {}
     integrated = float(loudness.get("integratedLufs", TARGET_LUFS))
     peak = float(loudness.get("truePeakDb", PEAK_CEILING_DBTP))
     return {

@@ -13,9 +13,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 from backbeat.aws import client
-from backbeat.catalog.dataset import artist_id_for, normalize_name, single_album_id_for
-from backbeat.catalog.models import SongItem, artist_key, song_key
-from backbeat.ids import base62_id
+from backbeat.catalog.models import (
+    SongItem,
+    album_id_for,
+    album_key,
+    artist_id_for,
+    artist_key,
+    by_album_sort_key,
+    by_artist_sort_key,
+    single_album_id_for,
+    song_key,
+)
 from backbeat.media import ffmpeg
 from backbeat.media.masters import MasterMetadata, media_prefix, song_id_for_key
 
@@ -39,7 +47,7 @@ def start_and_probe(bucket: str, key: str, ffmpeg_path: str, max_seconds: float)
     artist_id = artist_id_for(metadata.artist)
     if metadata.album:
         album_id, album_title, album_type = (
-            base62_id("album", artist_id, normalize_name(metadata.album)),
+            album_id_for(artist_id, metadata.album),
             metadata.album,
             "album",
         )
@@ -57,9 +65,9 @@ def start_and_probe(bucket: str, key: str, ffmpeg_path: str, max_seconds: float)
         album_type=album_type,
         duration_ms=0,
         gsi1pk=artist_key(artist_id),
-        gsi1sk=f"{metadata.title.casefold()}#{song_id}",
-        gsi2pk=f"ALBUM#{album_id}",
-        gsi2sk="0001",
+        gsi1sk=by_artist_sort_key(metadata.title, song_id),
+        gsi2pk=album_key(album_id),
+        gsi2sk=by_album_sort_key(1),
         status=PROCESSING,
         master_key=key,
     ).save()

@@ -16,6 +16,7 @@ stream guarantees.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pynamodb.attributes import (
@@ -32,14 +33,24 @@ from backbeat.tables import bind_models
 
 META = "META"
 MAX_TRACKS = 10_000
+PLAYLIST_PREFIX = "PL#"
+ITEM_PREFIX = "ITEM#"
 
 
 def playlist_key(playlist_id: str) -> str:
-    return f"PL#{playlist_id}"
+    return f"{PLAYLIST_PREFIX}{playlist_id}"
+
+
+def playlist_id_of_key(key: str) -> str:
+    return key.removeprefix(PLAYLIST_PREFIX)
 
 
 def item_key(item_id: str) -> str:
-    return f"ITEM#{item_id}"
+    return f"{ITEM_PREFIX}{item_id}"
+
+
+def item_id_of_key(key: str) -> str:
+    return key.removeprefix(ITEM_PREFIX)
 
 
 def log_key(version: int) -> str:
@@ -98,7 +109,7 @@ class PlaylistItem(PlaylistModel):
 
     @property
     def id(self) -> str:
-        return self.pk.removeprefix("PL#")
+        return playlist_id_of_key(self.pk)
 
 
 class TrackItem(PlaylistModel):
@@ -128,6 +139,23 @@ class MemberItem(PlaylistModel):
     gsi1sk = UnicodeAttribute()
 
     by_member = ByMemberIndex()
+
+
+def playlist_id_of(item: Mapping[str, Any]) -> str | None:
+    """The playlist's id when a plain item (`backbeat.plain`: a stream image, its keys) is a
+    playlist's own item; None for its track items, log entries and members, and for other tables."""
+    key = str(item.get("pk", ""))
+    if key.startswith(PLAYLIST_PREFIX) and item.get("sk") == META:
+        return playlist_id_of_key(key)
+    return None
+
+
+def playlist_from_image(image: dict[str, Any] | None) -> PlaylistItem | None:
+    """A stream record's image (DynamoDB JSON) of a playlist's own item, else None."""
+    if not image:
+        return None
+    playlist = PlaylistItem.from_raw_data(image)
+    return playlist if playlist.pk.startswith(PLAYLIST_PREFIX) and playlist.sk == META else None
 
 
 def bind_playlists_table(table_name: str) -> None:

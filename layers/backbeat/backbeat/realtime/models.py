@@ -8,6 +8,9 @@
 
 Every record carries `expiresAt` (epoch seconds, the table's TTL attribute): API Gateway closes a
 WebSocket after two hours at most, so records that `$disconnect` did not remove expire on their own.
+
+The playlists themselves, and who may read them, belong to the playlists context
+(`backbeat.playlists`); this table only names them by id.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pynamodb.models import Model
 from backbeat.tables import bind_models
 
 META = "META"
+SUBSCRIPTION_PREFIX = "SUB#"
 
 
 def connection_key(connection_id: str) -> str:
@@ -25,7 +29,12 @@ def connection_key(connection_id: str) -> str:
 
 
 def subscription_key(playlist_id: str) -> str:
-    return f"SUB#{playlist_id}"
+    return f"{SUBSCRIPTION_PREFIX}{playlist_id}"
+
+
+def subscribed_playlist(sort_key: str) -> str | None:
+    """The playlist a socket's record subscribes to, or None when the record is not a subscription."""
+    return sort_key.removeprefix(SUBSCRIPTION_PREFIX) if sort_key.startswith(SUBSCRIPTION_PREFIX) else None
 
 
 def listeners_key(playlist_id: str) -> str:

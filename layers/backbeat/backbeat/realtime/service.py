@@ -14,26 +14,26 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from backbeat.aws import client
 from backbeat.errors import BackbeatError, Unauthorized, error_fields
 from backbeat.observability import logger
+from backbeat.plain import json_default
 from backbeat.playlists import service as playlists
-from backbeat.playlists.models import META as PLAYLIST_META
+from backbeat.playlists.models import PlaylistItem, playlist_from_image
 from backbeat.realtime.models import (
     META,
     ConnectionItem,
     SubscriptionItem,
     connection_key,
     listeners_key,
+    subscribed_playlist,
     subscription_key,
 )
 
@@ -41,7 +41,6 @@ CONNECTION_TTL_SECONDS = 2 * 3600 + 600  # API Gateway's two-hour limit, plus a 
 MAX_RESYNC_CHANGES = 1000
 POST_ATTEMPTS = 3
 _MANAGEMENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
-_deserializer = TypeDeserializer()
 
 
 def management_endpoint(websocket_endpoint: str) -> str:
@@ -76,7 +75,7 @@ class Sockets:
     def post(self, connection_id: str, message: dict[str, Any]) -> bool:
         """True when delivered; False when the connection is gone (its records are removed) or the
         post kept failing (the client notices the gap in versions and resyncs)."""
-        data = json.dumps(message, separators=(",", ":"), default=_json_default).encode()
+        data = json.dumps(message, separators=(",", ":"), default=json_default).encode()
         for attempt in range(POST_ATTEMPTS):
             try:
                 _management_client(self.endpoint).post_to_connection(ConnectionId=connection_id, Data=data)
@@ -92,12 +91,6 @@ class Sockets:
                     return False
                 time.sleep(0.05 * (attempt + 1))
         return False
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------------------- connect
@@ -138,8 +131,8 @@ def forget_connection(connection_id: str) -> None:
     records = list(ConnectionItem.query(connection_key(connection_id), attributes_to_get=["pk", "sk"]))
     with ConnectionItem.batch_write() as batch:
         for record in records:
-            if record.sk.startswith("SUB#"):
-                playlist_id = record.sk.removeprefix("SUB#")
+            playlist_id = subscribed_playlist(record.sk)
+            if playlist_id is not None:
                 batch.delete(SubscriptionItem(pk=listeners_key(playlist_id), sk=connection_key(connection_id)))
             batch.delete(record)
 
@@ -232,34 +225,19 @@ def resync(sockets: Sockets, connection_id: str, playlist_id: str, from_version:
 
 
 # ---------------------------------------------------------------------------------------- fan-out
-def _image(raw: dict[str, Any] | None) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in (raw or {}).items()}
-
-
-def _readable(image: dict[str, Any], user_id: str) -> bool:
-    if not image or image.get("deleted"):
-        return False
-    return (
-        bool(image.get("isPublic")) or user_id == image.get("ownerId") or user_id in (image.get("collaborators") or [])
-    )
-
-
-def _change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]] | None:
-    """(playlistId, message, old image, new image) for a record that is a playlist change."""
+def _change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any], PlaylistItem | None, PlaylistItem] | None:
+    """(playlistId, message, old playlist, new playlist) for a record that is a playlist change."""
     if record.get("eventName") != "MODIFY":
         return None
     dynamodb = record.get("dynamodb") or {}
-    keys = _image(dynamodb.get("Keys"))
-    if keys.get("sk") != PLAYLIST_META or not str(keys.get("pk", "")).startswith("PL#"):
+    new, old = playlist_from_image(dynamodb.get("NewImage")), playlist_from_image(dynamodb.get("OldImage"))
+    if new is None:
         return None
-    new, old = _image(dynamodb.get("NewImage")), _image(dynamodb.get("OldImage"))
-    version = int(new.get("version", 0))
-    if version <= int(old.get("version", 0)):
+    version = int(new.version)
+    if version <= (int(old.version) if old is not None else 0):
         return None
-    playlist_id = str(keys["pk"]).removeprefix("PL#")
-    op = json.loads(new["lastOp"]) if isinstance(new.get("lastOp"), str) else new.get("lastOp")
-    message = changed_message(playlist_id, version, op, new.get("lastBy"), new.get("lastAt"))
-    return playlist_id, message, old, new
+    message = changed_message(new.id, version, new.last_op, new.last_by, new.last_at)
+    return new.id, message, old, new
 
 
 def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) -> None:
@@ -272,10 +250,10 @@ def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) 
     playlist_id, message, old, new = change
     listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
     deliver = [s for s in listeners if s.since_version < message["version"]]
-    deliver = [s for s in deliver if _readable(new, s.user_id) or _readable(old, s.user_id)]
+    deliver = [s for s in deliver if playlists.may_read(new, s.user_id) or playlists.may_read(old, s.user_id)]
     posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
     for post in posts:
         post.result()
     for listener in listeners:  # lost access (removed, made private, deleted): stop listening
-        if not _readable(new, listener.user_id):
+        if not playlists.may_read(new, listener.user_id):
             unsubscribe(listener.connection_id, playlist_id)

@@ -1,36 +1,25 @@
-"""Catalog items (DynamoDB images or pynamodb models) -> search documents."""
+"""Catalog and playlist items (plain items, `backbeat.plain`) -> search documents.
+
+A song's document carries the catalog's own view of the song (`view`, not indexed), so a song found
+by search has exactly the shape of GET /songs/{id}; its other fields are what the engine matches and
+ranks on.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
-_DESERIALIZER = TypeDeserializer()
-
-
-def plain(value: Any) -> Any:
-    """Decimals from DynamoDB -> int/float, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, (list, set, tuple)):
-        return [plain(item) for item in value]
-    return value
-
-
-def from_stream_image(image: dict[str, Any]) -> dict[str, Any]:
-    """A stream record's NewImage/OldImage (DynamoDB JSON) -> a plain item."""
-    return {key: plain(_DESERIALIZER.deserialize(value)) for key, value in image.items()}
+from backbeat.catalog.models import META as CATALOG_META
+from backbeat.catalog.views import song_view as catalog_song_view
+from backbeat.playlists.models import playlist_id_of
+from backbeat.search.engine import CATALOG_ENTITIES
 
 
 def entity_of(item: dict[str, Any]) -> str | None:
-    if str(item.get("pk", "")).startswith("PL#"):  # the playlists table: its META item is the playlist
-        return "playlist" if item.get("sk") == "META" else None
+    if playlist_id_of(item) is not None:
+        return "playlist"
     entity = item.get("entity")
-    return entity if entity in ("song", "album", "artist") and item.get("sk", "META") == "META" else None
+    return entity if entity in CATALOG_ENTITIES and item.get("sk", CATALOG_META) == CATALOG_META else None
 
 
 def is_searchable(item: dict[str, Any]) -> bool:
@@ -50,7 +39,7 @@ def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None
     if entity is None:
         return None
     if entity == "playlist":
-        playlist_id = str(item["pk"]).removeprefix("PL#")
+        playlist_id = str(playlist_id_of(item))
         return (
             "playlist",
             playlist_id,
@@ -64,21 +53,19 @@ def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None
             },
         )
     if entity == "song":
+        view = catalog_song_view(item)
         return (
             "song",
-            item["id"],
+            view["id"],
             {
-                "id": item["id"],
-                "title": item["title"],
-                "artist": item["artistName"],
-                "artistId": item["artistId"],
-                "album": item["albumTitle"],
-                "albumId": item["albumId"],
-                "albumType": item.get("albumType", "single"),
-                "trackNumber": item.get("trackNumber", 1),
-                "durationMs": item.get("durationMs", 0),
-                "popularity": item.get("popularity", 0),
-                "audioFeatures": item.get("audioFeatures", {}),
+                "id": view["id"],
+                "title": view["title"],
+                "artist": view["artist"]["name"],
+                "artistId": view["artist"]["id"],
+                "album": view["album"]["title"],
+                "albumId": view["album"]["id"],
+                "popularity": view["popularity"],
+                "view": view,
             },
         )
     if entity == "album":
@@ -108,17 +95,8 @@ def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None
 
 
 def song_view(document: dict[str, Any]) -> dict[str, Any]:
-    """A song document -> the shape of GET /songs/{id}."""
-    return {
-        "id": document["id"],
-        "title": document["title"],
-        "artist": {"id": document["artistId"], "name": document["artist"]},
-        "album": {"id": document["albumId"], "title": document["album"], "type": document.get("albumType", "single")},
-        "trackNumber": document.get("trackNumber", 1),
-        "durationMs": document.get("durationMs", 0),
-        "popularity": document.get("popularity", 0),
-        "audioFeatures": document.get("audioFeatures", {}),
-    }
+    """A song document -> the catalog's view it was built with (the shape of GET /songs/{id})."""
+    return dict(document["view"])
 
 
 def album_view(document: dict[str, Any]) -> dict[str, Any]:

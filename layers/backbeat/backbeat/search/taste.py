@@ -12,6 +12,7 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute,
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
+from backbeat.plain import plain
 from backbeat.tables import bind_models
 
 
@@ -31,7 +32,7 @@ def bind_taste_table(table_name: str) -> None:
 
 
 def _weights(raw: Any) -> dict[str, float]:
-    values = raw.as_dict() if hasattr(raw, "as_dict") else dict(raw or {})
+    values = plain(raw) or {}
     return {str(key): max(0.0, min(1.0, float(value))) for key, value in values.items()}
 
 

@@ -2,18 +2,19 @@
 
 Every CSV row is a track; a track is identified by the 22-character id of its Spotify URI and
 deduplicated on it (the first file, in sorted order, wins). The dataset names no albums, so every
-track is released as a single: an album of type ``single`` with the track's title.
+track is released as a single: an album of type ``single`` with the track's title. The ids follow
+the catalog's own id scheme (`backbeat.catalog.models`), so a demo song and an ingested one by the
+same artist share the artist.
 """
 
 from __future__ import annotations
 
 import csv
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backbeat.ids import base62_id
+from backbeat.catalog.models import artist_id_for, single_album_id_for
 
 FEATURE_COLUMNS = {
     "danceability": float,
@@ -34,19 +35,6 @@ FEATURE_COLUMNS = {
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
-
-
-def normalize_name(name: str) -> str:
-    """The natural key of an artist: case-, space- and Unicode-form-insensitive."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-def artist_id_for(name: str) -> str:
-    return base62_id("artist", normalize_name(name))
-
-
-def single_album_id_for(song_id: str) -> str:
-    return base62_id("single", song_id)
 
 
 @dataclass(frozen=True)

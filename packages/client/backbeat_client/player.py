@@ -17,7 +17,7 @@ second segment that takes longer than 10 s to arrive).
 
 Segments are read as they arrive, not whole: `open_download(url)` gives a `Download` whose chunks the
 player takes one by one, draining the buffer as time passes and reporting the progress to the
-controller, which may abandon the download (rule 5 of `backbeat.client.abr`): the player then cancels
+controller, which may abandon the download (rule 5 of `backbeat_client.abr`): the player then cancels
 it and requests the same segment at the rung the controller names. The bytes already received are
 wasted and counted (`wasted_bytes`, `abandoned_requests`). Progress is only reported once playback has
 started: before that there is no buffer to protect. `HttpDownload` is the real thing over HTTP(S);
@@ -44,14 +44,14 @@ from itertools import pairwise
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from backbeat.client.abr import (
+from backbeat_client.abr import (
     TARGET_BUFFER_SECONDS,
     AbandonsRequests,
     AbrController,
     AbrSettings,
     BitrateController,
 )
-from backbeat.client.hls import MediaPlaylist, parse_media_playlist
+from backbeat_client.hls import MediaPlaylist, parse_media_playlist
 
 Fetch = Callable[[str], bytes]
 

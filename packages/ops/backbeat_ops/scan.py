@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from backbeat.search.documents import from_stream_image
+from backbeat.plain import from_image
 
 _DONE = object()
 
@@ -35,7 +35,7 @@ def scan_items(table_name: str, segments: int = 4) -> Iterator[dict[str, Any]]:
         try:
             paginator = _dynamodb().get_paginator("scan")
             for page in paginator.paginate(TableName=table_name, Segment=segment, TotalSegments=segments):
-                queue.put([from_stream_image(item) for item in page.get("Items", [])])
+                queue.put([from_image(item) for item in page.get("Items", [])])
         except Exception as error:  # handed to the consumer, which raises it
             queue.put(error)
         finally:

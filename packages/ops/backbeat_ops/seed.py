@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from backbeat.catalog.dataset import Catalog, artist_popularity
 from backbeat.catalog.models import (
     AlbumItem,
     ArtistItem,
@@ -18,8 +17,12 @@ from backbeat.catalog.models import (
     SongItem,
     album_key,
     artist_key,
+    by_album_sort_key,
+    by_artist_sort_key,
     song_key,
 )
+from backbeat.plain import item_of
+from backbeat_ops.dataset import Catalog, artist_popularity
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,9 @@ def _song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable
             popularity=song.popularity,
             audio_features=song.audio_features,
             gsi1pk=artist_key(song.artist_id),
-            gsi1sk=f"{song.title.casefold()}#{song.id}",
+            gsi1sk=by_artist_sort_key(song.title, song.id),
             gsi2pk=album_key(song.album_id),
-            gsi2sk=f"{song.track_number:04d}",
+            gsi2sk=by_album_sort_key(song.track_number),
             media_id=media_for(song.id) if media_for else None,
         )
     for album in catalog.albums:
@@ -94,10 +97,8 @@ def _chunks(items: Iterable[CatalogModel], size: int) -> Iterable[list[CatalogMo
 
 def catalog_items(catalog: Catalog) -> Iterable[dict[str, Any]]:
     """The items seeding writes, as plain dicts (what a table scan or stream image would give)."""
-    from backbeat.search.documents import from_stream_image
-
     for item in _song_items(catalog):
-        yield from_stream_image(item.serialize())
+        yield item_of(item)
 
 
 def _write_chunk(items: Sequence[CatalogModel]) -> int:

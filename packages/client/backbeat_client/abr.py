@@ -1,7 +1,7 @@
 """The adaptive-bitrate controller: which rung of the ladder to fetch the next segment from.
 
 The rules, in the order they are checked (each for a reason a listener would notice). "Healthy" and
-"low" are shares of the player's target buffer (120 s by default, `backbeat.client.player`).
+"low" are shares of the player's target buffer (120 s by default, `backbeat_client.player`).
 
 1. The user's quality is a ceiling (low 96, normal 128, high 160, very_high 320 kbps; free accounts at
    most 160). Never fetch above what the listener chose or may play.
@@ -50,7 +50,7 @@ from typing import Protocol, runtime_checkable
 
 QUALITY_CEILINGS_KBPS: dict[str, int] = {"low": 96, "normal": 128, "high": 160, "very_high": 320}
 FREE_TIER_CAP_KBPS = 160
-TARGET_BUFFER_SECONDS = 120.0  # the reference player's default (backbeat.client.player)
+TARGET_BUFFER_SECONDS = 120.0  # the reference player's default (backbeat_client.player)
 
 
 def quality_ceiling_kbps(quality: str, *, premium: bool) -> int:

@@ -61,9 +61,9 @@ def _reindex(args: argparse.Namespace) -> dict[str, Any]:
     """Rebuild the search indices from the catalog table, with a progress bar on stderr."""
     from tqdm import tqdm
 
-    from backbeat.catalog.scan import count_items, scan_items
     from backbeat.search.engine import connect
-    from backbeat.search.indexer import reindex
+    from backbeat_ops.reindex import reindex
+    from backbeat_ops.scan import count_items, scan_items
 
     outputs = stack_outputs(args.stack)
     table = outputs["CatalogTableName"]

@@ -3,7 +3,8 @@
 - `AlwaysLowest`: the lowest rung of the ladder, whatever happens. Rebuffers least, sounds worst.
 - `ThroughputOnly`: rate-based adaptation as used for the "RB" baseline of Yin et al. (MPC, SIGCOMM
   2015) and Pensieve: the highest rung at or below the harmonic mean of the last five segment download
-  rates. The harmonic mean damps single fast outliers; nothing looks at the buffer.
+  rates (times a safety factor, 1 there; dash.js's throughput rule uses 0.9). The harmonic mean damps
+  single fast outliers; nothing looks at the buffer.
 - `BolaBasic`: BOLA-BASIC from Spiteri, Urgaonkar and Sitaraman, "BOLA: Near-Optimal Bitrate Adaptation
   for Online Videos" (INFOCOM 2016). For buffer level Q (in segments) it picks the rung m maximising
   (V * v_m + V * gamma_p - Q) / S_m, with utilities v_m = ln(S_m / S_1) and sizes S_m proportional to
@@ -34,11 +35,14 @@ class AlwaysLowest:
 
 
 class ThroughputOnly:
-    """Highest rung at or below the harmonic mean of the last `window` download rates."""
+    """Highest rung at or below `safety` times the harmonic mean of the last `window` download rates."""
 
-    def __init__(self, ladder_kbps: Sequence[int], *, start_bitrate_kbps: int, window: int = 5) -> None:
+    def __init__(
+        self, ladder_kbps: Sequence[int], *, start_bitrate_kbps: int, window: int = 5, safety: float = 1.0
+    ) -> None:
         self.ladder = sorted(set(ladder_kbps))
         self.start_kbps = start_bitrate_kbps
+        self.safety = safety
         self.rates_kbps: deque[float] = deque(maxlen=window)
 
     def record_download(self, *, size_bytes: int, seconds: float) -> None:
@@ -53,7 +57,7 @@ class ThroughputOnly:
         estimate = self.estimate_kbps()
         if estimate is None:
             return self.start_kbps
-        fitting = [rung for rung in self.ladder if rung <= estimate]
+        fitting = [rung for rung in self.ladder if rung <= estimate * self.safety]
         return fitting[-1] if fitting else self.ladder[0]
 
 

@@ -1,0 +1,188 @@
+"""The edit engine: every write moves a playlist from version v to v+1 in one DynamoDB transaction.
+
+The transaction updates the playlist item under the condition ``version = v``, appends change v+1 to
+the log and applies the writes the edit planned (track items, members). Versions are therefore
+gapless and no edit overwrites another. A write without `ifVersion` applies to the latest state:
+when another edit commits first, it rereads, replans and tries again (optimistic concurrency with
+jittered backoff); a write with `ifVersion` gets 409 instead.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from backbeat.errors import Conflict
+from backbeat.ids import base62_id
+from backbeat.playlists.access import load
+from backbeat.playlists.models import (
+    MAX_TRACKS,
+    META,
+    ChangeItem,
+    MemberItem,
+    PlaylistItem,
+    TrackItem,
+    log_key,
+    member_key,
+    playlist_key,
+    user_key,
+)
+from backbeat.playlists.snapshots import snapshot_id
+from backbeat.playlists.views import ordered
+
+EDIT_DEADLINE_SECONDS = 8.0  # under the function's 10 s timeout
+RETRY_BASE_SECONDS = 0.02
+RETRY_CAP_SECONDS = 1.0
+
+Write = Callable[[TransactWrite], None]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return base62_id(uuid.uuid4().hex)
+
+
+def connection() -> Connection:
+    return PlaylistItem._get_connection().connection
+
+
+def change_item(playlist_id: str, version: int, op: dict[str, Any], user_id: str, at: str) -> ChangeItem:
+    return ChangeItem(pk=playlist_key(playlist_id), sk=log_key(version), version=version, op=op, by=user_id, at=at)
+
+
+def member_item(playlist_id: str, user_id: str, role: str) -> MemberItem:
+    return MemberItem(
+        pk=playlist_key(playlist_id),
+        sk=member_key(user_id),
+        user_id=user_id,
+        role=role,
+        gsi1pk=user_key(user_id),
+        gsi1sk=playlist_key(playlist_id),
+    )
+
+
+@dataclass
+class Plan:
+    """What one edit writes besides the playlist item and the log entry."""
+
+    op: dict[str, Any]
+    track_delta: int = 0
+    meta_actions: list[Action] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_conflict(error: TransactWriteError) -> bool:
+    if error.cause_response_code == "TransactionConflictException":
+        return True
+    reasons = [reason.code for reason in error.cancellation_reasons if reason is not None]
+    return any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons)
+
+
+def edit(
+    playlist_id: str,
+    user_id: str,
+    if_version: int | None,
+    check: Callable[[PlaylistItem, str], None],
+    build: Callable[[PlaylistItem], Plan],
+) -> dict[str, Any]:
+    """Read, plan, commit v -> v+1; on a lost race reread and replan (unless `if_version` is set)."""
+    deadline = time.monotonic() + EDIT_DEADLINE_SECONDS
+    attempt = 0
+    while True:
+        playlist = load(playlist_id)
+        check(playlist, user_id)
+        version = int(playlist.version)
+        if if_version is not None and version != if_version:
+            raise Conflict(f"the playlist is at version {version}, not {if_version}")
+        plan = build(playlist)
+        at = now()
+        new_version = version + 1
+        condition: Condition = PlaylistItem.version == version
+        if plan.track_delta > 0:
+            condition &= PlaylistItem.track_count <= MAX_TRACKS - plan.track_delta
+        actions = [
+            PlaylistItem.version.set(new_version),
+            PlaylistItem.updated_at.set(at),
+            PlaylistItem.last_op.set(plan.op),
+            PlaylistItem.last_by.set(user_id),
+            PlaylistItem.last_at.set(at),
+            *plan.meta_actions,
+        ]
+        if plan.track_delta:
+            actions.append(PlaylistItem.track_count.add(plan.track_delta))
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.update(PlaylistItem(pk=playlist.pk, sk=META), actions=actions, condition=condition)
+                transaction.save(
+                    change_item(playlist_id, new_version, plan.op, user_id, at),
+                    condition=ChangeItem.pk.does_not_exist(),
+                )
+                for write in plan.writes:
+                    write(transaction)
+        except TransactWriteError as error:
+            if not _is_conflict(error):
+                raise
+            if if_version is not None:
+                raise Conflict("the playlist moved on; reload it and try again") from None
+            attempt += 1
+            if time.monotonic() > deadline:
+                raise Conflict("too many concurrent edits; try again") from None
+            time.sleep(random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt)))
+            continue
+        return {"version": new_version, "snapshotId": snapshot_id(playlist_id, new_version), **plan.result}
+
+
+# ------------------------------------------------------------------------- writes an edit plans
+def first_keys(playlist_id: str, count: int) -> list[tuple[str, str]]:
+    """(sk, pos) of the first `count` items in order."""
+    return [(item.sk, item.pos) for item in ordered(playlist_id, count, keys_only=True)]
+
+
+def last_keys(playlist_id: str, count: int) -> list[tuple[str, str]]:
+    """(sk, pos) of the last `count` items, in order."""
+    query = TrackItem.by_position.query(
+        playlist_key(playlist_id),
+        consistent_read=True,
+        scan_index_forward=False,
+        limit=count,
+        attributes_to_get=["pk", "sk", "pos"],
+    )
+    return [(item.sk, item.pos) for item in reversed(list(query))]
+
+
+def rekey_writes(playlist_id: str, rekeyed: list[tuple[str, str]]) -> list[Write]:
+    """Give existing track items (by sk) new positions."""
+    writes: list[Write] = []
+    for sk, pos in rekeyed:
+
+        def write(transaction: TransactWrite, sk: str = sk, pos: str = pos) -> None:
+            transaction.update(
+                TrackItem(pk=playlist_key(playlist_id), sk=sk),
+                actions=[TrackItem.pos.set(pos)],
+                condition=TrackItem.sk.exists(),
+            )
+
+        writes.append(write)
+    return writes
+
+
+def put_item(item: TrackItem) -> Write:
+    def write(transaction: TransactWrite) -> None:
+        transaction.save(item, condition=TrackItem.sk.does_not_exist())
+
+    return write
