@@ -21,7 +21,7 @@ dev: venv
 
 ## make test: lint, type check, template checks and the whole pytest suite
 test: venv system-deps lint typecheck template
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -rs --durations=15 tests
 
 ## system packages some tests need (Chromium, ffprobe, Node.js): installed when missing and root
 system-deps:
@@ -39,10 +39,10 @@ template: venv
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
 
 unit: venv
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q -rs tests/unit
 
 integration: venv
-	$(BIN)/python -m pytest -q tests/integration tests/e2e
+	$(BIN)/python -m pytest -q -rs --durations=15 tests/integration tests/e2e
 
 bench: venv
 	$(BIN)/python bench/foundation.py
