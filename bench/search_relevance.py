@@ -1,8 +1,9 @@
 """Search relevance on the real demo catalog with generated queries.
 
-    .venv/bin/python bench/search_relevance.py [--queries 1000] [--seed 7]
+    .venv/bin/python bench/search_relevance.py [--queries 1000] [--seed 7] [--catalog-limit N]
 
-Indexes the whole catalog into a fresh in-memory engine (osmem-server) with the production mapping
+Indexes the whole catalog (or its first N songs with `--catalog-limit`: a quick check, not a figure)
+into a fresh in-memory engine (osmem-server) with the production mapping
 and runs the production query and re-ranking code (`backbeat.search.service`) -- no gateway, so
 these are relevance figures, not latency. Queries:
 
@@ -65,10 +66,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--catalog-limit", type=int, default=None, help="index the first N songs only (quick)")
     args = parser.parse_args()
     from osmem_server import OsmemServer
 
     catalog = load_catalog(CATALOG_DIR)
+    if args.catalog_limit:
+        catalog = catalog.first(args.catalog_limit)
     rng = random.Random(args.seed)
     with OsmemServer.start(japanese=False) as server:
         client = connect(server.url)
