@@ -37,6 +37,9 @@ def demo_audio_missing() -> str | None:
     if not DEMO_TRACK.is_file():
         return f"no demo audio: {DEMO_TRACK} is missing"
     if _ffmpeg_or_none() is None:
+        configured = os.environ.get("FFMPEG_PATH")
+        if configured:
+            return f"no ffmpeg: FFMPEG_PATH={configured} is not an executable"
         return "no ffmpeg: install imageio-ffmpeg (make venv) or set FFMPEG_PATH"
     return None
 
