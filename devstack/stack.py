@@ -27,6 +27,7 @@ from devstack.moto_patches import (
     _patch_moto_unnamed_executions,
     patch_moto_dynamodb_isolation,
     patch_moto_eventbridge_states_targets,
+    patch_moto_index_queries,
     set_active_runtime,
 )
 from devstack.pollers import PollerGroup
@@ -149,6 +150,7 @@ class Devstack:
         _patch_moto_unnamed_executions()
         patch_moto_eventbridge_states_targets()
         patch_moto_dynamodb_isolation()
+        patch_moto_index_queries()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
