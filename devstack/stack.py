@@ -19,7 +19,7 @@ import boto3
 from aiohttp import web
 
 from devstack.authorizer import JwksCache, moto_jwks_fetcher
-from devstack.gateway import Gateway
+from devstack.gateway import Gateway, GatewayRunner
 from devstack.lambdas import LambdaRuntime
 from devstack.media import MediaServer
 from devstack.moto_patches import (
@@ -116,7 +116,13 @@ class Devstack:
         jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
         self.gateway = Gateway(self.deployment, self.runtime, jwks, health_check=self.component_health)
         for index, api in enumerate(self.deployment.websocket_apis.values()):
-            sockets = WebSocketGateway(api, self.runtime, self.gateway.executor, self.deployment.resolver)
+            sockets = WebSocketGateway(
+                api,
+                self.runtime,
+                self.gateway.executor,
+                self.deployment.resolver,
+                signing_secrets={LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: LOCAL_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"]},
+            )
             self.websockets.append(sockets)
             self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
         if {"MediaSigningSecretArn", "MediaBucketName"} <= set(self.deployment.outputs):
@@ -187,7 +193,7 @@ class Devstack:
             loop = asyncio.new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = GatewayRunner(app, access_log=None, handle_signals=False)
             self._runner = runner
             try:
                 loop.run_until_complete(runner.setup())

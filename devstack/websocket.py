@@ -6,7 +6,9 @@ frame is routed by the API's route selection expression (``$request.body.action`
 to `$default`; `$disconnect` runs when the socket closes. Functions reach the socket through
 ``POST/GET/DELETE /<stage>/@connections/<connectionId>``, which is what boto3's
 ``apigatewaymanagementapi`` calls with the stage URL (``ws://`` read as ``http://``) as its
-endpoint; an unknown connection answers 410 GoneException.
+endpoint; an unknown connection answers 410 GoneException. As in AWS, where that API is
+IAM-authorized, only a call signed with SigV4 for `execute-api` with the devstack's credentials is
+served (boto3 signs); anything else answers 403.
 
 Route responses are not modelled: what a function returns for a message is not sent back (Backbeat's
 functions answer with `post_to_connection`), as in API Gateway without a route response.
@@ -19,7 +21,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.resources import WebSocketApi
+from devstack.sigv4 import SignatureRejected, verify
 from devstack.template import Resolver
 
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket frame limit (32 KB frames, 128 KB messages)
@@ -59,9 +62,17 @@ class _Connection:
 
 class WebSocketGateway:
     def __init__(
-        self, api: WebSocketApi, runtime: LambdaRuntime, executor: ThreadPoolExecutor, resolver: Resolver
+        self,
+        api: WebSocketApi,
+        runtime: LambdaRuntime,
+        executor: ThreadPoolExecutor,
+        resolver: Resolver,
+        signing_secrets: Mapping[str, str] | None = None,
     ) -> None:
+        """`signing_secrets` (access key id -> secret key) are the credentials whose signed calls
+        the @connections API serves; without any, it serves none."""
         self.api = api
+        self.signing_secrets = dict(signing_secrets or {})
         self.runtime = runtime
         self.executor = executor
         self.account_id = resolver.account_id
@@ -108,7 +119,7 @@ class WebSocketGateway:
         if expression.startswith("$request.body."):
             try:
                 message = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser: `$default`
                 message = None
             value: Any = message
             for part in expression.removeprefix("$request.body.").split("."):
@@ -200,12 +211,27 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ @connections
     async def manage(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        try:
+            verify(
+                method=request.method,
+                url=f"{request.scheme}://{request.host}{request.raw_path}",
+                headers=request.headers,
+                body=data,
+                service="execute-api",
+                secrets=self.signing_secrets,
+            )
+        except SignatureRejected as rejected:
+            return web.json_response(
+                {"message": str(rejected), "error": {"code": "Forbidden", "message": str(rejected)}},
+                status=403,
+                headers={"x-amzn-ErrorType": "ForbiddenException"},
+            )
         connection_id = request.match_info["connectionId"]
         connection = self.connections.get(connection_id)
         if connection is None or connection.socket.closed:
             return _gone(connection_id)
         if request.method == "POST":
-            data = await request.read()
             if len(data) > MAX_FRAME_BYTES:
                 return web.json_response(
                     {"message": "payload too large"},
