@@ -25,6 +25,7 @@ from devstack.media import MediaServer
 from devstack.moto_patches import (
     _patch_moto_lambda,
     _patch_moto_unnamed_executions,
+    patch_moto_cognito_keys,
     patch_moto_dynamodb_isolation,
     patch_moto_eventbridge_states_targets,
     patch_moto_index_queries,
@@ -157,6 +158,7 @@ class Devstack:
         patch_moto_eventbridge_states_targets()
         patch_moto_dynamodb_isolation()
         patch_moto_index_queries()
+        patch_moto_cognito_keys()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
