@@ -45,10 +45,16 @@ def _connection_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _gone(connection_id: str) -> web.Response:
+def _error(status: int, code: str, message: str, error_type: str | None = None) -> web.Response:
+    """API Gateway's `message`, plus Backbeat's error shape (as devstack/gateway.py answers)."""
+    headers = {"x-amzn-ErrorType": error_type} if error_type else None
     return web.json_response(
-        {"message": f"connection {connection_id} is gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"}
+        {"message": message, "error": {"code": code, "message": message}}, status=status, headers=headers
     )
+
+
+def _gone(connection_id: str) -> web.Response:
+    return _error(410, "Gone", f"connection {connection_id} is gone", "GoneException")
 
 
 @dataclass
@@ -132,7 +138,7 @@ class WebSocketGateway:
     async def handle_socket(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         if not socket.can_prepare(request).ok:
-            return web.json_response({"message": "expected a WebSocket upgrade"}, status=426)
+            return _error(426, "UpgradeRequired", "expected a WebSocket upgrade")
         connection_id = _connection_id()
         connect = self.api.function_for("$connect")
         if connect is not None:
@@ -150,10 +156,11 @@ class WebSocketGateway:
             try:
                 result = await self._invoke(connect, event)
             except FunctionError:
-                return web.json_response({"message": "Internal server error"}, status=500)
+                return _error(500, "InternalError", "Internal server error")
             status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
             if not 200 <= status < 300:
-                return web.json_response({"message": "Forbidden" if status == 403 else "Unauthorized"}, status=status)
+                refused = "Forbidden" if status == 403 else "Unauthorized"
+                return _error(status, refused, refused)
         await socket.prepare(request)
         self.connections[connection_id] = _Connection(
             socket, request.remote or "127.0.0.1", request.headers.get("User-Agent", "")
@@ -222,22 +229,14 @@ class WebSocketGateway:
                 secrets=self.signing_secrets,
             )
         except SignatureRejected as rejected:
-            return web.json_response(
-                {"message": str(rejected), "error": {"code": "Forbidden", "message": str(rejected)}},
-                status=403,
-                headers={"x-amzn-ErrorType": "ForbiddenException"},
-            )
+            return _error(403, "Forbidden", str(rejected), "ForbiddenException")
         connection_id = request.match_info["connectionId"]
         connection = self.connections.get(connection_id)
         if connection is None or connection.socket.closed:
             return _gone(connection_id)
         if request.method == "POST":
             if len(data) > MAX_FRAME_BYTES:
-                return web.json_response(
-                    {"message": "payload too large"},
-                    status=413,
-                    headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
-                )
+                return _error(413, "PayloadTooLarge", "payload too large", "PayloadTooLargeException")
             try:
                 await connection.socket.send_str(data.decode("utf-8"))
             except UnicodeDecodeError:
