@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backbeat.catalog.dataset import load_catalog  # noqa: E402
+from backbeat_ops.dataset import load_catalog  # noqa: E402
 from bench.foundation import percentile  # noqa: E402
 from tests.support import CATALOG_DIR, http  # noqa: E402
 
