@@ -24,7 +24,7 @@ dev: venv
 
 ## make test: lint, type check, template checks and the whole pytest suite
 test: venv system-deps lint typecheck template
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -rs --durations=15 tests
 
 ## system packages some tests need (Chromium, ffprobe, Node.js): installed when missing and root
 system-deps:
@@ -42,19 +42,20 @@ template: venv
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
 
 unit: venv
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q -rs tests/unit
 
 integration: venv
-	$(BIN)/python -m pytest -q tests/integration tests/e2e
+	$(BIN)/python -m pytest -q -rs --durations=15 tests/integration tests/e2e
 
+## make bench: every benchmark at the sizes docs/performance.md quotes (each section names its command)
 bench: venv
-	$(BIN)/python bench/foundation.py
-	$(BIN)/python bench/search_relevance.py
-	$(BIN)/python bench/search_latency.py
-	$(BIN)/python bench/playlists.py
+	$(BIN)/python bench/foundation.py --requests 500
+	$(BIN)/python bench/search_relevance.py --queries 1000
+	$(BIN)/python bench/search_latency.py --requests 300
+	$(BIN)/python bench/playlists.py --edits 100 --subscribers 50
 	$(BIN)/python bench/abr_simulator.py
 	$(BIN)/python bench/encode.py
-	$(BIN)/python bench/streaming.py
+	$(BIN)/python bench/streaming.py --requests 300
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,12 @@
 """Foundation benchmarks: `make dev` to ready, catalog seed rate, GET /songs/{id} through the local
 gateway against the same handler called in-process, and each function's cold-start import time.
 
-    .venv/bin/python bench/foundation.py [--requests 500]
+    .venv/bin/python bench/foundation.py [--requests 500] [--catalog-limit N]
 
 Prints a Markdown report (paste it into docs/performance.md). Figures on a shared 2-core machine
 are noisy: compare the ratios measured in one run rather than absolute numbers across runs.
+`--catalog-limit` seeds only the first N songs: a quick check that the script runs, not a figure
+(the published ones use the full catalog, as `make bench` runs it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import random
 import re
@@ -37,11 +40,39 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def start_make_dev(state: Path) -> tuple[subprocess.Popen[str], int, float, list[str]]:
+def add_catalog_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog-limit", type=int, default=None, help="seed only the first N songs (a quick run, not a figure)"
+    )
+
+
+def devstack_args(args: argparse.Namespace) -> list[str]:
+    """The `python -m devstack` flags a script's arguments ask for."""
+    return ["--catalog-limit", str(args.catalog_limit)] if args.catalog_limit else []
+
+
+def seeded_songs(args: argparse.Namespace) -> list[Any]:
+    """The catalog songs a devstack started with `devstack_args(args)` holds."""
+    from backbeat_ops.dataset import load_catalog
+
+    catalog = load_catalog(CATALOG_DIR)
+    return (catalog.first(args.catalog_limit) if args.catalog_limit else catalog).songs
+
+
+def sample(songs: list[Any], count: int, seed: int) -> list[Any]:
+    """`count` songs drawn at random (with repeats only when the catalog has fewer)."""
+    rng = random.Random(seed)
+    return rng.sample(songs, count) if count <= len(songs) else rng.choices(songs, k=count)
+
+
+def start_make_dev(state: Path, *devstack: str) -> tuple[subprocess.Popen[str], int, float, list[str]]:
+    """`make dev` on a free port, telling tools where it is through `state`; `devstack` are extra
+    `python -m devstack` flags (DEVSTACK_ARGS)."""
     port = free_port()
     started = time.perf_counter()
+    flags = " ".join(["--state-file", str(state), *devstack])
     spawned = spawn(
-        ["make", "--no-print-directory", "dev", f"PORT={port}", f"DEVSTACK_ARGS=--state-file {state}"],
+        ["make", "--no-print-directory", "dev", f"PORT={port}", f"DEVSTACK_ARGS={flags}"],
         marker="Backbeat devstack ready",
     )
     if not spawned.wait(600) or spawned.process.poll() is not None:
@@ -85,16 +116,60 @@ def cold_start_seconds(function: str, environment: dict[str, str]) -> float:
     return statistics.median(runs)
 
 
+def cold_starts() -> dict[str, float]:
+    """Each function's cold-start import time, with the environment the template gives it. Some
+    functions reach AWS while they import (the stream function reads its signing secret, the
+    indexer checks its indices), so the template's resources are created in a moto server and an
+    in-memory search engine of this script's own, as the devstack creates them."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from osmem_server import OsmemServer
+
+    from devstack.resources import ResourceCreator
+    from devstack.template import load_template
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    aws = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    saved = dict(os.environ)
+    os.environ.update(aws)
+    try:
+        with OsmemServer.start(japanese=False) as engine:
+            deployment = ResourceCreator(
+                load_template(ROOT / "template.yaml"),
+                ROOT,
+                boto3.Session(region_name="us-east-1"),
+                "bench",
+                {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"},
+                search_endpoint=lambda: str(engine.url),
+            ).create_all()
+            environment = aws | {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+            return {
+                spec.code_dir.name: cold_start_seconds(spec.code_dir.name, spec.environment | environment)
+                for spec in deployment.functions
+            }
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        moto.stop()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=500)
+    add_catalog_limit(parser)
     args = parser.parse_args()
 
-    from backbeat_ops.dataset import load_catalog
-    from devstack.template import Resolver, load_template, merged_function_properties
-
     state_file = Path(tempfile.mkdtemp()) / "state.json"
-    process, port, ready_seconds, lines = start_make_dev(state_file)
+    process, port, ready_seconds, lines = start_make_dev(state_file, *devstack_args(args))
     try:
         url = f"http://127.0.0.1:{port}"
         seed_line = next(line for line in lines if "catalog:" in line and "songs/s" in line)
@@ -104,7 +179,7 @@ def main() -> None:
             "POST", f"{url}/auth/login", {"email": "free@demo.backbeat.dev", "password": "listen-to-the-music"}
         )
         token = tokens["accessToken"]
-        songs = [song.id for song in random.Random(1).sample(load_catalog(CATALOG_DIR).songs, args.requests)]
+        songs = [song.id for song in sample(seeded_songs(args), args.requests, seed=1)]
 
         gateway: list[float] = []
         for song_id in songs:
@@ -124,30 +199,18 @@ def main() -> None:
             in_process.append(time.perf_counter() - t)
             assert response["statusCode"] == 200
 
-        template = load_template(ROOT / "template.yaml")
-        cold: dict[str, float] = {}
-        # Parameters take their defaults, resources a placeholder name: imports need only the shape.
-        resolver = Resolver(region="us-east-1", account_id="123456789012", stack_name="bench")
-        resolver.refs |= {name: spec.get("Default") for name, spec in template["Parameters"].items()}
-        resolver.refs |= {name: f"bench-{name}" for name in template["Resources"]}
-        for body in template["Resources"].values():
-            if body["Type"] != "AWS::Serverless::Function":
-                continue
-            props = merged_function_properties(template, body["Properties"])
-            function = Path(props["CodeUri"]).name
-            variables = resolver.resolve((props.get("Environment") or {}).get("Variables", {}))
-            env = {key: str(value) for key, value in variables.items()}
-            env |= {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}
-            cold[function] = cold_start_seconds(function, env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
 
+    # The import times need no running stack: measured once it is stopped, on a quieter machine.
+    cold = cold_starts()
     g50, g99 = percentile(gateway, 50) * 1000, percentile(gateway, 99) * 1000
     i50, i99 = percentile(in_process, 50) * 1000, percentile(in_process, 99) * 1000
     print("| measure | figure |")
     print("|---|---|")
-    print(f"| `make dev` to ready (venv built, full catalog seeded) | {ready_seconds:.1f} s |")
+    seeded = f"first {args.catalog_limit:,} catalog songs" if args.catalog_limit else "full catalog"
+    print(f"| `make dev` to ready (venv built, {seeded} seeded) | {ready_seconds:.1f} s |")
     print(f"| catalog seed rate (batch writes, 8 threads) | {seed_rate:,.0f} songs/s |")
     print(f"| GET /songs/{{id}} through the gateway, p50 / p99 ({len(gateway)} requests) | {g50:.1f} / {g99:.1f} ms |")
     print(f"| same handler in-process, p50 / p99 | {i50:.1f} / {i99:.1f} ms |")

@@ -1,8 +1,9 @@
 """Search latency through the local gateway on the full demo catalog, and index throughput.
 
-    .venv/bin/python bench/search_latency.py [--requests 300]
+    .venv/bin/python bench/search_latency.py [--requests 300] [--catalog-limit N]
 
-Starts `make dev` (full catalog), then times GET /search and GET /search/suggest from a client on
+Starts `make dev` (full catalog; `--catalog-limit N` seeds the first N songs only, a quick check that
+the script runs, not a figure), then times GET /search and GET /search/suggest from a client on
 loopback. Each response's `Server-Timing` header tells the engine's own time (`engine`, OpenSearch's
 `took`) and the round trip to it (`engine_round_trip`); the rest of the client-side latency is ours:
 the gateway, JWT verification, the handler, the taste-profile read and the re-ranking.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import random
 import re
 import signal
 import sys
@@ -24,9 +24,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backbeat_ops.dataset import load_catalog  # noqa: E402
-from bench.foundation import percentile, start_make_dev  # noqa: E402
-from tests.support import CATALOG_DIR, http  # noqa: E402
+from bench.foundation import (  # noqa: E402
+    add_catalog_limit,
+    devstack_args,
+    percentile,
+    sample,
+    seeded_songs,
+    start_make_dev,
+)
+from tests.support import http  # noqa: E402
 
 
 def timing(header: str, name: str) -> float:
@@ -51,11 +57,11 @@ def measure(url: str, token: str, queries: list[tuple[str, str]]) -> dict[str, l
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
+    add_catalog_limit(parser)
     args = parser.parse_args()
-    rng = random.Random(11)
-    songs = rng.sample(load_catalog(CATALOG_DIR).songs, args.requests)
+    songs = sample(seeded_songs(args), args.requests, seed=11)
     state = Path(tempfile.mkdtemp()) / "state.json"
-    process, port, ready_seconds, lines = start_make_dev(state)
+    process, port, ready_seconds, lines = start_make_dev(state, *devstack_args(args))
     try:
         url = f"http://127.0.0.1:{port}"
         reindex_line = next(line for line in lines if "search index:" in line)

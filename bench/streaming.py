@@ -1,9 +1,11 @@
 """Press play: StreamManifest latency (in-process and through the gateway) and time to first audio.
 
-    .venv/bin/python bench/streaming.py [--requests 300] [--state .devstack/state.json]
+    .venv/bin/python bench/streaming.py [--requests 300] [--state .devstack/state.json] [--catalog-limit N]
 
-Starts `make dev` (full catalog, every song linked to an encoded demo track), or uses a running
-devstack given its state file. For random catalog songs, from a client on loopback:
+Starts `make dev` (full catalog, every song linked to an encoded demo track; `--catalog-limit N` seeds
+the first N songs only, a quick check that the script runs, not a figure), or uses a running
+devstack given its state file (and then `--catalog-limit` says how many songs it was started with).
+For random catalog songs, from a client on loopback:
 
 - POST /stream/{songId} through the gateway (JWT check, handler, two DynamoDB reads, signing);
 - the same handler called in-process (no HTTP, no JWT), for the gateway's share;
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import sys
 import tempfile
@@ -31,9 +32,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backbeat_ops.dataset import load_catalog  # noqa: E402
-from bench.foundation import Context, load_handler, percentile, start_make_dev  # noqa: E402
-from tests.support import CATALOG_DIR, api_event, http  # noqa: E402
+from bench.foundation import (  # noqa: E402
+    Context,
+    add_catalog_limit,
+    devstack_args,
+    load_handler,
+    percentile,
+    sample,
+    seeded_songs,
+    start_make_dev,
+)
+from tests.support import api_event, http  # noqa: E402
 
 DEMO_PASSWORD = "listen-to-the-music"
 
@@ -51,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--state", type=Path, default=None, help="a running devstack's state file")
+    add_catalog_limit(parser)
     args = parser.parse_args()
 
     process = None
@@ -58,7 +68,7 @@ def main() -> None:
     if state_file is None:
         state_file = Path(tempfile.mkdtemp()) / "state.json"
         print("starting make dev ...", file=sys.stderr)
-        process, _, ready, _ = start_make_dev(state_file)
+        process, _, ready, _ = start_make_dev(state_file, *devstack_args(args))
         print(f"ready in {ready:.1f} s", file=sys.stderr)
     try:
         state = json.loads(state_file.read_text())
@@ -69,7 +79,7 @@ def main() -> None:
             ]["accessToken"]
             for tier in ("free", "premium")
         }
-        songs = [song.id for song in random.Random(7).sample(load_catalog(CATALOG_DIR).songs, args.requests)]
+        songs = [song.id for song in sample(seeded_songs(args), args.requests, seed=7)]
 
         results: dict[str, dict[str, list[float]]] = {}
         for tier, token in tokens.items():

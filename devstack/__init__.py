@@ -1,10 +1,13 @@
 """The local cloud: Backbeat's `template.yaml` running in one Python process tree, without Docker.
 
 - `devstack.template`  reads the SAM template and resolves its intrinsic functions.
-- `devstack.resources` creates the template's resources in a moto server.
+- `devstack.resources` creates the template's resources in a moto server (creators per service;
+                       the description of the created stack in `devstack.resources.model`).
 - `devstack.lambdas`   runs Lambda handlers in-process (also for Step Functions Task states).
-- `devstack.gateway`   the local API Gateway: HTTP API routes with the JWT authorizer.
-- `devstack.pollers`   event source mappings: DynamoDB streams, Kinesis and SQS.
-- `devstack.moto_patches` corrections to moto where it differs from AWS.
+- `devstack.gateway`   the local API Gateway: HTTP API routes with the JWT authorizer, JSON errors.
+- `devstack.websocket` the WebSocket API and its SigV4-signed @connections API (`devstack.sigv4`).
+- `devstack.pollers`   event source mappings: DynamoDB streams, Kinesis and SQS (a module each).
+- `devstack.moto_patches` corrections to moto where it differs from AWS (with
+                       `devstack.moto_cognito_keys` and `devstack.moto_index_queries`).
 - `devstack.stack`     starts and stops all of it; `python -m devstack` is `make dev`.
 """

@@ -3,12 +3,20 @@
 Routes come from the functions' `HttpApi` events; the JWT authorizer is applied before a route's
 function runs; the function's response is translated the way API Gateway translates it. Other
 parts of the devstack (the WebSocket API, media delivery) add their own routes to `app`.
+
+Every error the gateway answers itself has Backbeat's JSON error shape (plus API Gateway's
+`message`): those of its own routes, those aiohttp raises while routing or reading a request (404,
+405, 413 over `client_max_size`, 400 for a body that cannot be decoded) through `json_errors`, and
+those aiohttp's protocol layer writes for a request it cannot parse, through `GatewayRunner`. A
+function that runs past its template `Timeout` is answered 503 as API Gateway answers a timed-out
+integration (devstack/lambdas.py discards its late result).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 import time
 import uuid
@@ -18,19 +26,97 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web, web_protocol, web_server
+from aiohttp.web_request import BaseRequest
 
 from devstack.authorizer import AuthorizationFailed, JwksCache, authorize
-from devstack.lambdas import FunctionError, LambdaRuntime
+from devstack.lambdas import FunctionError, FunctionTimedOut, LambdaRuntime
 from devstack.resources import Deployment, HttpRoute
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_log = logging.getLogger("devstack.gateway")
+
+ERROR_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    408: "RequestTimeout",
+    411: "LengthRequired",
+    413: "PayloadTooLarge",
+    414: "UriTooLong",
+    415: "UnsupportedMediaType",
+    431: "RequestHeaderFieldsTooLarge",
+    500: "InternalError",
+    501: "NotImplemented",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
 
 
 def gateway_error(status: int, code: str, message: str) -> web.Response:
     """An error from the gateway itself: API Gateway's `message`, plus Backbeat's error shape."""
     body = {"message": message, "error": {"code": code, "message": message}}
     return web.json_response(body, status=status)
+
+
+def _error_for(status: int, message: str) -> web.Response:
+    return gateway_error(status, ERROR_CODES.get(status, "BadRequest" if status < 500 else "InternalError"), message)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own errors (routing, body limits, undecodable bodies) in the JSON error shape."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        if error.status == 413:
+            return _error_for(413, f"request body too large: the limit is {MAX_BODY_BYTES} bytes")
+        return _error_for(error.status, error.text or error.reason)
+    except http_exceptions.HttpProcessingError as error:  # e.g. a gzip body that does not inflate
+        return _error_for(error.code if 400 <= error.code < 500 else 400, f"malformed request: {error.message}")
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception as error:
+        if isinstance(error.__cause__ or error.__context__, http_exceptions.HttpProcessingError):
+            return _error_for(400, f"malformed request body: {error}")
+        _log.exception("gateway error on %s %s", request.method, request.path)
+        return _error_for(500, "Internal Server Error")
+
+
+class _JsonErrorRequestHandler(web_protocol.RequestHandler):
+    """Requests aiohttp cannot parse (a bad request line, header or chunk) are answered in JSON."""
+
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            return super().handle_error(request, status, exc, message)
+        if status >= 500:
+            _log.error("gateway error for %s", request.remote, exc_info=exc)
+        reason = message or (getattr(exc, "message", None) if exc else None) or "bad request"
+        response = _error_for(status, reason if status < 500 else "Internal Server Error")
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(web_server.Server):
+    def __call__(self) -> web_protocol.RequestHandler:
+        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class GatewayRunner(web.AppRunner):
+    """An AppRunner whose connections answer unparseable requests in the JSON error shape."""
+
+    async def _make_server(self) -> web_server.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer
+        return server
 
 
 @dataclass(frozen=True)
@@ -86,7 +172,7 @@ class Gateway:
             (_compile(route) for route in deployment.routes), key=lambda r: r.specificity, reverse=True
         )
         self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
-        self.app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self.app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
         self.extra_routes: list[tuple[str, str, Callable[..., Any]]] = []
 
     def build_app(self) -> web.Application:
@@ -150,6 +236,8 @@ class Gateway:
             result = await asyncio.get_running_loop().run_in_executor(
                 self.executor, self.runtime.invoke, route.function, event
             )
+        except FunctionTimedOut:  # what an HTTP API answers when its Lambda integration times out
+            return gateway_error(503, "ServiceUnavailable", "Service Unavailable")
         except FunctionError:
             return gateway_error(500, "InternalError", "Internal Server Error")
         response = self._response(result, self._cors_headers(request, route.api))

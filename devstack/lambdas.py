@@ -5,10 +5,18 @@ function's handler module (a cold start) with the function's environment variabl
 it imports, so settings read at cold start are the function's own. One environment serves one
 invocation at a time, as in Lambda; concurrent invocations get more environments, up to
 `max_concurrency` per function (then they wait, as throttled invocations would be retried).
+
+An invocation runs in a thread of its own and gets the function's template `Timeout`: past it the
+caller gets `FunctionTimedOut` (Lambda's `Sandbox.Timedout` error, which Step Functions and the
+event source pollers see as the invocation's error and the gateway answers 503), the handler's late
+result is discarded, and its environment is never reused: Lambda tears down a timed-out
+environment, so the next invocation starts cold while the abandoned thread runs to its end (its
+concurrency slot stays taken until then).
 """
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import os
 import threading
@@ -48,6 +56,19 @@ class FunctionError(Exception):
     def __init__(self, function: str, payload: dict[str, Any]) -> None:
         super().__init__(f"{function}: {payload.get('errorType')}: {payload.get('errorMessage')}")
         self.payload = payload
+
+
+class FunctionTimedOut(FunctionError):
+    """The handler ran past the function's timeout; its result, when it comes, is discarded."""
+
+    def __init__(self, function: str, request_id: str, timeout_seconds: float) -> None:
+        super().__init__(
+            function,
+            {
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout_seconds:.2f} seconds",
+                "errorType": "Sandbox.Timedout",
+            },
+        )
 
 
 @dataclass
@@ -93,6 +114,7 @@ class FunctionStats:
     cold_starts: int = 0
     invocations: int = 0
     errors: int = 0
+    timeouts: int = 0
     cold_start_seconds: list[float] = field(default_factory=list)
 
 
@@ -104,6 +126,7 @@ class _FunctionPool:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._generation = 0
+        self.busy = 0  # environments running an invocation, abandoned (timed-out) ones included
 
     def _cold_start(self) -> _Environment:
         module_name, _, function_name = self.spec.handler.rpartition(".")
@@ -123,18 +146,26 @@ class _FunctionPool:
         self.stats.cold_start_seconds.append(time.perf_counter() - started)
         return _Environment(module=module, handler=handler)
 
-    @contextmanager
-    def environment(self) -> Iterator[_Environment]:
-        with self._slots:
+    def acquire(self) -> _Environment:
+        """A concurrency slot and an idle (or newly started) environment; `release` gives both back."""
+        self._slots.acquire()
+        try:
             with self._lock:
                 env = self._idle.pop() if self._idle else None
-            if env is None:
-                env = self._cold_start()
-            try:
-                yield env
-            finally:
-                with self._lock:
-                    self._idle.append(env)
+            env = env if env is not None else self._cold_start()
+        except BaseException:
+            self._slots.release()
+            raise
+        with self._lock:
+            self.busy += 1
+        return env
+
+    def release(self, env: _Environment, *, reuse: bool) -> None:
+        with self._lock:
+            self.busy -= 1
+            if reuse:
+                self._idle.append(env)
+        self._slots.release()
 
 
 class LambdaRuntime:
@@ -164,6 +195,13 @@ class LambdaRuntime:
             raise KeyError(function)
         return pool.stats
 
+    def busy_environments(self, function: str) -> int:
+        """Environments running an invocation now, including those whose caller timed out."""
+        pool = self._pool(function)
+        if pool is None:
+            raise KeyError(function)
+        return pool.busy
+
     def invoke(self, function: str, event: Any) -> Any:
         """Run the handler; returns its result or raises FunctionError as Lambda would report it."""
         pool = self._pool(function)
@@ -171,23 +209,59 @@ class LambdaRuntime:
             raise KeyError(f"no such function: {function}")
         spec = pool.spec
         try:
-            with pool.environment() as env:
-                return self._run(pool, env, event)
-        except FunctionError:
-            raise
+            env = pool.acquire()
         except Exception as error:  # the handler could not even load: Lambda's Runtime.ImportModuleError
             pool.stats.errors += 1
             payload = {"errorMessage": str(error), "errorType": "Runtime.ImportModuleError", "stackTrace": []}
             raise FunctionError(spec.name, payload) from error
+        return self._run_with_timeout(pool, env, event)
 
-    def _run(self, pool: _FunctionPool, env: _Environment, event: Any) -> Any:
+    def _run_with_timeout(self, pool: _FunctionPool, env: _Environment, event: Any) -> Any:
+        """Run the handler in a thread of its own and wait for it no longer than the timeout."""
+        spec = pool.spec
+        request_id = str(uuid.uuid4())
+        outcome: dict[str, Any] = {}
+        settled = threading.Lock()  # whichever of "finished" and "timed out" comes first wins
+        state = {"finished": False, "timed_out": False}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["result"] = self._run(pool, env, event, request_id)
+            except BaseException as error:  # handed to the caller (or dropped after a timeout)
+                outcome["error"] = error
+            finally:
+                with settled:
+                    state["finished"] = True
+                    abandoned = state["timed_out"]
+                if abandoned:  # the caller has gone: drop the environment, free the slot
+                    pool.release(env, reuse=False)
+                done.set()
+
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(run,), name=f"lambda-{spec.name}", daemon=True)
+        thread.start()
+        done.wait(spec.timeout_seconds)
+        with settled:
+            if not state["finished"]:
+                state["timed_out"] = True
+        if state["timed_out"]:
+            pool.stats.errors += 1
+            pool.stats.timeouts += 1
+            raise FunctionTimedOut(spec.name, request_id, spec.timeout_seconds)
+        pool.release(env, reuse=True)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    def _run(self, pool: _FunctionPool, env: _Environment, event: Any, request_id: str) -> Any:
         spec = pool.spec
         context = LambdaContext(
             function_name=spec.name,
             function_version="$LATEST",
             invoked_function_arn=spec.arn,
             memory_limit_in_mb=spec.memory_mb,
-            aws_request_id=str(uuid.uuid4()),
+            aws_request_id=request_id,
             log_group_name=f"/aws/lambda/{spec.name}",
             log_stream_name=f"local/{id(env)}",
             deadline=time.monotonic() + spec.timeout_seconds,

@@ -21,6 +21,10 @@
   readers holding iterators on the old one never saw another record. The patch rolls a failed
   transaction back item by item in place, as DynamoDB would, and takes the failed transaction's
   stream records back out (DynamoDB never streams them).
+- `patch_moto_cognito_keys` (devstack/moto_cognito_keys.py): moto signs every user pool's tokens
+  with one key whose private half ships in the moto package; each pool gets a key of its own.
+- `patch_moto_index_queries` (devstack/moto_index_queries.py): a Query on a secondary index reads
+  the items holding the queried hash key value, not the whole table.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ from collections.abc import Callable
 from typing import Any
 
 from devstack.lambdas import FunctionError, LambdaRuntime
+from devstack.moto_cognito_keys import patch_moto_cognito_keys
+from devstack.moto_index_queries import index_item, patch_moto_index_queries
+
+__all__ = [
+    "patch_moto_cognito_keys",
+    "patch_moto_dynamodb_isolation",
+    "patch_moto_eventbridge_states_targets",
+    "patch_moto_index_queries",
+    "set_active_runtime",
+]
 
 _active_runtime: LambdaRuntime | None = None
 
@@ -203,6 +217,7 @@ def _keep_streams_on_rollback(transact: Callable[..., Any]) -> Callable[..., Any
                     bucket.pop(slot, None)
                 else:
                     bucket[slot] = old
+                    index_item(table, old)
             for shard, length in shards.values():
                 del shard.items[length:]
             raise

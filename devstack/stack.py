@@ -19,14 +19,16 @@ import boto3
 from aiohttp import web
 
 from devstack.authorizer import JwksCache, moto_jwks_fetcher
-from devstack.gateway import Gateway
+from devstack.gateway import Gateway, GatewayRunner
 from devstack.lambdas import LambdaRuntime
 from devstack.media import MediaServer
 from devstack.moto_patches import (
     _patch_moto_lambda,
     _patch_moto_unnamed_executions,
+    patch_moto_cognito_keys,
     patch_moto_dynamodb_isolation,
     patch_moto_eventbridge_states_targets,
+    patch_moto_index_queries,
     set_active_runtime,
 )
 from devstack.pollers import PollerGroup
@@ -115,7 +117,13 @@ class Devstack:
         jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
         self.gateway = Gateway(self.deployment, self.runtime, jwks, health_check=self.component_health)
         for index, api in enumerate(self.deployment.websocket_apis.values()):
-            sockets = WebSocketGateway(api, self.runtime, self.gateway.executor, self.deployment.resolver)
+            sockets = WebSocketGateway(
+                api,
+                self.runtime,
+                self.gateway.executor,
+                self.deployment.resolver,
+                signing_secrets={LOCAL_ENVIRONMENT["AWS_ACCESS_KEY_ID"]: LOCAL_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"]},
+            )
             self.websockets.append(sockets)
             self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
         if {"MediaSigningSecretArn", "MediaBucketName"} <= set(self.deployment.outputs):
@@ -149,6 +157,8 @@ class Devstack:
         _patch_moto_unnamed_executions()
         patch_moto_eventbridge_states_targets()
         patch_moto_dynamodb_isolation()
+        patch_moto_index_queries()
+        patch_moto_cognito_keys()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
@@ -185,7 +195,7 @@ class Devstack:
             loop = asyncio.new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = GatewayRunner(app, access_log=None, handle_signals=False)
             self._runner = runner
             try:
                 loop.run_until_complete(runner.setup())

@@ -6,7 +6,9 @@ frame is routed by the API's route selection expression (``$request.body.action`
 to `$default`; `$disconnect` runs when the socket closes. Functions reach the socket through
 ``POST/GET/DELETE /<stage>/@connections/<connectionId>``, which is what boto3's
 ``apigatewaymanagementapi`` calls with the stage URL (``ws://`` read as ``http://``) as its
-endpoint; an unknown connection answers 410 GoneException.
+endpoint; an unknown connection answers 410 GoneException. As in AWS, where that API is
+IAM-authorized, only a call signed with SigV4 for `execute-api` with the devstack's credentials is
+served (boto3 signs); anything else answers 403.
 
 Route responses are not modelled: what a function returns for a message is not sent back (Backbeat's
 functions answer with `post_to_connection`), as in API Gateway without a route response.
@@ -19,7 +21,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.resources import WebSocketApi
+from devstack.sigv4 import SignatureRejected, verify
 from devstack.template import Resolver
 
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket frame limit (32 KB frames, 128 KB messages)
@@ -42,10 +45,16 @@ def _connection_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _gone(connection_id: str) -> web.Response:
+def _error(status: int, code: str, message: str, error_type: str | None = None) -> web.Response:
+    """API Gateway's `message`, plus Backbeat's error shape (as devstack/gateway.py answers)."""
+    headers = {"x-amzn-ErrorType": error_type} if error_type else None
     return web.json_response(
-        {"message": f"connection {connection_id} is gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"}
+        {"message": message, "error": {"code": code, "message": message}}, status=status, headers=headers
     )
+
+
+def _gone(connection_id: str) -> web.Response:
+    return _error(410, "Gone", f"connection {connection_id} is gone", "GoneException")
 
 
 @dataclass
@@ -59,9 +68,17 @@ class _Connection:
 
 class WebSocketGateway:
     def __init__(
-        self, api: WebSocketApi, runtime: LambdaRuntime, executor: ThreadPoolExecutor, resolver: Resolver
+        self,
+        api: WebSocketApi,
+        runtime: LambdaRuntime,
+        executor: ThreadPoolExecutor,
+        resolver: Resolver,
+        signing_secrets: Mapping[str, str] | None = None,
     ) -> None:
+        """`signing_secrets` (access key id -> secret key) are the credentials whose signed calls
+        the @connections API serves; without any, it serves none."""
         self.api = api
+        self.signing_secrets = dict(signing_secrets or {})
         self.runtime = runtime
         self.executor = executor
         self.account_id = resolver.account_id
@@ -108,7 +125,7 @@ class WebSocketGateway:
         if expression.startswith("$request.body."):
             try:
                 message = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser: `$default`
                 message = None
             value: Any = message
             for part in expression.removeprefix("$request.body.").split("."):
@@ -121,7 +138,7 @@ class WebSocketGateway:
     async def handle_socket(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         if not socket.can_prepare(request).ok:
-            return web.json_response({"message": "expected a WebSocket upgrade"}, status=426)
+            return _error(426, "UpgradeRequired", "expected a WebSocket upgrade")
         connection_id = _connection_id()
         connect = self.api.function_for("$connect")
         if connect is not None:
@@ -139,10 +156,11 @@ class WebSocketGateway:
             try:
                 result = await self._invoke(connect, event)
             except FunctionError:
-                return web.json_response({"message": "Internal server error"}, status=500)
+                return _error(500, "InternalError", "Internal server error")
             status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
             if not 200 <= status < 300:
-                return web.json_response({"message": "Forbidden" if status == 403 else "Unauthorized"}, status=status)
+                refused = "Forbidden" if status == 403 else "Unauthorized"
+                return _error(status, refused, refused)
         await socket.prepare(request)
         self.connections[connection_id] = _Connection(
             socket, request.remote or "127.0.0.1", request.headers.get("User-Agent", "")
@@ -200,18 +218,25 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ @connections
     async def manage(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        try:
+            verify(
+                method=request.method,
+                url=f"{request.scheme}://{request.host}{request.raw_path}",
+                headers=request.headers,
+                body=data,
+                service="execute-api",
+                secrets=self.signing_secrets,
+            )
+        except SignatureRejected as rejected:
+            return _error(403, "Forbidden", str(rejected), "ForbiddenException")
         connection_id = request.match_info["connectionId"]
         connection = self.connections.get(connection_id)
         if connection is None or connection.socket.closed:
             return _gone(connection_id)
         if request.method == "POST":
-            data = await request.read()
             if len(data) > MAX_FRAME_BYTES:
-                return web.json_response(
-                    {"message": "payload too large"},
-                    status=413,
-                    headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
-                )
+                return _error(413, "PayloadTooLarge", "payload too large", "PayloadTooLargeException")
             try:
                 await connection.socket.send_str(data.decode("utf-8"))
             except UnicodeDecodeError:

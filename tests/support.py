@@ -4,17 +4,73 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT.parent / "shared" / "datasets" / "catalog"
+AUDIO_DIR = ROOT.parent / "shared" / "datasets" / "audio"
+DEMO_TRACK = AUDIO_DIR / "elf-land.ogg"  # the shortest demo track (27 s): cheap to encode again
+
+
+def _ffmpeg_or_none() -> str | None:
+    from backbeat.media.ffmpeg import ffmpeg_exe
+
+    try:
+        found = ffmpeg_exe(os.environ.get("FFMPEG_PATH", ""))
+    except RuntimeError:
+        return None
+    return found if os.access(found, os.X_OK) or shutil.which(found) else None
+
+
+def demo_audio_missing() -> str | None:
+    """Why the demo audio cannot be played here (None when it can): the tracks in
+    ../shared/datasets/audio, and an ffmpeg to encode them (the devstack's and the tests' own)."""
+    if not DEMO_TRACK.is_file():
+        return f"no demo audio: {DEMO_TRACK} is missing"
+    if _ffmpeg_or_none() is None:
+        configured = os.environ.get("FFMPEG_PATH")
+        if configured:
+            return f"no ffmpeg: FFMPEG_PATH={configured} is not an executable"
+        return "no ffmpeg: install imageio-ffmpeg (make venv) or set FFMPEG_PATH"
+    return None
+
+
+def needs_demo_audio() -> Any:
+    """A skip mark, with the reason shown, for tests that play or encode the demo audio."""
+    import pytest
+
+    missing = demo_audio_missing()
+    return pytest.mark.skipif(missing is not None, reason=missing or "")
+
+
+def demo_song_id(track: Path = DEMO_TRACK) -> str:
+    """The song id a demo track has in a devstack started with demo audio (derived from its bytes,
+    exactly as ingest derives it)."""
+    from backbeat.media.masters import content_hash, master_key, song_id_for_key
+
+    return song_id_for_key(master_key(content_hash(track.read_bytes())))
+
+
+def fresh_copy(track: Path, directory: Path) -> Path:
+    """`track` remuxed (stream copy, same audio) with a tag of its own, so its bytes, and so its song
+    id, are new: ingesting it on the shared devstack encodes a song of its own, never the demo song
+    made from the same track."""
+    ffmpeg = _ffmpeg_or_none()
+    assert ffmpeg, demo_audio_missing()
+    target = directory / f"{track.stem}-{uuid.uuid4().hex[:8]}{track.suffix}"
+    tag = f"backbeat_test_copy={target.stem}"
+    command = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(track), "-map", "0", "-c", "copy"]
+    subprocess.run([*command, "-metadata:s:a:0", tag, str(target)], check=True, timeout=60)
+    return target
 
 
 def http(

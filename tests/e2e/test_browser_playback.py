@@ -1,6 +1,6 @@
 """A real browser plays a song: hls.js (from npm, pinned in tests/browser/) in Debian's headless Chromium
-plays the master playlist of a StreamManifest from a devstack of its own, over MSE, from a page on
-another origin (a loopback server started here), exactly as a web player would.
+plays the master playlist of a StreamManifest for a demo track from the session devstack, over MSE, from
+a page on another origin (a loopback server started here), exactly as a web player would.
 
 It passes when playback advances at least 5 s with no hls.js error at all (fatal or not), hls.js saw
 exactly the rungs the manifest grants (a free listener asking for very_high gets 96/128/160), and every
@@ -26,10 +26,9 @@ from urllib.parse import quote, urljoin
 
 import pytest
 
-from tests.conftest import RunningStack, start_devstack, stop_devstack
-from tests.support import ROOT, http
+from tests.conftest import RunningStack
+from tests.support import ROOT, demo_song_id, http, needs_demo_audio
 
-TRACK = ROOT.parent / "shared" / "datasets" / "audio" / "elf-land.ogg"
 PAGE_DIR = ROOT / "tests" / "browser"
 HLS_DIST = PAGE_DIR / "node_modules" / "hls.js" / "dist"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -57,7 +56,7 @@ def _missing_tools() -> list[str]:
 MISSING = _missing_tools()
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not TRACK.is_file(), reason=f"no demo audio at {TRACK}"),
+    needs_demo_audio(),
     pytest.mark.skipif(
         bool(MISSING),
         reason=f"{' and '.join(MISSING)} missing: `bash scripts/system-deps` (run by `make test`) installs it",
@@ -121,20 +120,14 @@ def page_url(hls_dist: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_devstack(
-        tmp_path_factory.mktemp("browser") / "state.json", "--catalog-limit", "50", "--no-demo-audio"
-    )
-    yield running
-    stop_devstack(running.process)
+def stack(devstack: RunningStack) -> RunningStack:
+    return devstack
 
 
 @pytest.fixture(scope="module")
 def free_manifest(stack: RunningStack) -> dict[str, Any]:
-    """A free listener's very_high manifest for a freshly ingested and encoded song."""
-    done = stack.cli("ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
-    assert done.returncode == 0, done.stderr
-    song_id = done.stdout.strip().splitlines()[-1]
+    """A new free listener's very_high manifest for a demo track (encoded by the ingest path)."""
+    song_id = demo_song_id()
     email, password = f"browser-{time.time_ns()}@stream.test", "a-long-password"
     status, body, _ = http("POST", f"{stack.url}/auth/signup", {"email": email, "password": password})
     assert status == 201, body

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from backbeat_ops.dataset import load_catalog
-from tests.support import CATALOG_DIR, http
+from tests.support import CATALOG_DIR, http, needs_demo_audio
 
 pytestmark = pytest.mark.e2e
 
@@ -39,14 +39,14 @@ def test_new_listener_browses_the_catalog(devstack) -> None:
     assert http("GET", f"{url}/me", token=tokens["idToken"])[0] == 200
 
 
-def test_any_catalog_song_plays(devstack, demo_tokens) -> None:  # type: ignore[no-untyped-def]
+@needs_demo_audio()
+def test_any_catalog_song_plays(devstack, demo_tokens, catalog) -> None:  # type: ignore[no-untyped-def]
     """`make dev` links every demo catalog song to one of the encoded demo tracks: search for
     anything, press play, and the first audio arrives with a plain GET."""
     import random
     import urllib.request
 
-    songs = load_catalog(CATALOG_DIR).songs
-    picked = random.Random(4).sample(songs, 12)
+    picked = random.Random(4).sample(catalog.songs, 12)
     heard: set[str] = set()
     for song in picked:
         status, manifest, _ = http(
@@ -61,6 +61,7 @@ def test_any_catalog_song_plays(devstack, demo_tokens) -> None:  # type: ignore[
     assert len(heard) > 3  # the links spread over the demo tracks
 
 
+@needs_demo_audio()
 def test_the_demo_tracks_are_songs_of_their_own(devstack, demo_tokens) -> None:  # type: ignore[no-untyped-def]
     """The ten demo tracks are ingested like any master: searchable by their tags, and playable."""
     from urllib.parse import quote

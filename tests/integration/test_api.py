@@ -17,8 +17,7 @@ import jwt
 import moto
 import pytest
 
-from backbeat_ops.dataset import load_catalog
-from tests.support import CATALOG_DIR, ROOT, http
+from tests.support import ROOT, http
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +37,7 @@ def test_demo_users_log_in_and_see_their_tiers(devstack, demo_tokens) -> None:
         assert me["email"] == f"{tier}@demo.backbeat.dev"
 
 
-def test_25_random_catalog_songs_come_back_right(devstack, demo_tokens) -> None:
-    catalog = load_catalog(CATALOG_DIR)
+def test_25_random_catalog_songs_come_back_right(devstack, demo_tokens, catalog) -> None:
     sample = random.Random(2026).sample(catalog.songs, 25)
     for song in sample:
         status, body, _ = http("GET", f"{devstack.url}/songs/{song.id}", token=demo_tokens["free"])
@@ -50,8 +48,7 @@ def test_25_random_catalog_songs_come_back_right(devstack, demo_tokens) -> None:
         assert body["album"]["type"] == "single"
 
 
-def test_artist_and_album_pages(devstack, demo_tokens) -> None:
-    catalog = load_catalog(CATALOG_DIR)
+def test_artist_and_album_pages(devstack, demo_tokens, catalog) -> None:
     artist = max(catalog.artists, key=lambda a: len(a.song_ids))
     seen: list[str] = []
     for offset in range(0, len(artist.song_ids), 50):
@@ -140,8 +137,7 @@ def test_ops_cli_sets_the_tier(devstack) -> None:
     assert missing.returncode == 1 and "no user" in missing.stderr
 
 
-def test_concurrent_requests_are_served(devstack, demo_tokens) -> None:
-    catalog = load_catalog(CATALOG_DIR)
+def test_concurrent_requests_are_served(devstack, demo_tokens, catalog) -> None:
     songs = random.Random(7).sample(catalog.songs, 64)
 
     def fetch(song) -> tuple[int, str]:  # type: ignore[no-untyped-def]

@@ -120,6 +120,7 @@ def test_every_mapping_has_a_running_poller(stack: Devstack) -> None:
         "poller:StreamRecorderFunction:dynamodb": "ok",
         "poller:KinesisRecorderFunction:kinesis": "ok",
         "poller:QueueWorkerFunction:sqs": "ok",
+        "poller:SleeperFunction:sqs": "ok",
     }
 
 
@@ -301,6 +302,41 @@ def test_a_failing_task_fails_the_execution(stack: Devstack) -> None:
     failed = [event for event in history if event["type"] == "ExecutionFailed"]
     assert failed, history
     assert "a statement needs at least one play" in json.dumps(failed[0]["executionFailedEventDetails"])
+
+
+def test_a_task_past_its_function_timeout_fails_the_execution_with_the_timeout(stack: Devstack) -> None:
+    assert stack.deployment is not None
+    stepfunctions = client(stack, "stepfunctions")
+    arn = stack.deployment.state_machines["SlowStateMachine"]
+
+    execution = stepfunctions.start_execution(
+        stateMachineArn=arn, name=f"slow-{uuid.uuid4().hex}", input=json.dumps({"seconds": 3})
+    )
+    described = finished_execution(stack, execution["executionArn"])
+
+    assert described["status"] == "FAILED", described
+    history = stepfunctions.get_execution_history(executionArn=execution["executionArn"])["events"]
+    failed = [event for event in history if event["type"] == "ExecutionFailed"]
+    assert "Task timed out after 1.00 seconds" in json.dumps(failed[0]["executionFailedEventDetails"])
+    quick = stepfunctions.start_execution(
+        stateMachineArn=arn, name=f"slow-{uuid.uuid4().hex}", input=json.dumps({"seconds": 0})
+    )
+    assert finished_execution(stack, quick["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_a_message_whose_invocation_times_out_is_not_deleted_and_ends_in_the_dlq(stack: Devstack) -> None:
+    """The poller sees the timeout as the invocation's error: the message stays on the queue and
+    its redrive policy (maxReceiveCount 1) moves it to the dead-letter queue."""
+    sqs = client(stack, "sqs")
+    body = {"seconds": 3, "run": uuid.uuid4().hex}
+    sqs.send_message(QueueUrl=stack.output("SlowQueueUrl"), MessageBody=json.dumps(body))
+    dead_letters = stack.output("SlowDeadLetterQueueUrl")
+
+    def dead_letter() -> dict[str, Any] | None:
+        messages = sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=1).get("Messages", [])
+        return messages[0] if messages else None
+
+    assert json.loads(eventually(dead_letter, what="the timed-out message in the DLQ")["Body"]) == body
 
 
 def test_stop_joins_every_poller_thread(stack: Devstack) -> None:

@@ -1,13 +1,16 @@
-"""Ingest -> S3 -> EventBridge -> the encode state machine -> catalog, on a devstack of its own:
+"""Ingest -> S3 -> EventBridge -> the encode state machine -> catalog, on the session devstack:
 a real OGG becomes a 5-rung HLS/fMP4 ladder, the same bytes again start nothing, and random bytes
 fail with a reason. Then every master format (the OGG, and MP3, FLAC, M4A and Opus made from it)
 ingests, is checked with ffprobe (not our own parser) and plays through POST /stream; damaged real
-files (a truncated MP3, byte-garbled OGG and FLAC) fail with a reason."""
+files (a truncated MP3, byte-garbled OGG and FLAC) fail with a reason.
+
+Every master here is made in this session with a tag of its own (tests.support.fresh_copy), so its
+bytes and its song id are new: the shared stack's demo song made from the same track is never
+re-encoded under the other tests' feet."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -15,34 +18,32 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.conftest import RunningStack, start_devstack, stop_devstack
-from tests.support import ROOT, http, plain_get
+from tests.conftest import RunningStack
+from tests.support import DEMO_TRACK, fresh_copy, http, needs_demo_audio, plain_get
 
-AUDIO = ROOT.parent / "shared" / "datasets" / "audio"
-TRACK = AUDIO / "elf-land.ogg"
 FFPROBE = shutil.which("ffprobe")
 LADDER = (96, 128, 160, 256, 320)
 
-pytestmark = pytest.mark.skipif(not TRACK.is_file(), reason=f"no demo audio at {AUDIO}")
+pytestmark = [pytest.mark.integration, needs_demo_audio()]
 needs_ffprobe = pytest.mark.skipif(
     FFPROBE is None, reason="no ffprobe on PATH: scripts/system-deps installs it (make test runs it)"
 )
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_devstack(
-        tmp_path_factory.mktemp("encode") / "state.json", "--catalog-limit", "50", "--no-demo-audio"
-    )
-    yield running
-    stop_devstack(running.process)
+def stack(devstack: RunningStack) -> RunningStack:
+    return devstack
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo OGG with new bytes (and so a song id of its own on the shared stack)."""
+    return fresh_copy(DEMO_TRACK, tmp_path_factory.mktemp("track"))
 
 
 def ingest(stack: RunningStack, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -50,18 +51,11 @@ def ingest(stack: RunningStack, path: Path, *extra: str) -> subprocess.Completed
 
 
 def aws(stack: RunningStack, service: str) -> Any:
-    environment = stack.state["environment"]
-    return boto3.client(
-        service,
-        endpoint_url=environment["AWS_ENDPOINT_URL"],
-        region_name=environment["AWS_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    )
+    return stack.client(service)
 
 
 def executions(stack: RunningStack) -> int:
-    arn = stack.state["outputs"]["EncodeStateMachineArn"]
+    arn = stack.stack_output("EncodeStateMachineArn")
     return len(aws(stack, "stepfunctions").list_executions(stateMachineArn=arn)["executions"])
 
 
@@ -73,14 +67,14 @@ def source_duration(path: Path) -> float:
     return probe.duration_seconds
 
 
-def test_a_real_track_becomes_a_five_rung_hls_ladder(stack: RunningStack) -> None:
-    done = ingest(stack, TRACK, "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
+def test_a_real_track_becomes_a_five_rung_hls_ladder(stack: RunningStack, track: Path) -> None:
+    done = ingest(stack, track, "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
     assert done.returncode == 0, done.stderr
     song_id = done.stdout.strip().splitlines()[-1]
     assert len(song_id) == 22
 
     s3 = aws(stack, "s3")
-    bucket = stack.state["outputs"]["MediaBucketName"]
+    bucket = stack.stack_output("MediaBucketName")
 
     def read(key: str) -> str:
         return str(s3.get_object(Bucket=bucket, Key=f"songs/{song_id}/{key}")["Body"].read().decode())
@@ -89,7 +83,7 @@ def test_a_real_track_becomes_a_five_rung_hls_ladder(stack: RunningStack) -> Non
     variants = re.findall(r"^(master_\d+k\.m3u8)$", master, re.MULTILINE)
     assert variants == [f"master_{kbps}k.m3u8" for kbps in (96, 128, 160, 256, 320)]
     assert master.count('CODECS="mp4a.40.2"') == 5
-    expected = source_duration(TRACK)
+    expected = source_duration(track)
     for variant in variants:
         playlist = read(variant)
         assert int(re.search(r"#EXT-X-TARGETDURATION:(\d+)", playlist).group(1)) <= 11  # type: ignore[union-attr]
@@ -103,7 +97,7 @@ def test_a_real_track_becomes_a_five_rung_hls_ladder(stack: RunningStack) -> Non
         assert abs(total - expected) <= 0.5, (variant, total, expected)
 
     item = aws(stack, "dynamodb").get_item(
-        TableName=stack.state["outputs"]["CatalogTableName"], Key={"pk": {"S": f"SONG#{song_id}"}, "sk": {"S": "META"}}
+        TableName=stack.stack_output("CatalogTableName"), Key={"pk": {"S": f"SONG#{song_id}"}, "sk": {"S": "META"}}
     )["Item"]
     assert item["status"]["S"] == "ready"
     assert len(item["renditions"]["L"]) == 5
@@ -112,7 +106,7 @@ def test_a_real_track_becomes_a_five_rung_hls_ladder(stack: RunningStack) -> Non
 
     # The same bytes again: the same id and no second execution.
     before = executions(stack)
-    again = ingest(stack, TRACK, "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
+    again = ingest(stack, track, "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1] == song_id
     assert executions(stack) == before
@@ -150,7 +144,7 @@ def ffprobe(*args: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def masters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def masters(tmp_path_factory: pytest.TempPathFactory, track: Path) -> dict[str, Path]:
     from backbeat.media.ffmpeg import ffmpeg_exe
 
     directory = tmp_path_factory.mktemp("masters")
@@ -158,14 +152,16 @@ def masters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cover = directory / "cover.png"
     quiet = (exe, "-hide_banner", "-nostdin", "-v", "error", "-y")
     subprocess.run([*quiet, "-f", "lavfi", "-i", "color=c=navy:s=320x320", "-frames:v", "1", str(cover)], check=True)
-    made = {"ogg": TRACK}
+    made = {"ogg": track}
     for extension, codec in MASTER_ENCODES.items():
         target = directory / f"elf-land.{extension}"
-        inputs, maps = ["-i", str(TRACK)], ["-map", "0:a:0"]
+        inputs, maps = ["-i", str(track)], ["-map", "0:a:0"]
         if extension in WITH_COVER:
             inputs += ["-i", str(cover)]
             maps += ["-map", "1:v", "-c:v", "png", "-disposition:v", "attached_pic"]
+        # The copy's own name as a tag: these bytes are new in every session, like the OGG's.
         tags = ["-metadata", "title=Elf Land", "-metadata", "artist=Aleksi Aubry-Carlson"]
+        tags += ["-metadata", f"comment={track.stem}"]
         subprocess.run([*quiet, *inputs, *maps, *codec, *tags, str(target)], check=True, timeout=60)
         made[extension] = target
     return made
@@ -176,21 +172,13 @@ def premium_token(stack: RunningStack) -> str:
     email = f"premium-{uuid.uuid4().hex[:8]}@formats.test"
     status, body, _ = http("POST", f"{stack.url}/auth/signup", {"email": email, "password": "a-long-password"})
     assert status == 201, body
-    environment = os.environ | {"BACKBEAT_DEVSTACK_STATE": str(stack.state_file)}
-    done = subprocess.run(
-        [sys.executable, "-m", "backbeat_ops.cli", "users", "set-tier", email, "premium"],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    done = stack.cli("users", "set-tier", email, "premium")
     assert done.returncode == 0, done.stderr
     return stack.login(email, "a-long-password")
 
 
 def download_song(stack: RunningStack, song_id: str, directory: Path) -> Path:
-    s3, bucket = aws(stack, "s3"), stack.state["outputs"]["MediaBucketName"]
+    s3, bucket = aws(stack, "s3"), stack.stack_output("MediaBucketName")
     prefix = f"songs/{song_id}/"
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
     directory.mkdir(parents=True)
@@ -215,7 +203,7 @@ def test_every_master_format_ingests_checks_out_with_ffprobe_and_plays(
     assert done.returncode == 0, done.stderr
     song_id = done.stdout.strip().splitlines()[-1]
     item = aws(stack, "dynamodb").get_item(
-        TableName=stack.state["outputs"]["CatalogTableName"], Key={"pk": {"S": f"SONG#{song_id}"}, "sk": {"S": "META"}}
+        TableName=stack.stack_output("CatalogTableName"), Key={"pk": {"S": f"SONG#{song_id}"}, "sk": {"S": "META"}}
     )["Item"]
     assert item["status"]["S"] == "ready"
     assert abs(int(item["durationMs"]["N"]) / 1000 - source_seconds) <= 0.5

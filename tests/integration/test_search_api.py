@@ -3,10 +3,8 @@ index fresh (change data capture)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
-import boto3
 import pytest
 
 from tests.support import http, wait_for
@@ -58,9 +56,7 @@ def test_bad_search_input_is_422_and_odd_text_is_searched(devstack, demo_tokens)
 
 
 def test_catalog_changes_reach_search_through_the_stream(devstack, demo_tokens) -> None:
-    state = devstack.state
-    os.environ.update(state["environment"])
-    table = boto3.resource("dynamodb").Table(state["outputs"]["CatalogTableName"])
+    table = devstack.resource("dynamodb").Table(devstack.stack_output("CatalogTableName"))
     song_id = uuid.uuid4().hex[:22]
     title = f"Zyzzogeton Serenade {song_id[:6]}"
     item = {

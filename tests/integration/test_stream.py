@@ -1,5 +1,6 @@
-"""POST /stream and signed delivery on a devstack of its own: a real OGG is ingested, then a free and
-a premium listener get their manifests, and every URL in them (and in the playlists they lead to) is
+"""POST /stream and signed delivery on the session devstack: a free and a premium listener get their
+manifests for a demo track (encoded by the same ingest path `backbeat ingest` takes; the ingest itself
+is tested in test_encode_pipeline), and every URL in them (and in the playlists they lead to) is
 fetched with a plain GET; forged, expired and foreign URLs are refused."""
 
 from __future__ import annotations
@@ -7,50 +8,35 @@ from __future__ import annotations
 import re
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
 
-from tests.conftest import RunningStack, start_devstack, stop_devstack
-from tests.support import ROOT, http, plain_get
+from tests.conftest import RunningStack
+from tests.support import demo_song_id, http, needs_demo_audio, plain_get
 
-AUDIO = ROOT.parent / "shared" / "datasets" / "audio"
-TRACK = AUDIO / "elf-land.ogg"
-
-pytestmark = pytest.mark.skipif(not TRACK.is_file(), reason=f"no demo audio at {AUDIO}")
+pytestmark = [pytest.mark.integration, needs_demo_audio()]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_devstack(
-        tmp_path_factory.mktemp("stream") / "state.json", "--catalog-limit", "50", "--no-demo-audio"
-    )
-    yield running
-    stop_devstack(running.process)
+def stack(devstack: RunningStack) -> RunningStack:
+    return devstack
 
 
 @pytest.fixture(scope="module")
-def song_id(stack: RunningStack) -> str:
-    done = stack.cli("ingest", str(TRACK), "--title", "Elf Land", "--artist", "Aleksi Aubry-Carlson", "--wait")
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+def song_id(stack: RunningStack, tokens: dict[str, str]) -> str:
+    """The demo track's song, ready to play (the devstack encodes the demo tracks before it is ready)."""
+    song = demo_song_id()
+    status, body, _ = http("GET", f"{stack.url}/songs/{song}", token=tokens["free"])
+    assert status == 200, body
+    return song
 
 
 @pytest.fixture(scope="module")
-def tokens(stack: RunningStack) -> dict[str, str]:
-    issued = {}
-    for tier in ("free", "premium"):
-        email = f"{tier}-{uuid.uuid4().hex[:8]}@stream.test"
-        status, body, _ = http("POST", f"{stack.url}/auth/signup", {"email": email, "password": "a-long-password"})
-        assert status == 201, body
-        if tier == "premium":
-            done = stack.cli("users", "set-tier", email, "premium")
-            assert done.returncode == 0, done.stderr
-        issued[tier] = stack.login(email, "a-long-password")
-    return issued
+def tokens(demo_tokens: dict[str, str]) -> dict[str, str]:
+    """The demo listeners, one per tier (no test changes their tiers)."""
+    return {tier: demo_tokens[tier] for tier in ("free", "premium")}
 
 
 def stream(stack: RunningStack, song: str, token: str | None, body: Any) -> tuple[int, Any]:
@@ -119,17 +105,8 @@ def test_forged_expired_and_foreign_urls_are_refused(stack: RunningStack, song_i
     for bad in forged:
         assert plain_get(bad)[0] == 403, bad
     # A genuine token whose time is up (signed with the stack's own key, as the stream function does).
-    secret_arn = stack.state["outputs"]["MediaSigningSecretArn"]
-    environment = stack.state["environment"]
-    import boto3
-
-    secret = boto3.client(
-        "secretsmanager",
-        endpoint_url=environment["AWS_ENDPOINT_URL"],
-        region_name=environment["AWS_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    ).get_secret_value(SecretId=secret_arn)["SecretString"]
+    secret_arn = stack.stack_output("MediaSigningSecretArn")
+    secret = stack.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
     expired = signing.sign(
         secret.encode(), user_id="anyone", song_id=song_id, cap_kbps=160, expiry=int(time.time()) - 1
     )

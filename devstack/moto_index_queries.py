@@ -1,0 +1,147 @@
+"""Index queries in moto's DynamoDB answered from a per-attribute map, not by walking the table.
+
+moto answers a Query on a global or local secondary index by testing every item of the table, so
+an artist page (a Query on `byArtist`) costs as much as the whole catalog. DynamoDB reads one
+partition of the index. Here each table keeps, for every attribute that is the hash key of an
+index that has been queried, a map from the attribute's value to the items holding it; a Query
+names one value, so its candidates are that value's items.
+
+Only the candidate list changes: moto's own `Table.query` still checks every key condition, sorts,
+applies the start key, the limit, the 1 MB page, projections and filters, so the order and
+pagination are moto's to the item. The candidates come in through `Table.all_items`, which that
+query calls once to list what it will test.
+
+The map is kept current where items change: `Table.put_item` (puts, batch writes and the creation
+of an item by UpdateItem), `DynamoDBBackend.update_item` (UpdateItem changes an item in place), and
+the rollback of a failed transaction (`index_item`). It may keep entries that are no longer true --
+an item replaced, deleted, or updated to another value -- and those are dropped when a query meets
+them: a candidate counts only while it is still the table's item under its key, and moto's
+condition check drops one whose attribute has changed. The map lives on the table object (so it
+travels with the table when moto's state is saved and restored) and is rebuilt whenever the
+table's item store has been replaced.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+_LOCK = threading.RLock()
+_CANDIDATES = threading.local()  # the candidates of the query running on this thread, by table id
+
+
+@dataclass
+class _IndexMaps:
+    """For one table: attribute name -> attribute value -> primary key -> item."""
+
+    items_store: Any
+    by_attribute: dict[str, dict[Any, dict[tuple[Any, Any], Any]]] = field(default_factory=dict)
+
+
+def _maps(table: Any) -> _IndexMaps:
+    maps: _IndexMaps | None = table.__dict__.get("_devstack_index_maps")
+    if maps is None or maps.items_store is not table.items:
+        maps = _IndexMaps(items_store=table.items)
+        table._devstack_index_maps = maps
+    return maps
+
+
+def _primary_key(item: Any) -> tuple[Any, Any]:
+    return (item.hash_key, item.range_key)
+
+
+def _stored(table: Any, item: Any) -> bool:
+    """Whether `item` is still the table's item under its key (not replaced nor deleted)."""
+    bucket = table.items.get(item.hash_key)
+    if bucket is None:
+        return False
+    current = bucket.get(item.range_key) if table.range_key_attr else bucket
+    return current is item
+
+
+def index_item(table: Any, item: Any) -> None:
+    """Record `item` under its current value of every mapped attribute."""
+    if item is None:
+        return
+    with _LOCK:
+        for attribute, by_value in _maps(table).by_attribute.items():
+            value = item.attrs.get(attribute)
+            if value is not None:
+                by_value.setdefault(value, {})[_primary_key(item)] = item
+
+
+def _items_with(table: Any, attribute: str, value: Any) -> list[Any]:
+    with _LOCK:
+        maps = _maps(table)
+        by_value = maps.by_attribute.get(attribute)
+        if by_value is None:  # first query on this attribute: one walk of the table builds its map
+            by_value = {}
+            for item in table.all_items():
+                found = item.attrs.get(attribute)
+                if found is not None:
+                    by_value.setdefault(found, {})[_primary_key(item)] = item
+            maps.by_attribute[attribute] = by_value
+        entries = by_value.get(value, {})
+        stale = [key for key, item in entries.items() if not _stored(table, item)]
+        for key in stale:
+            del entries[key]
+        return list(entries.values())
+
+
+def _single_hash_attribute(table: Any, index_name: str) -> str | None:
+    for index in table.all_indexes():
+        if index.name == index_name:
+            hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+            return hashes[0] if len(hashes) == 1 else None
+    return None
+
+
+def patch_moto_index_queries() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_devstack_index_queries", False):
+        return
+    original_query = Table.query
+    original_all_items = Table.all_items
+    original_put_item = Table.put_item
+    original_update_item = DynamoDBBackend.update_item
+
+    def all_items(self: Any) -> Any:
+        candidates = getattr(_CANDIDATES, "by_table", {}).get(id(self))
+        return candidates if candidates is not None else original_all_items(self)
+
+    query_signature = inspect.signature(original_query)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = query_signature.bind(self, *args, **kwargs).arguments
+        index_name = arguments.get("index_name")
+        attribute = _single_hash_attribute(self, index_name) if index_name else None
+        conditions = dict(arguments.get("hash_key_conditions") or [])
+        value = conditions.get(attribute) if attribute else None
+        if attribute is None or value is None or len(conditions) != 1:
+            return original_query(self, *args, **kwargs)
+        by_table = _CANDIDATES.__dict__.setdefault("by_table", {})
+        by_table[id(self)] = _items_with(self, attribute, value)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            by_table.pop(id(self), None)
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = original_put_item(self, *args, **kwargs)
+        index_item(self, item)
+        return item
+
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        item = original_update_item(self, table_name, *args, **kwargs)
+        index_item(self.get_table(table_name), item)
+        return item
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+    Table.put_item = put_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    Table._devstack_index_queries = True  # type: ignore[attr-defined]

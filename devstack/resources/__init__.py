@@ -1,0 +1,23 @@
+"""Create the resources of `template.yaml` in the moto server and describe how they are wired
+(see `creator`); the description itself is in `model`."""
+
+from devstack.resources.creator import IGNORED_TYPES, ResourceCreator
+from devstack.resources.model import (
+    Deployment,
+    EventSourceMapping,
+    HttpApi,
+    HttpRoute,
+    JwtAuthorizer,
+    WebSocketApi,
+)
+
+__all__ = [
+    "IGNORED_TYPES",
+    "Deployment",
+    "EventSourceMapping",
+    "HttpApi",
+    "HttpRoute",
+    "JwtAuthorizer",
+    "ResourceCreator",
+    "WebSocketApi",
+]

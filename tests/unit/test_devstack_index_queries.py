@@ -1,0 +1,189 @@
+"""Index queries in the emulator read the queried partition, and answer exactly as a walk of the
+table would: the same items, in the same order, with the same pages, while items are put, updated,
+replaced, deleted and rolled back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.moto_patches import patch_moto_dynamodb_isolation, patch_moto_index_queries
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    patch_moto_dynamodb_isolation()
+    patch_moto_index_queries()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="catalog",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "byArtist",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield dynamodb
+
+
+def _put(dynamodb: Any, song: str, artist: str, title: str) -> None:
+    dynamodb.put_item(
+        TableName="catalog",
+        Item={
+            "pk": {"S": f"SONG#{song}"},
+            "sk": {"S": "META"},
+            "gsi1pk": {"S": f"ARTIST#{artist}"},
+            "gsi1sk": {"S": f"{title}#{song}"},
+        },
+    )
+
+
+def _by_artist(dynamodb: Any, artist: str, *, page: int = 2, forward: bool = True, **extra: Any) -> list[str]:
+    """Every page of the artist's songs, following LastEvaluatedKey as a client does."""
+    songs: list[str] = []
+    arguments: dict[str, Any] = {
+        "TableName": "catalog",
+        "IndexName": "byArtist",
+        "KeyConditionExpression": "gsi1pk = :artist",
+        "ExpressionAttributeValues": {":artist": {"S": f"ARTIST#{artist}"}},
+        "Limit": page,
+        "ScanIndexForward": forward,
+    }
+    for key, value in extra.items():
+        if key == "ExpressionAttributeValues":
+            arguments[key] = {**arguments[key], **value}
+        else:
+            arguments[key] = value
+    while True:
+        answer = dynamodb.query(**arguments)
+        songs.extend(item["pk"]["S"].removeprefix("SONG#") for item in answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            return songs
+        arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def test_an_index_query_answers_in_index_order_page_by_page(table: Any) -> None:
+    songs = [("s1", "a", "b"), ("s2", "b", "a"), ("s3", "a", "a"), ("s4", "a", "c"), ("s5", "a", "a")]
+    for song, artist, title in songs:
+        _put(table, song, artist, title)
+    assert _by_artist(table, "a") == ["s3", "s5", "s1", "s4"]
+    assert _by_artist(table, "a", forward=False) == ["s4", "s1", "s5", "s3"]
+    assert _by_artist(table, "b", page=10) == ["s2"]
+    assert _by_artist(table, "nobody") == []
+    range_condition = {
+        "KeyConditionExpression": "gsi1pk = :artist AND begins_with(gsi1sk, :a)",
+        "ExpressionAttributeValues": {":a": {"S": "a#"}},
+    }
+    assert _by_artist(table, "a", page=1, **range_condition) == ["s3", "s5"]
+
+
+def test_an_index_query_sees_every_change_made_after_the_first_query(table: Any) -> None:
+    _put(table, "s1", "a", "one")
+    _put(table, "s2", "a", "two")
+    assert _by_artist(table, "a") == ["s1", "s2"]  # the first query maps the index
+
+    _put(table, "s3", "a", "three")  # a new item
+    _put(table, "s1", "b", "one")  # replaced under another artist
+    table.update_item(  # changed in place to another artist
+        TableName="catalog",
+        Key={"pk": {"S": "SONG#s2"}, "sk": {"S": "META"}},
+        UpdateExpression="SET gsi1pk = :b",
+        ExpressionAttributeValues={":b": {"S": "ARTIST#b"}},
+    )
+    table.update_item(  # created by an update
+        TableName="catalog",
+        Key={"pk": {"S": "SONG#s4"}, "sk": {"S": "META"}},
+        UpdateExpression="SET gsi1pk = :a, gsi1sk = :t",
+        ExpressionAttributeValues={":a": {"S": "ARTIST#a"}, ":t": {"S": "four#s4"}},
+    )
+    assert _by_artist(table, "a") == ["s4", "s3"]
+    assert _by_artist(table, "b") == ["s1", "s2"]
+
+    table.delete_item(TableName="catalog", Key={"pk": {"S": "SONG#s3"}, "sk": {"S": "META"}})
+    table.batch_write_item(
+        RequestItems={
+            "catalog": [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "pk": {"S": "SONG#s5"},
+                            "sk": {"S": "META"},
+                            "gsi1pk": {"S": "ARTIST#a"},
+                            "gsi1sk": {"S": "five#s5"},
+                        }
+                    }
+                }
+            ]
+        }
+    )
+    assert _by_artist(table, "a") == ["s5", "s4"]
+
+
+def test_an_index_query_sees_an_item_a_failed_transaction_restored(table: Any) -> None:
+    _put(table, "s1", "a", "one")
+    assert _by_artist(table, "a") == ["s1"]
+    with pytest.raises(table.exceptions.TransactionCanceledException):
+        table.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "catalog",
+                        "Key": {"pk": {"S": "SONG#s1"}, "sk": {"S": "META"}},
+                        "UpdateExpression": "SET gsi1pk = :b",
+                        "ExpressionAttributeValues": {":b": {"S": "ARTIST#b"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": "catalog",
+                        "Key": {"pk": {"S": "SONG#missing"}, "sk": {"S": "META"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert _by_artist(table, "a") == ["s1"]
+    assert _by_artist(table, "b") == []
+
+
+def test_an_index_query_reads_only_the_queried_partition(table: Any) -> None:
+    """The artist's songs are the query's candidates, not every item of the table."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    for number in range(50):
+        _put(table, f"s{number}", "other", f"t{number}")
+    _put(table, "mine", "a", "one")
+    model = dynamodb_backends["123456789012"]["us-east-1"].get_table("catalog")
+    assert len(model.all_items()) == 51
+    assert _by_artist(table, "a") == ["mine"]  # the first query on the index maps it: one walk
+    _put(table, "later", "a", "two")
+    tested: list[int] = []
+    original = Table.all_items  # what moto's query lists as the items it will test
+
+    def counting(self: Any) -> Any:
+        items = original(self)
+        tested.append(len(items))
+        return items
+
+    Table.all_items = counting  # type: ignore[method-assign]
+    try:
+        assert _by_artist(table, "a") == ["mine", "later"]
+    finally:
+        Table.all_items = original  # type: ignore[method-assign]
+    assert tested == [2]
