@@ -50,6 +50,7 @@ integration: venv
 ## make bench: every benchmark at the sizes docs/performance.md quotes (each section names its command)
 bench: venv
 	$(BIN)/python bench/foundation.py --requests 500
+	$(BIN)/python bench/catalog_pages.py --requests 300
 	$(BIN)/python bench/search_relevance.py --queries 1000
 	$(BIN)/python bench/search_latency.py --requests 300
 	$(BIN)/python bench/playlists.py --edits 100 --subscribers 50

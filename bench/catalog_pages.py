@@ -1,11 +1,12 @@
 """Catalog pages through the gateway: GET /songs/{id}, /artists/{id} and /albums/{id}, in one run.
 
-    .venv/bin/python bench/catalog_pages.py [--requests 200] [--state .devstack/state.json]
+    .venv/bin/python bench/catalog_pages.py [--requests 300] [--state .devstack/state.json]
                                             [--catalog-limit N]
 
-Uses a running devstack found through its state file (`make dev` writes `.devstack/state.json`;
-`python -m devstack --state-file PATH` writes another). Logs in as the free demo user, then for
-random songs of the seeded catalog (the first `--catalog-limit` songs when the stack was started
+With `--state`, uses a running devstack found through its state file (`make dev` writes
+`.devstack/state.json`; `python -m devstack --state-file PATH` writes another); without it, starts
+its own `make dev` (full demo catalog, no demo audio: pages do not need it) and stops it.
+Logs in as the free demo user, then for random songs of the seeded catalog (the first `--catalog-limit` songs when the stack was started
 with that flag) requests the song, its artist and its album in turn, sequentially from one client
 on loopback, so the three routes see the same stack under the same load. Prints p50/p99 per route
 and each page's ratio to the song page.
@@ -20,6 +21,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backbeat_ops.dataset import load_catalog  # noqa: E402
-from bench.foundation import percentile  # noqa: E402
+from bench.foundation import devstack_args, percentile, start_make_dev, stop_make_dev  # noqa: E402
 from tests.support import CATALOG_DIR, http  # noqa: E402
 
 DEMO_PASSWORD = "listen-to-the-music"
@@ -36,15 +38,27 @@ ROUTES = ("song", "artist", "album")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=200, help="requests per route")
-    parser.add_argument("--state", type=Path, default=ROOT / ".devstack" / "state.json")
+    parser.add_argument("--requests", type=int, default=300, help="requests per route")
+    parser.add_argument("--state", type=Path, default=None, help="a running devstack's state file")
     parser.add_argument("--catalog-limit", type=int, default=None, help="the stack's --catalog-limit, if any")
     parser.add_argument("--catalog-dir", type=Path, default=CATALOG_DIR)
     args = parser.parse_args()
 
+    if args.state is None:
+        state = Path(tempfile.mkdtemp()) / "state.json"
+        flags = ["--no-demo-audio", *devstack_args(args)]
+        process, _port, _ready, _lines = start_make_dev(state, *flags)
+        try:
+            measure(json.loads(state.read_text())["url"], args)
+        finally:
+            stop_make_dev(process)
+        return
     if not args.state.is_file():
         sys.exit(f"no running devstack: {args.state} does not exist (start `make dev` or pass --state)")
-    url = str(json.loads(args.state.read_text())["url"])
+    measure(str(json.loads(args.state.read_text())["url"]), args)
+
+
+def measure(url: str, args: argparse.Namespace) -> None:
     status, login, _ = http("POST", f"{url}/auth/login", {"email": "free@demo.backbeat.dev", "password": DEMO_PASSWORD})
     if status != 200:
         sys.exit(f"login failed ({status}): {login}")

@@ -80,6 +80,12 @@ def start_make_dev(state: Path, *devstack: str) -> tuple[subprocess.Popen[str], 
     return spawned.process, port, time.perf_counter() - started, spawned.lines
 
 
+def stop_make_dev(process: subprocess.Popen[str]) -> None:
+    """Stop a stack `start_make_dev` started, as Ctrl-C would (its whole process group)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(30)
+
+
 def load_handler(function: str, environment: dict[str, str]) -> Any:
     os.environ.update(environment)
     spec = importlib.util.spec_from_file_location(f"_bench_{function}", ROOT / "functions" / function / "app.py")
@@ -200,8 +206,7 @@ def main() -> None:
             assert response["statusCode"] == 200
 
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
+        stop_make_dev(process)
 
     # The import times need no running stack: measured once it is stopped, on a quieter machine.
     cold = cold_starts()
