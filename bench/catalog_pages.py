@@ -6,9 +6,10 @@
 With `--state`, uses a running devstack found through its state file (`make dev` writes
 `.devstack/state.json`; `python -m devstack --state-file PATH` writes another); without it, starts
 its own `make dev` (full demo catalog, no demo audio: pages do not need it) and stops it.
-Logs in as the free demo user, then for random songs of the seeded catalog (the first `--catalog-limit` songs when the stack was started
-with that flag) requests the song, its artist and its album in turn, sequentially from one client
-on loopback, so the three routes see the same stack under the same load. Prints p50/p99 per route
+Logs in as the free demo user, then for random songs of the seeded catalog (the first
+`--catalog-limit` songs when the stack was started with that flag) requests the song, its artist
+and its album in turn, sequentially from one client on loopback, so the three routes see the same
+stack under the same load. Prints p50/p99 per route
 and each page's ratio to the song page.
 
 A song page is one GetItem; an artist page is a Query on the `byArtist` index and an album page a
