@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copyreg
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -95,11 +96,26 @@ def _reduce_defaultdict(value: defaultdict[Any, Any]) -> tuple[Any, tuple[Any, .
     return _rebuild_defaultdict, (factory, dict(value))
 
 
+def _rebuild_item_attributes(items: dict[str, Any]) -> Any:
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    attributes = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(attributes, items)  # the items were checked when first written
+    return attributes
+
+
+def _reduce_item_attributes(attributes: dict[str, Any]) -> tuple[Any, tuple[dict[str, Any]]]:
+    """moto's item attributes check the item's whole size on every assignment (quadratic in the
+    attributes); unpickling assigns each one, so a restored table is rebuilt without the checks."""
+    return _rebuild_item_attributes, (dict(attributes),)
+
+
 def _dispatch_table() -> dict[Any, Any]:
     """What the standard pickler cannot handle in moto's objects: locks (a fresh, unlocked one is
     restored), the weak-value index of moto's Lambda storage, and cryptography's RSA keys (Cognito
     user pools sign tokens with them; restored from PEM)."""
     from cryptography.hazmat.bindings._rust import openssl
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 
     table: dict[Any, Any] = dict(copyreg.dispatch_table)
     table[type(threading.Lock())] = lambda _lock: (threading.Lock, ())
@@ -109,6 +125,7 @@ def _dispatch_table() -> dict[Any, Any]:
     table[weakref.WeakValueDictionary] = lambda weak: (_rebuild_weak_values, (dict(weak.items()),))
     table[openssl.rsa.RSAPrivateKey] = _reduce_rsa_key
     table[defaultdict] = _reduce_defaultdict
+    table[LimitedSizeDict] = _reduce_item_attributes
     return table
 
 
@@ -336,7 +353,12 @@ class DataDir:
                 self._remove(self.snapshot)
                 return None
             with (self.snapshot / MOTO_FILE).open("rb") as stream:
-                payload = pickle.load(stream)  # noqa: S301 - our own file, written by save()
+                gc.disable()  # millions of new objects, no garbage: collecting meanwhile only costs time
+                try:
+                    payload = pickle.load(stream)  # noqa: S301 - our own file, written by save()
+                finally:
+                    gc.freeze()
+                    gc.enable()
             backends, deployment = payload["backends"], payload["deployment"]
         except Exception as error:  # anything unreadable: report it and start clean
             self._set_aside(f"it could not be loaded ({type(error).__name__}: {error})")
