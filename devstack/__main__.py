@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,14 @@ from devstack.demo_audio import (
     media_for,
     pipeline_fingerprint,
 )
-from devstack.persistence import DataDir, DataDirInUse, rebase, template_fingerprint
+from devstack.persistence import (
+    DataDir,
+    DataDirInUse,
+    create_indices,
+    load_documents,
+    rebase,
+    template_fingerprint,
+)
 from devstack.resources import Deployment
 from devstack.seed import (
     DEFAULT_CATALOG_DIR,
@@ -85,32 +93,65 @@ def endpoints(stack: Devstack) -> dict[str, str]:
     }
 
 
-def restorer(data: DataDir, phases: dict[str, float]) -> Callable[[Devstack], Deployment | None]:
-    """Load the data dir's snapshot into the new stack: moto's backends, the search indices (osmem
-    seeds them at start) and the deployment, moved onto this start's endpoints."""
+class Restorer:
+    """Loads the data dir's snapshot into a new stack (`Devstack.restore`): moto's backends and the
+    deployment, moved onto this start's endpoints, at once; the search indices are created at once
+    and their documents loaded in the background (`load_search`), since the search engine indexes
+    only about a thousand documents a second and the demo catalog alone has 93k."""
 
-    def restore(stack: Devstack) -> Deployment | None:
-        restored = data.load()
+    def __init__(self, data: DataDir, phases: dict[str, float]) -> None:
+        self.data = data
+        self.phases = phases
+        self.search_files: list[Path] = []
+
+    def __call__(self, stack: Devstack) -> Deployment | None:
+        restored = self.data.load()
         if restored is None:
             return None
-        phases["load moto snapshot"] = restored.seconds
-        started = time.perf_counter()
-        stack.search_seed = restored.search_seed
-        try:
-            stack.start_search()
-        except Exception as error:
-            stack.search_seed = None
-            data.abandon(f"its search indices could not be loaded ({error})")
-            return None
-        phases["load search indices"] = time.perf_counter() - started
+        self.phases["load moto snapshot"] = restored.seconds
+        search = stack.start_search()
+        if restored.search_dump is not None:
+            try:
+                self.search_files = create_indices(search, restored.search_dump)
+            except Exception as error:
+                self.data.abandon(f"its search indices could not be created ({error})")
+                stack.search_server.close()
+                stack.search_server = None
+                return None
         saved = restored.endpoints
         current = endpoints(stack)
         moved = {saved[key]: current[key] for key in saved if key in current}
         deployment: Deployment = rebase(restored.deployment, moved)
-        _say(f"state: restored the stack saved at {restored.saved_at} from {data.snapshot}")
+        _say(f"state: restored the stack saved at {restored.saved_at} from {self.data.snapshot}")
         return deployment
 
-    return restore
+    def load_search(self, stack: Devstack, interrupted: Callable[[], bool]) -> None:
+        """Load the saved search documents; the stack serves meanwhile (/health says starting)."""
+        if not self.search_files:
+            return
+        size = sum(path.stat().st_size for path in self.search_files) / 1e6
+        _say(
+            f"serving on {stack.url} (users, playlists, catalog, media restored); loading the search indices "
+            f"({size:.0f} MB) before the stack is ready: searches answer partly until then"
+        )
+        mark = time.perf_counter()
+        loaded: list[int] = []
+        failure: list[BaseException] = []
+
+        def load() -> None:
+            try:
+                loaded.append(load_documents(stack.output("SearchEndpoint"), self.search_files))
+            except BaseException as error:  # reported by the waiting thread
+                failure.append(error)
+
+        loader = threading.Thread(target=load, name="search-restore", daemon=True)
+        loader.start()
+        while loader.is_alive() and not interrupted():
+            loader.join(0.2)
+        if failure:
+            raise RuntimeError(f"the saved search indices could not be loaded: {failure[0]}")
+        self.phases["load search documents"] = time.perf_counter() - mark
+        _say(f"search: {sum(loaded):,} documents restored in {self.phases['load search documents']:.1f} s")
 
 
 def _say(message: str) -> None:
@@ -161,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.reset:
         data.reset()
     phases: dict[str, float] = {}
-    stack = Devstack(host=args.host, port=args.port, log=_say, ready=False, restore=restorer(data, phases))
+    restorer = Restorer(data, phases)
+    stack = Devstack(host=args.host, port=args.port, log=_say, ready=False, restore=restorer)
     try:
         mark = time.perf_counter()
         # The event source mappings start after the bulk load: the seeded catalog is indexed in one
@@ -179,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             # TRIM_HORIZON would apply each again. SQS messages not yet consumed are in the snapshot.
             sources = frozenset(mapping.source_arn for mapping in stack.deployment.mappings)
             stack.start_pollers(begin_at_latest=sources)
+            restorer.load_search(stack, lambda: stop_requested[0])
         else:
             if not args.no_seed:
                 seed(stack, args, phases)

@@ -6,8 +6,8 @@ A snapshot is one folder, `<data dir>/snapshot/`:
   objects, user pools with their users and keys, queues with their messages, state machines, ...)
   and the `Deployment` (what the resource creator found: names, functions, routes, mappings), in
   one pickle so that objects shared between them stay shared;
-- `search/`: each search index as osmem-server seeds it (`<index>.index.json` with its settings,
-  mappings and aliases; `<index>.ndjson` with its documents as bulk actions);
+- `search/`: each search index (`<index>.index.json` with its settings, mappings and aliases;
+  `<index>.ndjson` with its documents as bulk actions, the layout osmem-server's `--seed` reads);
 - `snapshot.json`, written last: the template fingerprint and the endpoints the stack had.
 
 A snapshot is written beside the old one and renamed into place, so a crash while saving leaves
@@ -34,6 +34,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,6 +45,7 @@ SEARCH_DIR = "search"
 META_FILE = "snapshot.json"
 LOCK_FILE = "lock"
 SCROLL_PAGE = 5000
+BULK_CHUNK = 2000
 
 # What decides the resources a stack has: the template and the code that creates them.
 FINGERPRINTED = ("template.yaml", "devstack/resources.py", "devstack/resources", "devstack/template.py")
@@ -233,8 +235,8 @@ def rebase(value: Any, replacements: dict[str, str]) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- search
-def _request(method: str, url: str, body: bytes | None = None) -> Any:
-    headers = {"Content-Type": "application/json"}
+def _request(method: str, url: str, body: bytes | None = None, content_type: str = "application/json") -> Any:
+    headers = {"Content-Type": content_type}
     request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
         text = response.read()
@@ -268,7 +270,7 @@ def _dump_documents(endpoint: str, index: str, path: Path) -> int:
         page = _request("POST", f"{endpoint}/{index}/_search?scroll=1m", json.dumps(first).encode())
         while hits := page["hits"]["hits"]:
             for hit in hits:
-                out.write(json.dumps({"index": {"_index": index, "_id": hit["_id"]}}) + "\n")
+                out.write(json.dumps({"create": {"_index": index, "_id": hit["_id"]}}) + "\n")
                 out.write(json.dumps(hit["_source"]) + "\n")
             documents += len(hits)
             more = {"scroll": "1m", "scroll_id": page["_scroll_id"]}
@@ -276,6 +278,31 @@ def _dump_documents(endpoint: str, index: str, path: Path) -> int:
     if not documents:
         path.unlink()
     return documents
+
+
+def create_indices(endpoint: str, dump: Path) -> list[Path]:
+    """Create the dumped indices (settings, mappings, aliases) in the engine at `endpoint`: queries
+    find every index at once. Returns the document files to load, smallest first."""
+    for definition in sorted(dump.glob("*.index.json")):
+        index = definition.name.removesuffix(".index.json")
+        _request("PUT", f"{endpoint}/{index}", definition.read_bytes())
+    return sorted(dump.glob("*.ndjson"), key=lambda path: path.stat().st_size)
+
+
+def load_documents(endpoint: str, files: list[Path], chunk: int = BULK_CHUNK) -> int:
+    """Bulk-load dumped documents. Each is a `create`: a document the running stack has written
+    meanwhile (its pollers run while this loads) is newer than the dump's and is kept."""
+    loaded = 0
+    for path in files:
+        with path.open("rb") as lines:
+            while body := b"".join(islice(lines, 2 * chunk)):
+                answer = _request("POST", f"{endpoint}/_bulk", body, content_type="application/x-ndjson")
+                for item in answer.get("items", []):
+                    outcome = next(iter(item.values()))
+                    if outcome.get("status", 500) >= 300 and outcome.get("status") != 409:
+                        raise RuntimeError(f"search restore: {path.name}: {outcome}")
+                loaded += len(answer.get("items", []))
+    return loaded
 
 
 # ---------------------------------------------------------------------------------------- the data dir
@@ -286,7 +313,7 @@ class Restored:
 
     deployment: Any
     endpoints: dict[str, str]
-    search_seed: Path | None
+    search_dump: Path | None
     saved_at: str
     seconds: float
 
@@ -368,7 +395,7 @@ class DataDir:
         return Restored(
             deployment=deployment,
             endpoints=dict(meta.get("endpoints", {})),
-            search_seed=search if any(search.glob("*.index.json")) else None,
+            search_dump=search if any(search.glob("*.index.json")) else None,
             saved_at=str(meta.get("saved_at", "")),
             seconds=time.perf_counter() - started,
         )

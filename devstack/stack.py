@@ -92,7 +92,6 @@ class Devstack:
     ready: bool = True
     # Restores a saved deployment (and its emulators' state) instead of creating the resources.
     restore: Callable[[Devstack], Deployment | None] | None = None
-    search_seed: Path | None = None  # what osmem-server loads at start (a saved index dump)
 
     def __post_init__(self) -> None:
         self.template = self.template or self.root / "template.yaml"
@@ -203,7 +202,7 @@ class Devstack:
     def start_search(self) -> str:
         """osmem-server (an in-memory OpenSearch-compatible engine) plays OpenSearch Serverless."""
         if self.search_server is None:
-            self.search_server = start_search_engine(self.search_seed)
+            self.search_server = start_search_engine()
             self.log(f"search engine (osmem-server) on {self.search_server.url}")
         return str(self.search_server.url)
 
