@@ -103,15 +103,19 @@ def _item_size_checked_once() -> Iterator[None]:
         Item.__init__ = original  # type: ignore[method-assign]
 
 
+def load_demo_catalog(directory: Path = DEFAULT_CATALOG_DIR, limit: int | None = None) -> Catalog:
+    catalog = load_catalog(directory)
+    return catalog.first(limit) if limit is not None else catalog
+
+
 def write_catalog_in_process(
     catalog_table: str,
-    directory: Path = DEFAULT_CATALOG_DIR,
-    limit: int | None = None,
+    catalog: Catalog,
     progress: Callable[[int, int], object] | None = None,
     media_for: Callable[[str], str | None] | None = None,
     region: str = "us-east-1",
     account_id: str = "123456789012",
-) -> tuple[Catalog, SeedReport]:
+) -> SeedReport:
     """The demo catalog written straight into this process's moto DynamoDB backend (the devstack's
     moto server runs in-process): the same items `seed_catalog` writes through BatchWriteItem, without
     an HTTP round trip, request parsing and response per 25 items. The table's stream gets a record
@@ -120,9 +124,6 @@ def write_catalog_in_process(
 
     from backbeat.catalog.seed import _song_items  # the items the API-level seed writes, not a copy
 
-    catalog = load_catalog(directory)
-    if limit is not None:
-        catalog = catalog.first(limit)
     bind_catalog_table(catalog_table)
     backend = dynamodb_backends[account_id][region]
     started = time.perf_counter()
@@ -132,13 +133,12 @@ def write_catalog_in_process(
             backend.put_item(catalog_table, item.serialize())
             if progress and (done % 5000 == 0 or done == total):
                 progress(done, total)
-    report = SeedReport(
+    return SeedReport(
         songs=len(catalog.songs),
         albums=len(catalog.albums),
         artists=len(catalog.artists),
         seconds=time.perf_counter() - started,
     )
-    return catalog, report
 
 
 def stderr_progress(label: str) -> Callable[[int, int], None]:
