@@ -31,15 +31,9 @@ from devstack.demo_audio import (
     media_for,
     pipeline_fingerprint,
 )
-from devstack.persistence import (
-    DataDir,
-    DataDirInUse,
-    create_indices,
-    load_documents,
-    rebase,
-    template_fingerprint,
-)
+from devstack.persistence import DataDir, DataDirInUse, rebase, template_fingerprint
 from devstack.resources import Deployment
+from devstack.search_snapshot import create_indices, load_documents
 from devstack.seed import (
     DEFAULT_CATALOG_DIR,
     index_catalog_in_bulk,
