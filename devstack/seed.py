@@ -156,8 +156,12 @@ def stderr_progress(label: str) -> Callable[[int, int], None]:
 def index_catalog_in_bulk(endpoint: str, catalog: Catalog, extra: Iterable[dict[str, Any]] = ()) -> ReindexReport:
     """Index the seeded catalog with one bulk reindex of the items the seed wrote (what
     `backbeat search reindex` does from a table scan, without re-reading 93k items from moto)."""
+    from opensearchpy import OpenSearch
+
     from backbeat.catalog.seed import catalog_items
-    from backbeat.search.engine import connect
     from backbeat.search.indexer import reindex
 
-    return reindex(connect(endpoint), "", chain(catalog_items(catalog), extra))
+    # The local engine, busy with ~93k documents on a machine that is also seeding and encoding, may
+    # take longer than a Lambda's 10 s timeout over one bulk request.
+    client = OpenSearch(hosts=[endpoint], timeout=300, max_retries=2, retry_on_timeout=True)
+    return reindex(client, "", chain(catalog_items(catalog), extra))
