@@ -219,13 +219,14 @@ def main(argv: list[str] | None = None) -> int:
             # TRIM_HORIZON would apply each again. SQS messages not yet consumed are in the snapshot.
             sources = frozenset(mapping.source_arn for mapping in stack.deployment.mappings)
             stack.start_pollers(begin_at_latest=sources)
+            write_state(stack, args.state_file)
             restorer.load_search(stack, lambda: stop_requested[0])
         else:
             if not args.no_seed:
                 seed(stack, args, phases)
             catalog_stream = stack.deployment.resolver.get_att("CatalogTable", "StreamArn")
             stack.start_pollers(begin_at_latest=frozenset() if args.no_seed else frozenset({catalog_stream}))
-        write_state(stack, args.state_file)
+            write_state(stack, args.state_file)
         stack.ready = True
         ready[0] = True
         total = time.perf_counter() - started
