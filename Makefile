@@ -18,9 +18,10 @@ $(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/p
 	$(BIN)/python -m pip install --quiet -e packages/client -e packages/ops
 	@touch $@
 
-## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT)
+## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT); its state is kept in
+## .devstack/data between starts, `make dev RESET=1` starts clean
 dev: venv
-	exec $(BIN)/python -m devstack --port $(PORT) $(DEVSTACK_ARGS)
+	exec $(BIN)/python -m devstack --port $(PORT) $(if $(RESET),--reset) $(DEVSTACK_ARGS)
 
 ## make test: lint, type check, template checks and the whole pytest suite
 test: venv system-deps lint typecheck template

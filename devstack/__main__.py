@@ -1,7 +1,9 @@
 """`python -m devstack` (what `make dev` runs): the whole local stack in the foreground.
 
-Starts moto, creates the resources of template.yaml, seeds the demo users and the demo catalog,
-prints one line saying it is ready with the URL, and stops everything on Ctrl-C or SIGTERM.
+The first start (or one after `--reset`) starts moto, creates the resources of template.yaml and
+seeds the demo users and the demo catalog; a clean stop (Ctrl-C, SIGTERM) saves the emulators'
+state in the data dir, and the next start restores it instead of creating and seeding. Prints one
+line saying it is ready with the URL; /health answers 503 "starting" until then.
 """
 
 from __future__ import annotations
@@ -12,10 +14,15 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+from backbeat.catalog.dataset import Catalog
 from backbeat.media import ffmpeg
+from backbeat.search.indexer import ReindexReport
 from devstack.demo_audio import (
     DEFAULT_AUDIO_DIR,
     DEFAULT_CACHE_DIR,
@@ -24,16 +31,21 @@ from devstack.demo_audio import (
     media_for,
     pipeline_fingerprint,
 )
+from devstack.persistence import DataDir, DataDirInUse, rebase, template_fingerprint
+from devstack.resources import Deployment
+from devstack.search_snapshot import create_indices, load_documents
 from devstack.seed import (
     DEFAULT_CATALOG_DIR,
     index_catalog_in_bulk,
-    seed_demo_catalog,
+    load_demo_catalog,
     seed_demo_users,
     stderr_progress,
+    write_catalog_in_process,
 )
 from devstack.stack import LOCAL_ENVIRONMENT, ROOT, Devstack
 
 STATE_FILE = ROOT / ".devstack" / "state.json"
+DATA_DIR = ROOT / ".devstack" / "data"
 
 
 def write_state(stack: Devstack, path: Path) -> None:
@@ -69,6 +81,77 @@ def start_demo_audio(stack: Devstack, audio_dir: Path, cache_dir: Path) -> DemoA
     return demo
 
 
+def endpoints(stack: Devstack) -> dict[str, str]:
+    """The endpoints a deployment names, saved with it so a restore can move it onto new ones."""
+    return {
+        "gateway": stack.url,
+        "websocket": f"ws://{stack.host}:{stack.port}",
+        "moto": stack.moto_endpoint,
+        "search": str(stack.search_server.url) if stack.search_server else "",
+    }
+
+
+class Restorer:
+    """Loads the data dir's snapshot into a new stack (`Devstack.restore`): moto's backends and the
+    deployment, moved onto this start's endpoints, at once; the search indices are created at once
+    and their documents loaded in the background (`load_search`), since the search engine indexes
+    only about a thousand documents a second and the demo catalog alone has 93k."""
+
+    def __init__(self, data: DataDir, phases: dict[str, float]) -> None:
+        self.data = data
+        self.phases = phases
+        self.search_files: list[Path] = []
+
+    def __call__(self, stack: Devstack) -> Deployment | None:
+        restored = self.data.load()
+        if restored is None:
+            return None
+        self.phases["load moto snapshot"] = restored.seconds
+        search = stack.start_search()
+        if restored.search_dump is not None:
+            try:
+                self.search_files = create_indices(search, restored.search_dump)
+            except Exception as error:
+                self.data.abandon(f"its search indices could not be created ({error})")
+                stack.search_server.close()
+                stack.search_server = None
+                return None
+        saved = restored.endpoints
+        current = endpoints(stack)
+        moved = {saved[key]: current[key] for key in saved if key in current}
+        deployment: Deployment = rebase(restored.deployment, moved)
+        _say(f"state: restored the stack saved at {restored.saved_at} from {self.data.snapshot}")
+        return deployment
+
+    def load_search(self, stack: Devstack, interrupted: Callable[[], bool]) -> None:
+        """Load the saved search documents; the stack serves meanwhile (/health says starting)."""
+        if not self.search_files:
+            return
+        size = sum(path.stat().st_size for path in self.search_files) / 1e6
+        _say(
+            f"serving on {stack.url} (users, playlists, catalog, media restored); loading the search indices "
+            f"({size:.0f} MB) before the stack is ready: searches answer partly until then"
+        )
+        mark = time.perf_counter()
+        loaded: list[int] = []
+        failure: list[BaseException] = []
+
+        def load() -> None:
+            try:
+                loaded.append(load_documents(stack.output("SearchEndpoint"), self.search_files))
+            except BaseException as error:  # reported by the waiting thread
+                failure.append(error)
+
+        loader = threading.Thread(target=load, name="search-restore", daemon=True)
+        loader.start()
+        while loader.is_alive() and not interrupted():
+            loader.join(0.2)
+        if failure:
+            raise RuntimeError(f"the saved search indices could not be loaded: {failure[0]}")
+        self.phases["load search documents"] = time.perf_counter() - mark
+        _say(f"search: {sum(loaded):,} documents restored in {self.phases['load search documents']:.1f} s")
+
+
 def _say(message: str) -> None:
     print(f"devstack: {message}", file=sys.stderr, flush=True)
 
@@ -86,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-demo-audio", action="store_true", help="do not encode the demo tracks nor link catalog songs to them"
     )
+    parser.add_argument(
+        "--data-dir", type=Path, default=DATA_DIR, help="where the stack's state is kept between starts"
+    )
+    parser.add_argument("--reset", action="store_true", help="start clean: delete the state kept in --data-dir")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -104,57 +191,54 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    stack = Devstack(host=args.host, port=args.port, log=_say)
+    data = DataDir(args.data_dir, template_fingerprint(ROOT), log=_say)
     try:
+        data.acquire()
+    except DataDirInUse as error:
+        _say(str(error))
+        return 1
+    if args.reset:
+        data.reset()
+    phases: dict[str, float] = {}
+    restorer = Restorer(data, phases)
+    stack = Devstack(host=args.host, port=args.port, log=_say, ready=False, restore=restorer)
+    try:
+        mark = time.perf_counter()
         # The event source mappings start after the bulk load: the seeded catalog is indexed in one
         # bulk reindex, and the catalog stream is read from LATEST, as a production backfill would be.
         stack.start(pollers=False)
-        stack.wait_healthy()
-        _say(f"gateway on {stack.url}, AWS APIs (moto) on {stack.moto_endpoint}")
-        if not args.no_seed:
-            assert stack.deployment is not None
-            seed_demo_users(stack.url, stack.deployment.tables["UsersTable"])
-            _say("demo users: free@demo.backbeat.dev, premium@demo.backbeat.dev")
-            demo = None if args.no_demo_audio else start_demo_audio(stack, args.audio_dir, args.audio_cache)
-            if args.catalog_dir.is_dir():
-                catalog, report = seed_demo_catalog(
-                    stack.deployment.tables["CatalogTable"],
-                    args.catalog_dir,
-                    limit=args.catalog_limit,
-                    progress=stderr_progress("catalog"),
-                    media_for=media_for(demo.media_ids) if demo else None,
-                )
-                _say(
-                    f"catalog: {report.songs} songs, {report.albums} albums, {report.artists} artists "
-                    f"in {report.seconds:.1f} s ({report.songs_per_second:,.0f} songs/s)"
-                )
-                demo_songs = demo.wait() if demo else []
-                indexed = index_catalog_in_bulk(stack.output("SearchEndpoint"), catalog, demo_songs)
-                _say(
-                    f"search index: {indexed.documents} documents in {indexed.seconds:.1f} s "
-                    f"({indexed.documents_per_second:,.0f} docs/s); later catalog changes arrive through its stream"
-                )
-                if demo:
-                    _say(f"demo audio: every catalog song plays one of the {len(demo.media_ids)} demo tracks")
-            else:
-                _say(f"no demo catalog at {args.catalog_dir}: starting with an empty catalog")
-                if demo:
-                    demo.wait()
+        phases["start emulators and gateway"] = time.perf_counter() - mark - sum(phases.values())
+        unhealthy = {name: state for name, state in stack.component_health().items() if state not in ("ok", "starting")}
+        if unhealthy:
+            raise RuntimeError(f"components not up: {unhealthy}")
+        _say(f"gateway on {stack.url}, AWS APIs (moto) on {stack.moto_endpoint}; state in {args.data_dir}")
         assert stack.deployment is not None
-        catalog_stream = stack.deployment.resolver.get_att("CatalogTable", "StreamArn")
-        stack.start_pollers(begin_at_latest=frozenset() if args.no_seed else frozenset({catalog_stream}))
-        write_state(stack, args.state_file)
-        print(
-            f"Backbeat devstack ready at {stack.url} ({time.perf_counter() - started:.1f} s)",
-            flush=True,
-        )
+        if stack.restored:
+            # Every stream is read from LATEST: the records before the stop were passed on by the pollers
+            # of the previous run (which stopped only after the gateway did), and replaying them from
+            # TRIM_HORIZON would apply each again. SQS messages not yet consumed are in the snapshot.
+            sources = frozenset(mapping.source_arn for mapping in stack.deployment.mappings)
+            stack.start_pollers(begin_at_latest=sources)
+            write_state(stack, args.state_file)
+            restorer.load_search(stack, lambda: stop_requested[0])
+        else:
+            if not args.no_seed:
+                seed(stack, args, phases)
+            catalog_stream = stack.deployment.resolver.get_att("CatalogTable", "StreamArn")
+            stack.start_pollers(begin_at_latest=frozenset() if args.no_seed else frozenset({catalog_stream}))
+            write_state(stack, args.state_file)
+        stack.ready = True
         ready[0] = True
+        total = time.perf_counter() - started
+        _say("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
+        print(f"Backbeat devstack ready at {stack.url} ({total:.1f} s)", flush=True)
         while not stop_requested[0]:
             time.sleep(0.2)
         _say("stopping")
+        save(stack, data)
         return 0
     except KeyboardInterrupt:
-        _say("stopped during start-up")
+        _say("stopped during start-up (state not saved: the snapshot from before, if any, is kept)")
         return 0
     except Exception as error:
         _say(f"failed: {error}")
@@ -162,6 +246,100 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         args.state_file.unlink(missing_ok=True)
         stack.stop()
+        data.release()
+
+
+def seed(stack: Devstack, args: argparse.Namespace, phases: dict[str, float]) -> None:
+    """A first start: the demo users, the demo catalog (written into moto in-process while the demo
+    tracks encode) and its search index."""
+    assert stack.deployment is not None
+    mark = time.perf_counter()
+    seed_demo_users(stack.url, stack.deployment.tables["UsersTable"])
+    _say("demo users: free@demo.backbeat.dev, premium@demo.backbeat.dev")
+    demo = None if args.no_demo_audio else start_demo_audio(stack, args.audio_dir, args.audio_cache)
+    phases["demo users and audio start"] = time.perf_counter() - mark
+    if not args.catalog_dir.is_dir():
+        _say(f"no demo catalog at {args.catalog_dir}: starting with an empty catalog")
+        if demo:
+            mark = time.perf_counter()
+            demo.wait()
+            phases["demo audio wait"] = time.perf_counter() - mark
+        return
+    mark = time.perf_counter()
+    catalog = load_demo_catalog(args.catalog_dir, args.catalog_limit)
+    phases["catalog read"] = time.perf_counter() - mark
+    # The search engine (its own process, the other core) indexes the catalog while this process
+    # writes it into moto; the demo songs' documents follow once their encodes are done.
+    indexer = CatalogIndexer(stack.output("SearchEndpoint"), catalog, demo, phases)
+    indexer.start()
+    report = write_catalog_in_process(
+        stack.deployment.tables["CatalogTable"],
+        catalog,
+        progress=stderr_progress("catalog"),
+        media_for=media_for(demo.media_ids) if demo else None,
+    )
+    phases["catalog"] = report.seconds
+    _say(
+        f"catalog: {report.songs} songs, {report.albums} albums, {report.artists} artists "
+        f"in {report.seconds:.1f} s ({report.songs_per_second:,.0f} songs/s)"
+    )
+    indexed = indexer.wait()
+    _say(
+        f"search index: {indexed.documents} documents in {indexed.seconds:.1f} s "
+        f"({indexed.documents_per_second:,.0f} docs/s); later catalog changes arrive through its stream"
+    )
+    if demo:
+        _say(f"demo audio: every catalog song plays one of the {len(demo.media_ids)} demo tracks")
+
+
+class CatalogIndexer(threading.Thread):
+    """One bulk reindex of the seeded catalog and then of the ready demo songs, in the background."""
+
+    def __init__(self, endpoint: str, catalog: Catalog, demo: DemoAudio | None, phases: dict[str, float]) -> None:
+        super().__init__(name="catalog-index", daemon=True)
+        self.endpoint = endpoint
+        self.catalog = catalog
+        self.demo = demo
+        self.phases = phases
+        self.report: ReindexReport | None = None
+        self.failure: BaseException | None = None
+
+    def demo_songs(self) -> Iterator[dict[str, Any]]:
+        if self.demo is not None:
+            mark = time.perf_counter()
+            songs = self.demo.wait()
+            self.phases["demo audio wait (while indexing)"] = time.perf_counter() - mark
+            yield from songs
+
+    def run(self) -> None:
+        try:
+            self.report = index_catalog_in_bulk(self.endpoint, self.catalog, self.demo_songs())
+        except BaseException as error:  # reported by wait()
+            self.failure = error
+
+    def wait(self) -> ReindexReport:
+        mark = time.perf_counter()
+        while self.is_alive():
+            self.join(0.2)
+        self.phases["search index (after the catalog)"] = time.perf_counter() - mark
+        if self.failure is not None or self.report is None:
+            raise RuntimeError(f"indexing the demo catalog failed: {self.failure}")
+        self.phases["search index"] = self.report.seconds
+        return self.report
+
+
+def save(stack: Devstack, data: DataDir) -> None:
+    """Stop serving, let the pollers pass on what the last requests wrote, and snapshot the emulators."""
+    assert stack.deployment is not None
+    stack.stop_serving(settle=1.0)
+    mark = time.perf_counter()
+    try:
+        timings = data.save(stack.deployment, endpoints(stack), stack.output("SearchEndpoint"))
+    except Exception as error:  # the stack still stops; the previous snapshot, if any, is kept
+        _say(f"state: could not save ({type(error).__name__}: {error}); the previous snapshot is kept")
+        return
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+    _say(f"state: saved to {data.snapshot} in {time.perf_counter() - mark:.1f} s ({parts})")
 
 
 if __name__ == "__main__":

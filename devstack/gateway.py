@@ -244,7 +244,8 @@ class Gateway:
         if self.health_check and route.path == "/health" and response.status == 200:
             components = await asyncio.get_running_loop().run_in_executor(self.executor, self.health_check)
             if any(state != "ok" for state in components.values()):
-                return web.json_response({"status": "degraded", "components": components}, status=503)
+                status = "starting" if components.get("startup") == "starting" else "degraded"  # not ready yet
+                return web.json_response({"status": status, "components": components}, status=503)
         return response
 
     def _event(

@@ -58,6 +58,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def start_search_engine(seed: Path | None = None) -> Any:
+    """osmem-server in a session of its own, so that Ctrl-C or a SIGTERM to the devstack's process
+    group leaves it to the devstack, which saves the indices before closing it. It still exits with
+    the devstack (it watches the devstack's pid and its stdin)."""
+    import json
+    import subprocess
+
+    from osmem_server import OsmemServer, resolve_binary
+
+    command = [resolve_binary(), "--parent-pid", str(os.getpid()), "--no-ja"]
+    command += ["--seed", str(seed)] if seed else []
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # the first JSON line says where it listens, once the seed is loaded
+        if line.startswith("{") and "url" in (ready := json.loads(line)):
+            return OsmemServer(process, ready["url"], ready.get("pid", process.pid), ready.get("version", ""), False)
+    raise RuntimeError(f"osmem-server exited during start-up (seed: {seed})")
+
+
 @dataclass
 class Devstack:
     root: Path = ROOT
@@ -69,6 +90,10 @@ class Devstack:
         default_factory=lambda: {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"}
     )
     log: Callable[[str], None] = lambda message: None
+    # False until the owner says start-up (seeding, restoring) is done: /health answers "starting".
+    ready: bool = True
+    # Restores a saved deployment (and its emulators' state) instead of creating the resources.
+    restore: Callable[[Devstack], Deployment | None] | None = None
 
     def __post_init__(self) -> None:
         self.template = self.template or self.root / "template.yaml"
@@ -84,6 +109,7 @@ class Devstack:
         self._runner: web.AppRunner | None = None
         self._gateway_thread: threading.Thread | None = None
         self.search_server: Any = None
+        self.restored = False
 
     @property
     def url(self) -> str:
@@ -95,18 +121,12 @@ class Devstack:
         assert self.template is not None
         if not self.port:  # the WebSocket API's endpoint names the port, so it is chosen first
             self.port = free_port(self.host)
-        creator = ResourceCreator(
-            load_template(self.template),
-            self.root,
-            self.session,
-            self.stack_name,
-            {"MediaBaseUrl": f"{self.url}/media", **self.parameters},
-            search_endpoint=self._start_search,
-            websocket_endpoint=f"ws://{self.host}:{self.port}",
-        )
-        self.deployment = creator.create_all()
+        restored = self.restore(self) if self.restore is not None else None
+        self.restored = restored is not None
+        self.deployment = restored or self._create_resources()
         self.log(
-            f"created {len(self.deployment.tables)} tables, {len(self.deployment.functions)} functions, "
+            f"{'restored' if self.restored else 'created'} {len(self.deployment.tables)} tables, "
+            f"{len(self.deployment.functions)} functions, "
             f"{len(self.deployment.routes)} routes, {len(self.deployment.mappings)} event source mappings, "
             f"{len(self.deployment.websocket_apis)} WebSocket APIs"
         )
@@ -130,6 +150,19 @@ class Devstack:
             self.gateway.extra_routes.extend(self._media_server(self.gateway).routes())
         self._start_gateway()
         return self
+
+    def _create_resources(self) -> Deployment:
+        assert self.template is not None
+        creator = ResourceCreator(
+            load_template(self.template),
+            self.root,
+            self.session,
+            self.stack_name,
+            {"MediaBaseUrl": f"{self.url}/media", **self.parameters},
+            search_endpoint=self.start_search,
+            websocket_endpoint=f"ws://{self.host}:{self.port}",
+        )
+        return creator.create_all()
 
     def _media_server(self, gateway: Gateway) -> MediaServer:
         """`/media/...` from the media bucket, checked with the same key the stream function signs with
@@ -176,12 +209,10 @@ class Devstack:
         self.pollers = PollerGroup(mappings, self.runtime, self.session)
         self.pollers.start()
 
-    def _start_search(self) -> str:
+    def start_search(self) -> str:
         """osmem-server (an in-memory OpenSearch-compatible engine) plays OpenSearch Serverless."""
         if self.search_server is None:
-            from osmem_server import OsmemServer
-
-            self.search_server = OsmemServer.start(japanese=False)
+            self.search_server = start_search_engine()
             self.log(f"search engine (osmem-server) on {self.search_server.url}")
         return str(self.search_server.url)
 
@@ -217,14 +248,22 @@ class Devstack:
         if failure:
             raise RuntimeError(f"the gateway could not listen on {self.host}:{self.port}: {failure[0]}")
 
-    def stop(self) -> None:
-        if self.pollers:
-            self.pollers.stop()
+    def stop_serving(self, settle: float = 0) -> None:
+        """Stop taking requests, then (after `settle` seconds for the pollers to pass on what those
+        last requests wrote) stop the pollers; the emulators keep running (their state is saved next)."""
         if self._loop and self._gateway_thread:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._gateway_thread.join(10)
+            self._gateway_thread = None
         if self.gateway:
             self.gateway.executor.shutdown(wait=False, cancel_futures=True)
+        if self.pollers:
+            time.sleep(settle)
+            self.pollers.stop()
+            self.pollers = None
+
+    def stop(self) -> None:
+        self.stop_serving()
         if self.moto_server:
             self.moto_server.stop()
         if self.search_server:
@@ -233,7 +272,7 @@ class Devstack:
 
     # ------------------------------------------------------------------ health
     def component_health(self) -> dict[str, str]:
-        components = {"moto": "ok", "gateway": "ok"}
+        components = {"moto": "ok", "gateway": "ok", "startup": "ok" if self.ready else "starting"}
         try:
             with urllib.request.urlopen(f"{self.moto_endpoint}/moto-api/", timeout=2):  # noqa: S310
                 pass

@@ -80,17 +80,8 @@ def start_devstack(state_file: Path, *extra: str, timeout: float = 420) -> Runni
     from devstack.stack import free_port
 
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "devstack",
-        "--port",
-        str(port),
-        "--state-file",
-        str(state_file),
-        # --data-dir: see devstack --help
-        *extra,
-    ]
+    command = [sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(state_file), *extra]
+    command += ["--data-dir", str(state_file.parent / "devstack-data")]  # never a developer's own state
     spawned = spawn(command, marker="Backbeat devstack ready at")
     if not spawned.wait(timeout) or spawned.process.poll() is not None:
         stop_devstack(spawned.process)

@@ -40,7 +40,7 @@ class SeedReport:
 MediaFor = Callable[[str], str | None]
 
 
-def _song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[CatalogModel]:
+def song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[CatalogModel]:
     for song in catalog.songs:
         yield SongItem(
             pk=song_key(song.id),
@@ -97,7 +97,7 @@ def _chunks(items: Iterable[CatalogModel], size: int) -> Iterable[list[CatalogMo
 
 def catalog_items(catalog: Catalog) -> Iterable[dict[str, Any]]:
     """The items seeding writes, as plain dicts (what a table scan or stream image would give)."""
-    for item in _song_items(catalog):
+    for item in song_items(catalog):
         yield item_of(item)
 
 
@@ -122,7 +122,7 @@ def seed_catalog(
     total = len(catalog.songs) + len(catalog.albums) + len(catalog.artists)
     done = 0
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seed") as pool:
-        for written in pool.map(_write_chunk, _chunks(_song_items(catalog, media_for), chunk_size)):
+        for written in pool.map(_write_chunk, _chunks(song_items(catalog, media_for), chunk_size)):
             done += written
             if progress:
                 progress(done, total)
