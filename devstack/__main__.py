@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backbeat.catalog.dataset import Catalog
 from backbeat.media import ffmpeg
-from backbeat.search.indexer import ReindexReport
+from backbeat_ops.dataset import Catalog
+from backbeat_ops.reindex import ReindexReport
 from devstack.demo_audio import (
     DEFAULT_AUDIO_DIR,
     DEFAULT_CACHE_DIR,
