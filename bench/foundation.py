@@ -127,12 +127,10 @@ def cold_starts() -> dict[str, float]:
     functions reach AWS while they import (the stream function reads its signing secret, the
     indexer checks its indices), so the template's resources are created in a moto server and an
     in-memory search engine of this script's own, as the devstack creates them."""
-    import boto3
     from moto.server import ThreadedMotoServer
     from osmem_server import OsmemServer
 
-    from devstack.resources import ResourceCreator
-    from devstack.template import load_template
+    from devstack.resources import create_dev_resources
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     port = free_port()
@@ -149,14 +147,7 @@ def cold_starts() -> dict[str, float]:
     os.environ.update(aws)
     try:
         with OsmemServer.start(japanese=False) as engine:
-            deployment = ResourceCreator(
-                load_template(ROOT / "template.yaml"),
-                ROOT,
-                boto3.Session(region_name="us-east-1"),
-                "bench",
-                {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"},
-                search_endpoint=lambda: str(engine.url),
-            ).create_all()
+            deployment = create_dev_resources(ROOT, "bench", search_endpoint=lambda: str(engine.url))
             environment = aws | {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
             return {
                 spec.code_dir.name: cold_start_seconds(spec.code_dir.name, spec.environment | environment)

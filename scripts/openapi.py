@@ -126,11 +126,9 @@ def render(document: Mapping[str, Any]) -> str:
 @contextmanager
 def _deployment() -> Iterator[Any]:
     """The template's resources in moto's memory, so the functions' modules import as at a cold start."""
-    import boto3
     from moto import mock_aws
 
-    from devstack.resources import ResourceCreator
-    from devstack.template import load_template
+    from devstack.resources import create_dev_resources
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "openapi",
@@ -143,15 +141,8 @@ def _deployment() -> Iterator[Any]:
         os.environ[key] = value
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
-        creator = ResourceCreator(
-            load_template(ROOT / "template.yaml"),
-            ROOT,
-            boto3.Session(region_name="us-east-1"),
-            "openapi",
-            {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"},
-            search_endpoint=lambda: "http://127.0.0.1:9",  # never called: no module searches at import
-        )
-        yield creator.create_all()
+        # the search endpoint is never called: no module searches at import
+        yield create_dev_resources(ROOT, "openapi", search_endpoint=lambda: "http://127.0.0.1:9")
 
 
 def load_resolvers(template: Mapping[str, Any]) -> dict[str, Any]:

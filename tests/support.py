@@ -13,7 +13,10 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backbeat_client.abr import AbandonsRequests
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT.parent / "shared" / "datasets" / "catalog"
@@ -199,3 +202,25 @@ def spawn(args: list[str], marker: str, cwd: Path = ROOT) -> Spawned:
 
     threading.Thread(target=pump, daemon=True).start()
     return spawned
+
+
+def abandon_verdict(
+    controller: AbandonsRequests, *, rung: int, kbps: float, seconds: float, buffer: float, segment: float
+) -> int | None:
+    """A download of a `segment`-second segment at `rung` arriving at `kbps`, reported to the controller's
+    abandon rule every 0.5 s for `seconds` while the buffer drains from `buffer`; the first verdict."""
+    controller.start_download()
+    total = int(rung * 1000 / 8 * segment)
+    for step in range(1, int(seconds / 0.5) + 1):
+        elapsed = step * 0.5
+        verdict = controller.abandon(
+            bitrate_kbps=rung,
+            bytes_received=min(int(kbps * 1000 / 8 * elapsed), total - 1),
+            total_bytes=total,
+            elapsed_seconds=elapsed,
+            buffer_seconds=buffer - elapsed,
+            segment_seconds=segment,
+        )
+        if verdict is not None:
+            return verdict
+    return None

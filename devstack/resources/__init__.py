@@ -1,7 +1,7 @@
 """Create the resources of `template.yaml` in the moto server and describe how they are wired
 (see `creator`); the description itself is in `model`."""
 
-from devstack.resources.creator import IGNORED_TYPES, ResourceCreator
+from devstack.resources.creator import DEV_PARAMETERS, IGNORED_TYPES, ResourceCreator, create_dev_resources
 from devstack.resources.model import (
     Deployment,
     EventSourceMapping,
@@ -12,6 +12,7 @@ from devstack.resources.model import (
 )
 
 __all__ = [
+    "DEV_PARAMETERS",
     "IGNORED_TYPES",
     "Deployment",
     "EventSourceMapping",
@@ -20,4 +21,5 @@ __all__ = [
     "JwtAuthorizer",
     "ResourceCreator",
     "WebSocketApi",
+    "create_dev_resources",
 ]

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from devstack.resources.apis import ApiCreators
 from devstack.resources.base import CreatorBase
 from devstack.resources.functions import FunctionCreators
@@ -23,7 +25,7 @@ from devstack.resources.identity import IdentityCreators
 from devstack.resources.model import Deployment
 from devstack.resources.state_machines import StateMachineCreators
 from devstack.resources.storage import StorageCreators
-from devstack.template import Resolver, UnresolvedReference
+from devstack.template import Resolver, UnresolvedReference, load_template
 
 IGNORED_TYPES = {
     "AWS::Logs::LogGroup",
@@ -38,6 +40,8 @@ IGNORED_TYPES = {
     "AWS::OpenSearchServerless::SecurityPolicy",
     "AWS::OpenSearchServerless::AccessPolicy",
 }
+# The template's parameters for a dev stage: the devstack's, the unit tests', the OpenAPI export's, the benchmarks'.
+DEV_PARAMETERS = {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"}
 
 
 class ResourceCreator(
@@ -123,3 +127,16 @@ class ResourceCreator(
             except UnresolvedReference:
                 continue
         return self.deployment
+
+
+def create_dev_resources(root: Path, stack_name: str, search_endpoint: Callable[[], str]) -> Deployment:
+    """Every resource of `root`/template.yaml under `DEV_PARAMETERS`, created in whatever AWS the
+    environment points boto3 at (a moto server, or moto's in-memory mock), without a WebSocket gateway."""
+    return ResourceCreator(
+        load_template(root / "template.yaml"),
+        root,
+        boto3.Session(region_name="us-east-1"),
+        stack_name,
+        dict(DEV_PARAMETERS),
+        search_endpoint=search_endpoint,
+    ).create_all()

@@ -11,14 +11,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 from pytest_socket import enable_socket, socket_allow_hosts
 
 import backbeat.observability  # noqa: F401 - the X-Ray SDK opens its UDP emitter socket at import
-from devstack.resources import Deployment, ResourceCreator
-from devstack.template import load_template
+from devstack.resources import Deployment, create_dev_resources
 from tests.support import ROOT
 
 
@@ -67,15 +65,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, search_url: str) -> Iterator[Deployment
 
     client.cache_clear()
     with mock_aws():
-        creator = ResourceCreator(
-            load_template(ROOT / "template.yaml"),
-            ROOT,
-            boto3.Session(region_name="us-east-1"),
-            "unit",
-            {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"},
-            search_endpoint=lambda: search_url,
-        )
-        deployment = creator.create_all()
+        deployment = create_dev_resources(ROOT, "unit", search_endpoint=lambda: search_url)
         for spec in deployment.functions:
             for key, value in spec.environment.items():
                 monkeypatch.setenv(key, value)

@@ -21,6 +21,7 @@ from backbeat_client.abr import (
 from backbeat_client.baselines import AlwaysLowest, BolaBasic, bola_parameters
 from backbeat_client.hls import parse_media_playlist, resolve_uri
 from backbeat_client.player import HttpDownload, Player
+from tests.support import abandon_verdict
 
 LADDER = [96, 128, 160, 256, 320]
 SEGMENT = 10.0
@@ -368,34 +369,15 @@ def test_player_default_buffer_is_two_minutes_and_the_controller_knows_it() -> N
 SEGMENT_BYTES_160 = int(160 * 1000 / 8 * SEGMENT)
 
 
-def progress(abr: AbrController, *, rung: int, kbps: float, seconds: float, buffer: float) -> int | None:
-    """Report a download at `rung` arriving at `kbps`, every 0.5 s for `seconds`; the first abandon verdict."""
-    abr.start_download()
-    total = int(rung * 1000 / 8 * SEGMENT)
-    for step in range(1, int(seconds / 0.5) + 1):
-        elapsed = step * 0.5
-        received = min(int(kbps * 1000 / 8 * elapsed), total - 1)
-        verdict = abr.abandon(
-            bitrate_kbps=rung,
-            bytes_received=received,
-            total_bytes=total,
-            elapsed_seconds=elapsed,
-            buffer_seconds=buffer - elapsed,
-            segment_seconds=SEGMENT,
-        )
-        if verdict is not None:
-            return verdict
-    return None
-
-
 def test_abandons_a_collapsing_download_and_keeps_a_healthy_one() -> None:
     collapsing = controller(start=160)
-    verdict = progress(collapsing, rung=160, kbps=20, seconds=6, buffer=40)  # 80 s for the segment, 40 s of buffer
+    # 80 s for the segment, 40 s of buffer
+    verdict = abandon_verdict(collapsing, rung=160, kbps=20, seconds=6, buffer=40, segment=SEGMENT)
     assert verdict is not None and verdict < 160
     assert collapsing.current_kbps == verdict
     assert collapsing.switches[-1].reason == "downgrade: abandon"
     healthy = controller(start=160)
-    assert progress(healthy, rung=160, kbps=250, seconds=6, buffer=40) is None
+    assert abandon_verdict(healthy, rung=160, kbps=250, seconds=6, buffer=40, segment=SEGMENT) is None
     assert healthy.abandonments == []
 
 
@@ -423,16 +405,17 @@ def test_abandons_when_the_rate_collapses_midway() -> None:
 def test_never_abandons_when_the_buffer_can_absorb_it() -> None:
     abr = controller(start=160)
     # 40 kbps: the segment needs 40 s in all, a full buffer of 110 s covers it with room to spare.
-    assert progress(abr, rung=160, kbps=40, seconds=8, buffer=110) is None
+    assert abandon_verdict(abr, rung=160, kbps=40, seconds=8, buffer=110, segment=SEGMENT) is None
     off = controller(start=160, abandon_requests=False)
-    assert progress(off, rung=160, kbps=5, seconds=8, buffer=30) is None
+    assert abandon_verdict(off, rung=160, kbps=5, seconds=8, buffer=30, segment=SEGMENT) is None
 
 
 def test_never_abandons_the_lowest_rung_nor_goes_below_it() -> None:
     abr = controller(start=96)
-    assert progress(abr, rung=96, kbps=0, seconds=8, buffer=5) is None  # nothing lower to go to
+    assert abandon_verdict(abr, rung=96, kbps=0, seconds=8, buffer=5, segment=SEGMENT) is None  # nothing lower to go to
     stalled = controller(start=320)
-    verdict = progress(stalled, rung=320, kbps=0, seconds=4, buffer=20)  # nothing arrives at all
+    # nothing arrives at all
+    verdict = abandon_verdict(stalled, rung=320, kbps=0, seconds=4, buffer=20, segment=SEGMENT)
     assert verdict == min(LADDER)
 
 
@@ -440,13 +423,13 @@ def test_the_re_request_fits_the_in_flight_rate() -> None:
     abr = controller(start=320)
     # 150 kbps in flight: the rest of the 320 kbps segment needs 19 s, twice that is more than the 28 s of
     # buffer left; 128 fits the rate (with the downgrade safety) and twice its whole download fits the buffer.
-    verdict = progress(abr, rung=320, kbps=150, seconds=3, buffer=30)
+    verdict = abandon_verdict(abr, rung=320, kbps=150, seconds=3, buffer=30, segment=SEGMENT)
     assert verdict == 128
 
 
 def test_no_abandon_before_the_grace_time() -> None:
     abr = controller(start=160, abandon_grace_seconds=2.0)
-    assert progress(abr, rung=160, kbps=0, seconds=1.5, buffer=10) is None
+    assert abandon_verdict(abr, rung=160, kbps=0, seconds=1.5, buffer=10, segment=SEGMENT) is None
 
 
 class CollapsingNetwork(FakeNetwork):

@@ -29,6 +29,7 @@ from bench.abr_contenders import (
 )
 from bench.abr_network import LADDER_KBPS, Trace
 from bench.abr_simulator import Split, Summary, compare, objective, throughput_scale, tune
+from tests.support import abandon_verdict
 
 SEGMENT = 10.0
 
@@ -160,35 +161,18 @@ def test_a_choice_at_the_end_of_a_knobs_range_is_pointed_out() -> None:
     assert at_the_edge(contender, inside) == ["`safety` 1.0 (highest tried)"]
 
 
-def progress(controller: WithAbandonRule, *, rung: int, kbps: float, seconds: float, buffer: float) -> int | None:
-    """A download at `rung` arriving at `kbps`, reported every 0.5 s for `seconds`; the first verdict."""
-    controller.start_download()
-    total = int(rung * 1000 / 8 * SEGMENT)
-    for step in range(1, int(seconds / 0.5) + 1):
-        elapsed = step * 0.5
-        verdict = controller.abandon(
-            bitrate_kbps=rung,
-            bytes_received=min(int(kbps * 1000 / 8 * elapsed), total - 1),
-            total_bytes=total,
-            elapsed_seconds=elapsed,
-            buffer_seconds=buffer - elapsed,
-            segment_seconds=SEGMENT,
-        )
-        if verdict is not None:
-            return verdict
-    return None
-
-
 def test_a_baseline_with_the_abandon_rule_gives_up_a_collapsing_download_as_ours_would() -> None:
     baseline = WithAbandonRule(ThroughputOnly(LADDER_KBPS, start_bitrate_kbps=128), AbrSettings())
-    verdict = progress(baseline, rung=160, kbps=20, seconds=6, buffer=40)  # 80 s for the segment, 40 s of buffer
+    # 80 s for the segment, 40 s of buffer
+    verdict = abandon_verdict(baseline, rung=160, kbps=20, seconds=6, buffer=40, segment=SEGMENT)
     assert verdict is not None and verdict < 160
     assert baseline.abandonments == 1
     inner = baseline.inner
     assert isinstance(inner, ThroughputOnly)
     assert inner.estimate_kbps() == pytest.approx(20, rel=0.1)  # what arrived counts as a measurement
     absorbed = WithAbandonRule(ThroughputOnly(LADDER_KBPS, start_bitrate_kbps=128), AbrSettings())
-    assert progress(absorbed, rung=160, kbps=40, seconds=8, buffer=110) is None  # the buffer covers it
+    # the buffer covers it
+    assert abandon_verdict(absorbed, rung=160, kbps=40, seconds=8, buffer=110, segment=SEGMENT) is None
 
 
 def test_throughput_only_keeps_a_safety_margin_when_asked() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from backbeat.catalog.models import META, SongItem, song_key
+from backbeat.catalog.models import META, SongItem, new_song, song_key
 from backbeat.media import ffmpeg
 from backbeat.media.masters import MasterMetadata
 from devstack.demo_audio import (
@@ -66,10 +66,8 @@ def _ready_song(media_bucket: str, song_id: str) -> None:
     s3 = boto3.client("s3")
     for name, body in (("master.m3u8", b"#EXTM3U\n"), ("init_0.mp4", b"init"), ("master_96k_00000.m4s", b"seg")):
         s3.put_object(Bucket=media_bucket, Key=f"songs/{song_id}/{name}", Body=body)
-    SongItem(
-        pk=song_key(song_id),
-        entity="song",
-        id=song_id,
+    new_song(
+        song_id,
         title="Elf Land",
         artist_id="a",
         artist_name="A",
@@ -77,10 +75,6 @@ def _ready_song(media_bucket: str, song_id: str) -> None:
         album_title="B",
         album_type="single",
         duration_ms=26840,
-        gsi1pk="ARTIST#a",
-        gsi1sk="elf land",
-        gsi2pk="ALBUM#b",
-        gsi2sk="0001",
         status="ready",
         renditions=[{"bitrateKbps": 96, "playlistKey": f"songs/{song_id}/master_96k.m3u8"}],
         loudness={"integratedLufs": -18.5, "truePeakDb": -2.0},

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backbeat.catalog.models import SongItem, bind_catalog_table, song_key
+from backbeat.catalog.models import bind_catalog_table, new_song
 from backbeat.identity.models import UserItem, bind_users_table
 from backbeat.ids import base62_id
 from backbeat.playlists import service
@@ -26,10 +26,8 @@ def playlists(aws) -> Any:  # type: ignore[no-untyped-def]
     bind_catalog_table(aws.tables["CatalogTable"])
     bind_users_table(aws.tables["UsersTable"])
     for index, song_id in enumerate(SONGS):
-        SongItem(
-            pk=song_key(song_id),
-            entity="song",
-            id=song_id,
+        new_song(
+            song_id,
             title=f"Song {index}",
             artist_id="a",
             artist_name="A",
@@ -37,10 +35,6 @@ def playlists(aws) -> Any:  # type: ignore[no-untyped-def]
             album_title="B",
             album_type="single",
             duration_ms=1000,
-            gsi1pk="x",
-            gsi1sk="y",
-            gsi2pk="z",
-            gsi2sk="1",
         ).save()
     for user_id in (OWNER, FRIEND, STRANGER):
         UserItem(user_id=user_id, email=f"{user_id}@example.com").save()

@@ -10,14 +10,10 @@ from opensearchpy import OpenSearch
 
 from backbeat.catalog.models import (
     SongItem,
-    album_key,
     artist_id_for,
-    artist_key,
     bind_catalog_table,
-    by_album_sort_key,
-    by_artist_sort_key,
+    new_song,
     single_album_id_for,
-    song_key,
 )
 from backbeat.ids import base62_id
 from backbeat.search.engine import ensure_indices
@@ -31,10 +27,8 @@ CLAIMS = {"sub": "listener"}
 def _saved_song() -> SongItem:
     song_id = base62_id("song", "shape")
     artist_id = artist_id_for("Shape Shifters")
-    song = SongItem(
-        pk=song_key(song_id),
-        entity="song",
-        id=song_id,
+    song = new_song(
+        song_id,
         title="Quadrilateral Love",
         artist_id=artist_id,
         artist_name="Shape Shifters",
@@ -46,10 +40,6 @@ def _saved_song() -> SongItem:
         popularity=42,
         # Whole-valued floats, fractions and integers: each must keep its JSON type on both paths.
         audio_features={"loudness": -5.0, "tempo": 120.5, "key": 3, "danceability": 0.0},
-        gsi1pk=artist_key(artist_id),
-        gsi1sk=by_artist_sort_key("Quadrilateral Love", song_id),
-        gsi2pk=album_key(single_album_id_for(song_id)),
-        gsi2sk=by_album_sort_key(1),
     )
     song.save()
     return song

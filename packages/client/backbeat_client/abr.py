@@ -296,8 +296,7 @@ class AbrController:
         if decision is None:
             return None
         # What arrived is a measurement too (the collapse it shows is why the segment is abandoned).
-        self.estimator.add_sample(size_bytes=bytes_received, seconds=elapsed_seconds)
-        self._remember_rate(bytes_received, elapsed_seconds)
+        self.record_download(size_bytes=bytes_received, seconds=elapsed_seconds)
         self.abandonments.append(decision)
         # The re-request counts as a switch of the segment just chosen (its index is one behind).
         index = max(self._segment_index - 1, 0)

@@ -14,12 +14,9 @@ from backbeat.catalog.models import (
     AlbumItem,
     ArtistItem,
     CatalogModel,
-    SongItem,
     album_key,
     artist_key,
-    by_album_sort_key,
-    by_artist_sort_key,
-    song_key,
+    new_song,
 )
 from backbeat.plain import item_of
 from backbeat_ops.dataset import Catalog, artist_popularity
@@ -42,10 +39,8 @@ MediaFor = Callable[[str], str | None]
 
 def song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[CatalogModel]:
     for song in catalog.songs:
-        yield SongItem(
-            pk=song_key(song.id),
-            entity="song",
-            id=song.id,
+        yield new_song(
+            song.id,
             title=song.title,
             artist_id=song.artist_id,
             artist_name=song.artist_name,
@@ -56,10 +51,6 @@ def song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[
             duration_ms=song.duration_ms,
             popularity=song.popularity,
             audio_features=song.audio_features,
-            gsi1pk=artist_key(song.artist_id),
-            gsi1sk=by_artist_sort_key(song.title, song.id),
-            gsi2pk=album_key(song.album_id),
-            gsi2sk=by_album_sort_key(song.track_number),
             media_id=media_for(song.id) if media_for else None,
         )
     for album in catalog.albums:

@@ -17,6 +17,7 @@ The table's stream (NEW_AND_OLD_IMAGES) feeds change-data-capture consumers such
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -128,6 +129,39 @@ class SongItem(CatalogModel):
 
     by_artist = ByArtistIndex()
     by_album = ByAlbumIndex()
+
+
+def new_song(
+    song_id: str,
+    *,
+    title: str,
+    artist_id: str,
+    artist_name: str,
+    album_id: str,
+    album_title: str,
+    album_type: str,
+    track_number: int = 1,
+    **attributes: Any,
+) -> SongItem:
+    """A song item with every key it is found by: its own, and its place in the byArtist and byAlbum
+    indexes (which follow from its artist, title, album and track number)."""
+    return SongItem(
+        pk=song_key(song_id),
+        entity="song",
+        id=song_id,
+        title=title,
+        artist_id=artist_id,
+        artist_name=artist_name,
+        album_id=album_id,
+        album_title=album_title,
+        album_type=album_type,
+        track_number=track_number,
+        gsi1pk=artist_key(artist_id),
+        gsi1sk=by_artist_sort_key(title, song_id),
+        gsi2pk=album_key(album_id),
+        gsi2sk=by_album_sort_key(track_number),
+        **attributes,
+    )
 
 
 class AlbumItem(CatalogModel):

@@ -16,11 +16,8 @@ from backbeat.aws import client
 from backbeat.catalog.models import (
     SongItem,
     album_id_for,
-    album_key,
     artist_id_for,
-    artist_key,
-    by_album_sort_key,
-    by_artist_sort_key,
+    new_song,
     single_album_id_for,
     song_key,
 )
@@ -53,10 +50,8 @@ def start_and_probe(bucket: str, key: str, ffmpeg_path: str, max_seconds: float)
         )
     else:
         album_id, album_title, album_type = single_album_id_for(song_id), metadata.title, "single"
-    SongItem(
-        pk=song_key(song_id),
-        entity="song",
-        id=song_id,
+    new_song(
+        song_id,
         title=metadata.title,
         artist_id=artist_id,
         artist_name=metadata.artist,
@@ -64,10 +59,6 @@ def start_and_probe(bucket: str, key: str, ffmpeg_path: str, max_seconds: float)
         album_title=album_title,
         album_type=album_type,
         duration_ms=0,
-        gsi1pk=artist_key(artist_id),
-        gsi1sk=by_artist_sort_key(metadata.title, song_id),
-        gsi2pk=album_key(album_id),
-        gsi2sk=by_album_sort_key(1),
         status=PROCESSING,
         master_key=key,
     ).save()
