@@ -32,7 +32,7 @@ from devstack.moto_patches import (
     set_active_runtime,
 )
 from devstack.pollers import PollerGroup
-from devstack.resources import Deployment, ResourceCreator
+from devstack.resources import DEV_PARAMETERS, Deployment, ResourceCreator
 from devstack.template import load_template
 from devstack.websocket import WebSocketGateway
 
@@ -86,9 +86,7 @@ class Devstack:
     host: str = "127.0.0.1"
     port: int = 3000
     stack_name: str = "backbeat-local"
-    parameters: dict[str, str] = field(
-        default_factory=lambda: {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"}
-    )
+    parameters: dict[str, str] = field(default_factory=lambda: dict(DEV_PARAMETERS))
     log: Callable[[str], None] = lambda message: None
     # False until the owner says start-up (seeding, restoring) is done: /health answers "starting".
     ready: bool = True
