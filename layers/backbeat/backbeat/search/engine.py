@@ -16,9 +16,13 @@ from opensearchpy.exceptions import RequestError
 ENTITY_TYPES = ("song", "album", "artist", "playlist")
 CATALOG_ENTITIES = ("song", "album", "artist")  # the entities the catalog table holds
 
-_FOLDED_TEXT = {
-    "type": "text",
-    "analyzer": "folding",
+# The field an entity is named by (a song's or album's title, an artist's or playlist's name) is
+# matched exactly (`keyword`) and by prefix (`prefix`, edge n-grams) as well as by its words; the
+# other text fields (a song's artist and album, an album's artist) are matched by their words only,
+# so they carry no subfields: nothing queries them, and the n-grams are most of the indexing work.
+_FOLDED_TEXT = {"type": "text", "analyzer": "folding"}
+_NAMING_TEXT = {
+    **_FOLDED_TEXT,
     "fields": {
         "keyword": {"type": "keyword", "normalizer": "folding"},
         "prefix": {"type": "text", "analyzer": "prefix", "search_analyzer": "folding"},
@@ -44,7 +48,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "song": {
         "dynamic": False,
         "properties": {
-            "title": _FOLDED_TEXT,
+            "title": _NAMING_TEXT,
             "artist": _FOLDED_TEXT,
             "album": _FOLDED_TEXT,
             "artistId": {"type": "keyword"},
@@ -55,7 +59,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "album": {
         "dynamic": False,
         "properties": {
-            "title": _FOLDED_TEXT,
+            "title": _NAMING_TEXT,
             "artist": _FOLDED_TEXT,
             "artistId": {"type": "keyword"},
             "popularity": {"type": "float"},
@@ -63,11 +67,11 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     },
     "artist": {
         "dynamic": False,
-        "properties": {"name": _FOLDED_TEXT, "popularity": {"type": "float"}},
+        "properties": {"name": _NAMING_TEXT, "popularity": {"type": "float"}},
     },
     "playlist": {
         "dynamic": False,
-        "properties": {"name": _FOLDED_TEXT, "ownerId": {"type": "keyword"}, "popularity": {"type": "float"}},
+        "properties": {"name": _NAMING_TEXT, "ownerId": {"type": "keyword"}, "popularity": {"type": "float"}},
     },
 }
 
