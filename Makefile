@@ -54,10 +54,12 @@ bench: venv
 	$(BIN)/python bench/catalog_pages.py --requests 300
 	$(BIN)/python bench/search_relevance.py --queries 1000
 	$(BIN)/python bench/search_latency.py --requests 300
+	$(BIN)/python bench/search_mapping.py
 	$(BIN)/python bench/playlists.py --edits 100 --subscribers 50
 	$(BIN)/python bench/abr_simulator.py
 	$(BIN)/python bench/encode.py
 	$(BIN)/python bench/streaming.py --requests 300
+	$(BIN)/python bench/devstack_start.py --runs 3
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
