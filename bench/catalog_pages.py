@@ -13,7 +13,7 @@ stack under the same load. Prints p50/p99 per route
 and each page's ratio to the song page.
 
 A song page is one GetItem; an artist page is a Query on the `byArtist` index and an album page a
-GetItem plus a Query on `byAlbum` (docs/decisions.md 29 says how the emulator answers index queries).
+GetItem plus a Query on `byAlbum` (docs/decisions.md 27 says how the emulator answers index queries).
 """
 
 from __future__ import annotations
