@@ -160,11 +160,20 @@ class _FunctionPool:
             self.busy += 1
         return env
 
-    def release(self, env: _Environment, *, reuse: bool) -> None:
+    def release(self, env: _Environment, *, reuse: bool, slot: bool = True) -> None:
+        """Give back the environment (to the idle list when `reuse`) and, with `slot`, its
+        concurrency slot (a timed-out invocation gave its slot back when it timed out)."""
         with self._lock:
             self.busy -= 1
             if reuse:
                 self._idle.append(env)
+        if slot:
+            self._slots.release()
+
+    def release_slot(self) -> None:
+        """Lambda ends a timed-out sandbox at once, so its concurrency is free again; the thread of a
+        timed-out run here cannot be stopped, and gives its environment back (not for reuse) when it
+        ends."""
         self._slots.release()
 
 
@@ -234,8 +243,8 @@ class LambdaRuntime:
                 with settled:
                     state["finished"] = True
                     abandoned = state["timed_out"]
-                if abandoned:  # the caller has gone: drop the environment, free the slot
-                    pool.release(env, reuse=False)
+                if abandoned:  # the caller has gone: drop the environment (its slot was freed at the timeout)
+                    pool.release(env, reuse=False, slot=False)
                 done.set()
 
         context = contextvars.copy_context()
@@ -246,6 +255,7 @@ class LambdaRuntime:
             if not state["finished"]:
                 state["timed_out"] = True
         if state["timed_out"]:
+            pool.release_slot()
             pool.stats.errors += 1
             pool.stats.timeouts += 1
             raise FunctionTimedOut(spec.name, request_id, spec.timeout_seconds)

@@ -273,3 +273,15 @@ def test_step_functions_and_pollers_see_the_timeout_as_the_invocation_error() ->
         set_active_runtime(None)
     assert failed is True
     assert json.loads(payload)["errorType"] == "Sandbox.Timedout"
+
+
+def test_a_timed_out_run_frees_its_concurrency_at_once() -> None:
+    """Lambda ends a timed-out sandbox, so the function's concurrency is free again at the timeout,
+    even though the abandoned run here goes on until it ends."""
+    runtime = LambdaRuntime([_spec("Sleeper", "sleeper", timeout=1)], max_concurrency=1)
+    with pytest.raises(FunctionTimedOut):
+        runtime.invoke("Sleeper", {"seconds": 4})
+    assert runtime.busy_environments("Sleeper") == 1  # the abandoned run still goes on
+    assert runtime.invoke("Sleeper", {"seconds": 0})["slept"] == 0.0
+    assert runtime.busy_environments("Sleeper") == 1  # served beside the abandoned run, not after it
+    wait_for(lambda: runtime.busy_environments("Sleeper") == 0, timeout=10)
