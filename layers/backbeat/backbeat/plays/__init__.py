@@ -1,0 +1,1 @@
+"""The listening loop: playback events in, play records with verdicts, counters, taste, history."""
