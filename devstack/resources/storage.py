@@ -125,7 +125,11 @@ class StorageCreators(CreatorBase):
         props = self._props(properties)
         stream_name = props.get("Name") or self.physical_name(name)
         kinesis = self.client("kinesis")
-        kinesis.create_stream(StreamName=stream_name, ShardCount=int(props.get("ShardCount", 1)))
+        # An on-demand stream starts with 4 shards' write capacity in AWS; the devstack gives it 4
+        # shards so that per-partition-key ordering (and its absence across keys) is as in AWS.
+        on_demand = (props.get("StreamModeDetails") or {}).get("StreamMode") == "ON_DEMAND"
+        shards = 4 if on_demand else int(props.get("ShardCount", 1))
+        kinesis.create_stream(StreamName=stream_name, ShardCount=shards)
         arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
         self.resolver.refs[name] = stream_name
         self.resolver.attrs[(name, "Arn")] = arn
