@@ -19,6 +19,8 @@ import boto3
 from aiohttp import web
 
 from devstack.authorizer import JwksCache, moto_jwks_fetcher
+from devstack.faults import FAULTS
+from devstack.faults import routes as fault_routes
 from devstack.gateway import Gateway, GatewayRunner
 from devstack.lambdas import LambdaRuntime
 from devstack.media import MediaServer
@@ -146,6 +148,7 @@ class Devstack:
             self.gateway.extra_routes.extend(sockets.routes(at_ws=index == 0))
         if {"MediaSigningSecretArn", "MediaBucketName"} <= set(self.deployment.outputs):
             self.gateway.extra_routes.extend(self._media_server(self.gateway).routes())
+            self.gateway.extra_routes.extend(fault_routes())
         self._start_gateway()
         return self
 
@@ -194,6 +197,8 @@ class Devstack:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto_server.start()
+        server = self.moto_server._server
+        server.app = FAULTS.wrap(server.app)  # faults on demand: devstack/faults.py
         self.session = boto3.Session(region_name=REGION)
 
     def start_pollers(self, begin_at_latest: frozenset[str] = frozenset()) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from devstack.faults import FAULTS
 from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.resources import EventSourceMapping
 
@@ -114,6 +115,8 @@ class Poller(ABC):
         way Lambda does: an empty, null or unknown itemIdentifier fails the whole batch."""
         everything = frozenset(identifiers)
         self.invocations += 1
+        if FAULTS.take_crash(self.mapping.function, self.function_name()):
+            return self._crash_half_way(records, everything)
         try:
             response = self.runtime.invoke(self.mapping.function, {"Records": records})
         except FunctionError as error:
@@ -122,6 +125,16 @@ class Poller(ABC):
         except Exception as error:  # an init failure (import error, missing module) is a function error
             log.warning("%s: invocation failed: %s", self.name, error)
             return Outcome(everything, {"errorType": type(error).__name__, "errorMessage": str(error)})
+        outcome = self._judge(response, everything)
+        injected = FAULTS.failed_records(self.mapping.function, identifiers, self.function_name())
+        if not injected:
+            return outcome
+        # Applied, yet reported failed: the duplicate delivery every consumer must absorb.
+        if not self.mapping.report_batch_item_failures:
+            return Outcome(everything, {"errorType": "Injected", "errorMessage": "injected record failure"})
+        return Outcome(outcome.failed | frozenset(injected), outcome.error)
+
+    def _judge(self, response: Any, everything: frozenset[str]) -> Outcome:
         if not self.mapping.report_batch_item_failures or not isinstance(response, dict):
             return Outcome(frozenset())
         failures = response.get("batchItemFailures")
@@ -137,6 +150,25 @@ class Poller(ABC):
                 return Outcome(everything)
             failed.add(str(identifier))
         return Outcome(frozenset(failed))
+
+    def _crash_half_way(self, records: list[dict[str, Any]], everything: frozenset[str]) -> Outcome:
+        """An injected crash: the function applies the first half of the batch, then its runtime
+        dies, so Lambda reports the invocation failed and the whole batch comes again."""
+        half = records[: len(records) // 2]
+        if half:
+            try:
+                self.runtime.invoke(self.mapping.function, {"Records": half})
+            except Exception as error:  # the crash below is the outcome either way
+                log.info("%s: before the injected crash: %s", self.name, error)
+        log.warning("%s: injected crash after %d of %d records", self.name, len(half), len(records))
+        return Outcome(everything, {"errorType": "Runtime.ExitError", "errorMessage": "injected crash mid-batch"})
+
+    def function_name(self) -> str:
+        """The function's template logical id (what fault plans name)."""
+        for spec in self.runtime.specs:
+            if self.mapping.function in (spec.logical_id, spec.name, spec.arn):
+                return spec.logical_id
+        return self.mapping.function
 
     def function_arn(self) -> str:
         for spec in self.runtime.specs:
