@@ -63,9 +63,18 @@ class PlaybackBatchAnswer(BaseModel):
     retry: int
 
 
-@app.post("/events/playback", status_code=202)
+@app.post(
+    "/events/playback",
+    status_code=202,
+    responses={
+        202: {
+            "description": "A result per event, in the order sent",
+            "content": {content_types.APPLICATION_JSON: {"model": PlaybackBatchAnswer}},
+        }
+    },
+)
 @tracer.capture_method
-def report_playback(body: PlaybackBatch) -> Response[PlaybackBatchAnswer]:
+def report_playback(body: PlaybackBatch) -> Response[dict[str, Any]]:
     user_id = caller_id(app)
     listener = ingest.Listener(
         user_id=user_id,

@@ -272,6 +272,9 @@ def ingest(
     results: list[EventResult | None] = [None] * len(raw_events)
     valid: list[tuple[int, PlaybackEvent]] = []
     for index, raw in enumerate(raw_events):
+        if not isinstance(raw, dict):
+            results[index] = EventResult(None, "rejected", "event", "an event is a JSON object")
+            continue
         try:
             valid.append((index, PlaybackEvent.model_validate(raw)))
         except ValidationError as error:
