@@ -63,16 +63,15 @@ class PlaybackBatchAnswer(BaseModel):
     retry: int
 
 
-@app.post(
-    "/events/playback",
-    status_code=202,
-    responses={
-        202: {
-            "description": "A result per event, in the order sent",
-            "content": {content_types.APPLICATION_JSON: {"model": PlaybackBatchAnswer}},
-        }
-    },
-)
+ANSWERED: dict[int, Any] = {
+    202: {
+        "description": "A result per event, in the order sent",
+        "content": {content_types.APPLICATION_JSON: {"model": PlaybackBatchAnswer}},
+    }
+}
+
+
+@app.post("/events/playback", status_code=202, responses=ANSWERED)
 @tracer.capture_method
 def report_playback(body: PlaybackBatch) -> Response[dict[str, Any]]:
     user_id = caller_id(app)
