@@ -47,8 +47,7 @@ def _song(song_id: str, duration_ms: int, artist: str, **extra: dict[str, Any]) 
     }
 
 
-@pytest.fixture
-def events_api(aws: Deployment) -> Any:
+def seed_songs_and_listeners(aws: Deployment) -> None:
     dynamodb = boto3.client("dynamodb")
     catalog = aws.outputs["CatalogTableName"]
     genres = {"genres": {"L": [{"S": "indie"}, {"S": "folk"}]}}
@@ -60,6 +59,11 @@ def events_api(aws: Deployment) -> Any:
             TableName=aws.outputs["UsersTableName"],
             Item={"userId": {"S": user}, "email": {"S": f"{user}@x.test"}, "tier": {"S": tier}},
         )
+
+
+@pytest.fixture
+def events_api(aws: Deployment) -> Any:
+    seed_songs_and_listeners(aws)
     return load_function("events", aws)
 
 

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from backbeat_client.reporting import PlayTracker
 
 Fetch = Callable[[str], bytes]
+REPORTING_STEP_SECONDS = 1.0
 
 
 class Download(Protocol):
@@ -280,8 +281,7 @@ class Player:
             bitrate = self.controller.choose(buffer_seconds=self._buffer_seconds, segment_seconds=duration)
             self._download_segment(index, bitrate)
         if self.reporting is not None:
-            self.clock.sleep(self._buffer_seconds)  # the listener hears the rest of the song
-            self._tick()
+            self._pass_time(self._buffer_seconds)  # the listener hears the rest of the song
             self.reporting.end()
         return self.stats
 
@@ -368,8 +368,17 @@ class Player:
         self._tick()
         excess = self._buffer_seconds + next_duration - self.target_buffer_seconds
         if self._playing and excess > 0:
-            self.clock.sleep(excess)
+            self._pass_time(excess)
+
+    def _pass_time(self, seconds: float) -> None:
+        """Wait `seconds` while playing; in steps of at most a second when reporting, so that progress
+        is reported close to each 15 s listened rather than at the end of a long wait."""
+        step = REPORTING_STEP_SECONDS if self.reporting is not None else seconds
+        while seconds > 0:
+            waited = min(step, seconds)
+            self.clock.sleep(waited)
             self._tick()
+            seconds -= waited
 
     def _tick(self) -> None:
         """Drain the buffer by the wall time since the last tick; count a stall when it runs dry."""
