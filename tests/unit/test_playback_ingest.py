@@ -336,3 +336,12 @@ def test_a_stream_that_takes_nothing_is_503_and_leaves_no_markers(aws, events_ap
     kinesis.refuse = lambda attempt, event_id: False
     _, again = post(events_api, context, batch)
     assert [r["status"] for r in again["results"]] == ["accepted", "rejected"]
+
+
+def test_event_ids_are_answered_as_sent_and_matched_whatever_their_case(aws, events_api, context) -> None:  # type: ignore[no-untyped-def]
+    event = playback_event()
+    shouted = {**event, "eventId": event["eventId"].upper()}
+    _, first = post(events_api, context, [shouted])
+    assert first["results"] == [{"eventId": shouted["eventId"], "status": "accepted"}]
+    _, again = post(events_api, context, [event])
+    assert again["results"] == [{"eventId": event["eventId"], "status": "duplicate"}]

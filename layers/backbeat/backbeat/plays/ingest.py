@@ -235,9 +235,11 @@ def _event_id_as_sent(raw: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _judge(event: PlaybackEvent, facts: SongFacts | None, rules: IngestRules, now: datetime) -> EventResult | None:
-    """The rejection of a well-formed event, or None when it may go on the stream."""
-    event_id = str(event.eventId)
+def _judge(
+    event: PlaybackEvent, event_id: str | None, facts: SongFacts | None, rules: IngestRules, now: datetime
+) -> EventResult | None:
+    """The rejection of a well-formed event (answered with its eventId as sent), or None when it may go
+    on the stream."""
 
     def reject(field_name: str, reason: str) -> EventResult:
         return EventResult(event_id, "rejected", field_name, reason)
@@ -270,6 +272,7 @@ def ingest(
     """Judge, deduplicate, enrich and put one batch; a result per event, in input order."""
     now = now or datetime.now(UTC)
     results: list[EventResult | None] = [None] * len(raw_events)
+    as_sent = [_event_id_as_sent(raw) for raw in raw_events]  # answered as sent (a UUID's case may differ)
     valid: list[tuple[int, PlaybackEvent]] = []
     for index, raw in enumerate(raw_events):
         if not isinstance(raw, dict):
@@ -279,7 +282,7 @@ def ingest(
             valid.append((index, PlaybackEvent.model_validate(raw)))
         except ValidationError as error:
             field_name, message = describe(dict(error.errors()[0]))
-            results[index] = EventResult(_event_id_as_sent(raw), "rejected", field_name, message)
+            results[index] = EventResult(as_sent[index], "rejected", field_name, message)
 
     try:
         facts = song_facts(event.songId for _, event in valid) if valid else {}
@@ -288,7 +291,7 @@ def ingest(
     candidates: list[tuple[int, StreamedEvent]] = []
     for index, event in valid:
         song = facts.get(event.songId)
-        rejection = _judge(event, song, rules, now)
+        rejection = _judge(event, as_sent[index], song, rules, now)
         if rejection or song is None:
             results[index] = rejection
             continue
@@ -311,7 +314,7 @@ def ingest(
     for index, event in candidates:
         event_id = str(event.eventId)
         if event_id in seen:  # put before, or earlier in this batch
-            results[index] = EventResult(event_id, "duplicate")
+            results[index] = EventResult(as_sent[index], "duplicate")
             continue
         seen.add(event_id)
         to_put.append((index, event))
@@ -320,8 +323,7 @@ def ingest(
     if to_put and not accepted:
         raise ServiceUnavailable("the playback events stream refused the batch; send it again")
     for index, event in to_put:
-        event_id = str(event.eventId)
-        results[index] = EventResult(event_id, "accepted" if event_id in accepted else "retry")
+        results[index] = EventResult(as_sent[index], "accepted" if str(event.eventId) in accepted else "retry")
 
     put = [event for _, event in to_put if str(event.eventId) in accepted]
     if put:
