@@ -56,7 +56,8 @@ def test_a_reported_play_reaches_the_stream_once(devstack: RunningStack, catalog
 
     clock = StepClock()
     sender = ApiSender(devstack.url, lambda: token)
-    reporter = PlaybackReporter(Outbox(tmp_path / "outbox"), sender, clock=clock)
+    # Sent in one flush at the end (not as the interval passes), so the test knows what went.
+    reporter = PlaybackReporter(Outbox(tmp_path / "outbox"), sender, clock=clock, flush_interval_seconds=3600)
     play = PlayTracker(
         reporter,
         song.id,
