@@ -39,7 +39,7 @@ from backbeat.aws import client
 from backbeat.catalog.service import SongFacts
 from backbeat.errors import ServiceUnavailable
 from backbeat.identity.models import UserItem
-from backbeat.observability import logger
+from backbeat.observability import count, logger
 from backbeat.payloads import describe
 from backbeat.plays.events import PlaybackEvent, StreamedEvent, Tier
 
@@ -330,6 +330,7 @@ def ingest(
         keep_for = rules.retention + rules.marker_margin
         unwritten = markers.remember(put, lambda e: int((e.occurredAt + keep_for).timestamp()))
         if unwritten:
+            count("PlaybackEventMarkersUnwritten", unwritten)
             logger.warning("markers missing: a resend would put these events twice", extra={"events": unwritten})
     answered = [result for result in results if result is not None]
     assert len(answered) == len(raw_events), "every event has its result"
