@@ -46,6 +46,7 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "playlists_remove_track": {404},
     "playlists_add_collaborator": {404},
     "playlists_remove_collaborator": {404},
+    "events_playback": {202},
 }
 
 

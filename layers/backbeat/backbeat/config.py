@@ -93,3 +93,16 @@ class StreamSettings(CatalogSettings, UsersSettings):
     media_base_url: str
     media_signing_secret_arn: str
     stream_url_ttl_seconds: int = 3 * 3600
+
+
+class EventsSettings(CatalogSettings, UsersSettings):
+    """POST /events/playback: events go to `playback_events_stream`; `event_ids_table` remembers the
+    eventIds already put (for `event_retention_days` plus a margin). Events older than the retention or
+    more than `max_clock_skew_seconds` ahead of the receive time are refused; `length_tolerance_ms` is
+    how far playedMs/positionMs may run past the catalog length (see backbeat.plays.ingest)."""
+
+    playback_events_stream: str
+    event_ids_table: str
+    event_retention_days: int = 30
+    max_clock_skew_seconds: int = 300
+    length_tolerance_ms: int = 2_000

@@ -23,6 +23,11 @@ wasted and counted (`wasted_bytes`, `abandoned_requests`). Progress is only repo
 started: before that there is no buffer to protect. `HttpDownload` is the real thing over HTTP(S);
 without `open_download` each segment is one `fetch` (one chunk, so nothing can be abandoned).
 
+Playback reporting: given a `PlayTracker` (`backbeat_client.reporting`), the player reports the play
+as the listener hears it: `start` when playback starts, `progress` every 15 s listened (stalls do not
+count), and `end` once the buffered audio has played out after the last segment (so `run()` then
+lasts until the song ends on the player's clock). Without one, `run()` returns after the last segment.
+
 Buffer policy: the player keeps up to `target_buffer_seconds` (120 s by default) of audio ahead of the
 playhead and waits while the next segment would not fit. Audio is cheap to prefetch (two minutes at
 160 kbps is 2.4 MB) and a long buffer is what carries a listener through a tunnel or a cell handover,
@@ -38,10 +43,11 @@ import queue
 import socket
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from backbeat_client.abr import (
@@ -53,7 +59,11 @@ from backbeat_client.abr import (
 )
 from backbeat_client.hls import MediaPlaylist, parse_media_playlist
 
+if TYPE_CHECKING:
+    from backbeat_client.reporting import PlayTracker
+
 Fetch = Callable[[str], bytes]
+REPORTING_STEP_SECONDS = 1.0
 
 
 class Download(Protocol):
@@ -224,6 +234,7 @@ class Player:
         open_download: OpenDownload | None = None,
         target_buffer_seconds: float = TARGET_BUFFER_SECONDS,
         start_after_segments: int = 1,
+        reporting: PlayTracker | None = None,
     ) -> None:
         self.manifest = manifest
         self.fetch = fetch
@@ -242,7 +253,10 @@ class Player:
             ceiling_kbps=ladder[-1],
             settings=AbrSettings(target_buffer_seconds=target_buffer_seconds),
         )
+        self.reporting = reporting
         self.stats = PlaybackStats()
+        self._segment_ends: list[float] = []  # playback time at which each fetched segment ends
+        self._played_seconds = 0.0
         self._playlists: dict[int, MediaPlaylist] = {}
         self._inits_fetched: set[int] = set()
         self._buffer_seconds = 0.0
@@ -266,6 +280,9 @@ class Player:
             self._wait_for_room(duration)
             bitrate = self.controller.choose(buffer_seconds=self._buffer_seconds, segment_seconds=duration)
             self._download_segment(index, bitrate)
+        if self.reporting is not None:
+            self._pass_time(self._buffer_seconds)  # the listener hears the rest of the song
+            self.reporting.end()
         return self.stats
 
     def _media_playlist(self, bitrate: int) -> MediaPlaylist:
@@ -301,10 +318,13 @@ class Player:
         self._buffer_seconds += segment.duration_seconds
         self.stats.segment_bitrates_kbps.append(bitrate)
         self.stats.segment_durations_seconds.append(segment.duration_seconds)
+        self._segment_ends.append((self._segment_ends[-1] if self._segment_ends else 0.0) + segment.duration_seconds)
         self._stalled = False
         if not self._playing and len(self.stats.segment_bitrates_kbps) >= self.start_after_segments:
             self._playing = True
             self.stats.startup_delay_seconds = self.clock.now() - self._started_at
+            if self.reporting is not None:
+                self.reporting.start(bitrate_kbps=self.stats.segment_bitrates_kbps[0])
 
     def _read_segment(self, url: str, bitrate: int, duration: float) -> int | None:
         """Read one segment chunk by chunk; None when it arrived, or the rung the controller abandoned it for."""
@@ -348,8 +368,17 @@ class Player:
         self._tick()
         excess = self._buffer_seconds + next_duration - self.target_buffer_seconds
         if self._playing and excess > 0:
-            self.clock.sleep(excess)
+            self._pass_time(excess)
+
+    def _pass_time(self, seconds: float) -> None:
+        """Wait `seconds` while playing; in steps of at most a second when reporting, so that progress
+        is reported close to each 15 s listened rather than at the end of a long wait."""
+        step = REPORTING_STEP_SECONDS if self.reporting is not None else seconds
+        while seconds > 0:
+            waited = min(step, seconds)
+            self.clock.sleep(waited)
             self._tick()
+            seconds -= waited
 
     def _tick(self) -> None:
         """Drain the buffer by the wall time since the last tick; count a stall when it runs dry."""
@@ -359,9 +388,22 @@ class Player:
             return
         if self._buffer_seconds >= elapsed:
             self._buffer_seconds -= elapsed
+            self._played(elapsed)
             return
+        self._played(self._buffer_seconds)
         self.stats.rebuffer_seconds += elapsed - self._buffer_seconds
         self._buffer_seconds = 0.0
         if not self._stalled:
             self.stats.rebuffer_events += 1
             self._stalled = True
+
+    def _played(self, seconds: float) -> None:
+        """The listener heard `seconds` more; the tracker learns where playback is and at which rung."""
+        self._played_seconds += seconds
+        if self.reporting is None or not self._segment_ends:
+            return
+        playing = min(bisect_right(self._segment_ends, self._played_seconds), len(self._segment_ends) - 1)
+        played_ms = round(self._played_seconds * 1000)
+        self.reporting.advance(
+            played_ms=played_ms, position_ms=played_ms, bitrate_kbps=self.stats.segment_bitrates_kbps[playing]
+        )
