@@ -93,3 +93,25 @@ class StreamSettings(CatalogSettings, UsersSettings):
     media_base_url: str
     media_signing_secret_arn: str
     stream_url_ttl_seconds: int = 3 * 3600
+
+
+class PlaysTableSettings(Settings):
+    plays_table: str
+
+
+class PlaysSettings(PlaysTableSettings):
+    """The plays consumer and its verdict rules (docs/decisions.md, 30). A repeated billable play of
+    one song by one listener starting within `dedupe_window_seconds` of the last counted one is a
+    duplicate; an open play with no event for `abandon_after_minutes` is abandoned; play records
+    expire `play_retention_days` after their last event (the event lake keeps them for good)."""
+
+    dedupe_window_seconds: int = 600
+    abandon_after_minutes: int = 30
+    max_concurrent_devices: int = 3
+    short_run_length: int = 10
+    regular_run_length: int = 10
+    play_retention_days: int = 90
+
+
+class ListeningSettings(CatalogSettings, PlaysTableSettings):
+    """GET /me/recently-played: play records (plays table) with their songs' views (catalog table)."""
