@@ -60,3 +60,9 @@ def get_artist(artist_id: str, limit: int, offset: int) -> dict[str, Any]:
         "name": artist.name,
         "songs": {"items": songs, "total": int(artist.song_count), "limit": limit, "offset": offset},
     }
+
+
+def song_views(song_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The views of the songs that exist among `song_ids`, by id, in batch reads (100 keys each)."""
+    keys = sorted({song_key(song_id) for song_id in song_ids if is_valid_id(song_id)})
+    return {song.id: song_view(song) for song in SongItem.batch_get([(key, META) for key in keys])} if keys else {}
