@@ -264,3 +264,24 @@ def test_the_sample_stream_event_makes_one_billable_play(consumer, table, contex
     assert (play["billable"], play["ended"], play["playedMs"], play["version"]) == (True, "completed", 45_000, 3)
     consumer.lambda_handler(sample, context)
     assert play_record(table, data["playId"], user=data["userId"])["version"] == 3
+
+
+def test_a_concurrent_writer_makes_the_listener_read_and_fold_again(
+    consumer: Any, table: str, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another delivery of the same events lands between this one's read and write: the write's
+    version condition fails, the events are read again, found applied, and nothing is counted twice."""
+    events = listen(45, T0)
+    save, raced = consumer.store.save, []
+
+    def save_after_a_concurrent_delivery(items: list[tuple[dict[str, Any], int | None]]) -> bool:
+        if not raced:
+            raced.append(True)
+            assert deliver(consumer, context, events) == []  # the other delivery wins the race
+        return bool(save(items))
+
+    monkeypatch.setattr(consumer.store, "save", save_after_a_concurrent_delivery)
+    assert deliver(consumer, context, events) == []
+    play = play_record(table, events[0].playId)
+    assert raced and play["version"] == play["events"] == len(events) and play["billable"] is True
+    assert listener_state(table)["version"] == 1
