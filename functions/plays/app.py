@@ -41,7 +41,7 @@ def _readable(records: list[dict[str, Any]]) -> list[tuple[str, StreamedEvent]]:
 @lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
-    result = apply_events(store, _readable(records), rules)
+    result = apply_events(store, _readable(records), rules, settings.listener_threads)
 
     def report(record: KinesisStreamRecord) -> None:
         if record.kinesis.sequence_number in result.failed:

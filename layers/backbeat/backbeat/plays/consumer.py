@@ -6,12 +6,14 @@ name (and of the plays open on their devices), fold the events in memory (`backb
 `backbeat.plays.verdicts`), and write every changed item in one transaction, each put conditioned on
 the version it was read at. An event already folded in (a retried batch) changes nothing and writes
 nothing; a concurrent writer makes the transaction fail its condition, and the listener's events are
-read and folded again. A failure for one listener leaves the others applied.
+read and folded again. A failure for one listener leaves the others applied. Listeners are
+independent, so a batch's listeners are applied on a few threads side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,17 +155,30 @@ def apply_listener_events(store: PlaysStore, user_id: str, events: list[Streamed
     return applied
 
 
-def apply_events(store: PlaysStore, records: list[tuple[str, StreamedEvent]], rules: VerdictRules) -> Applied:
-    """Apply a batch of (record id, event); a listener whose write fails has all their records in
+def apply_events(
+    store: PlaysStore, records: list[tuple[str, StreamedEvent]], rules: VerdictRules, threads: int = 1
+) -> Applied:
+    """Apply a batch of (record id, event), listeners side by side on `threads` threads (each
+    listener's events in order on one); a listener whose write fails has all their records in
     `failed` (the stream delivers them again; what was applied is skipped by eventId)."""
     by_listener: dict[str, list[tuple[str, StreamedEvent]]] = {}
     for record_id, event in records:
         by_listener.setdefault(event.userId, []).append((record_id, event))
-    applied, failed = 0, set()
-    for user_id, listener_records in by_listener.items():
+
+    def apply(user_id: str, listener_records: list[tuple[str, StreamedEvent]]) -> int | None:
         try:
-            applied += apply_listener_events(store, user_id, [event for _, event in listener_records], rules)
+            return apply_listener_events(store, user_id, [event for _, event in listener_records], rules)
         except Exception:
             logger.exception("play records not written", extra={"userId": user_id, "events": len(listener_records)})
-            failed |= {record_id for record_id, _ in listener_records}
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(by_listener)))) as pool:
+        results = list(pool.map(apply, by_listener, by_listener.values()))
+    failed = {
+        record_id
+        for result, listener_records in zip(results, by_listener.values(), strict=True)
+        if result is None
+        for record_id, _ in listener_records
+    }
+    applied = sum(result for result in results if result is not None)
     return Applied(applied=applied, seen_before=len(records) - len(failed) - applied, failed=frozenset(failed))
