@@ -285,3 +285,32 @@ def test_a_concurrent_writer_makes_the_listener_read_and_fold_again(
     play = play_record(table, events[0].playId)
     assert raced and play["version"] == play["events"] == len(events) and play["billable"] is True
     assert listener_state(table)["version"] == 1
+
+
+def test_a_transaction_conflict_is_retried_in_place(
+    consumer: Any, table: str, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB cancels a transaction that meets another one on the same item (TransactionConflict):
+    the listener's events are read and folded again, not failed back to the stream."""
+    from botocore.exceptions import ClientError
+
+    from backbeat.plays import consumer as plays_consumer
+
+    real, conflicts = plays_consumer.client("dynamodb"), []
+
+    class ConflictOnce:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def transact_write_items(self, **request: Any) -> Any:
+            if not conflicts:
+                conflicts.append(request)
+                reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+                error = {"Code": "TransactionCanceledException", "Message": "cancelled"}
+                raise ClientError({"Error": error, "CancellationReasons": reasons}, "TransactWriteItems")
+            return real.transact_write_items(**request)
+
+    monkeypatch.setattr(plays_consumer, "client", lambda service: ConflictOnce())
+    events = listen(45, T0)
+    assert deliver(consumer, context, events) == []
+    assert conflicts and play_record(table, events[0].playId)["version"] == len(events)

@@ -12,6 +12,8 @@ independent, so a batch's listeners are applied on a few threads side by side.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from backbeat.plays.verdicts import LISTENER_KEY, ListenerState, VerdictRules, s
 # listener's devices (at most VerdictRules.devices_kept) and the state item.
 PLAYS_PER_TRANSACTION = 40
 ATTEMPTS = 5
+LOST_RACE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _SERIALIZER = TypeSerializer()
 
 
@@ -63,7 +66,8 @@ class PlaysStore:
 
     def save(self, items: list[tuple[dict[str, Any], int | None]]) -> bool:
         """Put every item, each only if it still has the version it was read at (None: new);
-        False when another writer got there first (nothing is written then)."""
+        False when another writer got there first, or a concurrent transaction on one of the items
+        cancelled this one (nothing is written then: read, fold and try again)."""
         actions = []
         for item, version in items:
             put: dict[str, Any] = {
@@ -80,7 +84,7 @@ class PlaysStore:
             client("dynamodb").transact_write_items(TransactItems=actions)
         except ClientError as error:
             reasons = error.response.get("CancellationReasons") or []
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+            if any(reason.get("Code") in LOST_RACE for reason in reasons):
                 return False
             raise
         return True
@@ -145,11 +149,12 @@ def apply_listener_events(store: PlaysStore, user_id: str, events: list[Streamed
     """Fold one listener's events (in stream order) into their plays; the number newly applied."""
     applied = 0
     for chunk in _chunks(events):
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             result = _apply_once(store, user_id, chunk, rules)
             if result is not None:
                 applied += result
                 break
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # let the other writer finish
         else:
             raise Conflict(f"listener {user_id}: the plays changed under every one of {ATTEMPTS} attempts")
     return applied
