@@ -41,6 +41,7 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "playlists_update": {404},
     "playlists_delete": {404},
     "playlists_mine": {200},
+    "listening_recently_played": {200},
     "playlists_add_tracks": {404},
     "playlists_reorder_tracks": {404},
     "playlists_remove_track": {404},

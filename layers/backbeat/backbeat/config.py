@@ -106,3 +106,27 @@ class EventsSettings(CatalogSettings, UsersSettings):
     event_retention_days: int = 30
     max_clock_skew_seconds: int = 300
     length_tolerance_ms: int = 2_000
+
+
+class PlaysTableSettings(Settings):
+    plays_table: str
+
+
+class PlaysSettings(PlaysTableSettings):
+    """The plays consumer and its verdict rules (docs/decisions.md, 30). A repeated billable play of
+    one song by one listener starting within `dedupe_window_seconds` of the last counted one is a
+    duplicate; an open play with no event for `abandon_after_minutes` is abandoned; play records
+    expire `play_retention_days` after their last event (the event lake keeps them for good); a
+    batch's listeners are written on `listener_threads` threads."""
+
+    dedupe_window_seconds: int = 600
+    abandon_after_minutes: int = 30
+    max_concurrent_devices: int = 3
+    short_run_length: int = 10
+    regular_run_length: int = 10
+    play_retention_days: int = 90
+    listener_threads: int = 8
+
+
+class ListeningSettings(CatalogSettings, PlaysTableSettings):
+    """GET /me/recently-played: play records (plays table) with their songs' views (catalog table)."""

@@ -7,6 +7,7 @@ through the stack's CloudFormation outputs).
     backbeat users set-tier EMAIL premium|free
     backbeat search reindex [--segments N]
     backbeat ingest FILE --title T --artist A [--album B] [--wait]
+    backbeat plays list --user EMAIL [--limit N] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import BackbeatError
+from backbeat_ops.plays_cli import register as register_plays
 
 STATE_FILE = Path(".devstack") / "state.json"
 
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--wait", action="store_true", help="return when the song is ready (non-zero if it failed)")
     ingest.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
     ingest.set_defaults(run=_ingest)
+    register_plays(groups)
     return parser
 
 

@@ -132,3 +132,9 @@ def song_facts(song_ids: Iterable[str]) -> dict[str, SongFacts]:
             playable_ms=max(duration, media_ms.get(media, 0) if media else 0),
         )
     return facts
+
+
+def song_views(song_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The views of the songs that exist among `song_ids`, by id, in batch reads (100 keys each)."""
+    keys = sorted({song_key(song_id) for song_id in song_ids if is_valid_id(song_id)})
+    return {song.id: song_view(song) for song in SongItem.batch_get([(key, META) for key in keys])} if keys else {}
