@@ -93,3 +93,24 @@ class StreamSettings(CatalogSettings, UsersSettings):
     media_base_url: str
     media_signing_secret_arn: str
     stream_url_ttl_seconds: int = 3 * 3600
+
+
+class CountersSettings(Settings):
+    """The play records' stream -> hourly counters, listening now, monthly listeners and taste.
+    A listener's artist and genre weights halve every `taste_half_life_days` (docs/decisions.md, 31)."""
+
+    counters_table: str
+    taste_table: str
+    taste_half_life_days: float = 30.0
+
+
+class ChartsSettings(CatalogSettings):
+    """GET /charts/trending: the counters it ranks and the catalog it names the songs from."""
+
+    counters_table: str
+
+
+class CatalogApiSettings(CatalogSettings):
+    """GET /songs, /albums, /artists: the artist view adds its live figures from the counters table."""
+
+    counters_table: str
