@@ -8,7 +8,7 @@ The counters table (hash `pk`, range `sk`, TTL `expiresAt`) holds, for a billabl
 | "this play is counted" marker         | ``PLAY#<playId>``            | ``COUNTED``          |                  |
 | "this listener is counted" marker     | ``SONG#<id>#H#<hour>``       | ``U#<userId>``       |                  |
 | the day index (trending's candidates) | ``DAY#<date>#<shard>``       | ``SONG#<id>``        | plays, artistId  |
-| a member's latest bucket              | ``<scope>#M``                | member               | bucket, left     |
+| a member's latest bucket              | ``<scope>#M``                | member               | seenIn, left     |
 | members by latest bucket              | ``<scope>#C``                | ``<bucket>#<shard>`` | members          |
 
 Scopes: ``NOW#<songId>`` (plays by minute, listening now), ``FANS#<artistId>`` (listeners by day).
@@ -252,7 +252,7 @@ def _with_artist(update: dict[str, Any], artist_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- latest buckets (distinct, sliding)
 
 
-_UNCHANGED = "bucket = :previous AND attribute_not_exists(#left)"  # as read, and still counted
+_UNCHANGED = "seenIn = :previous AND attribute_not_exists(#left)"  # as read, and still counted
 
 
 def _member(scope: str, member: str) -> dict[str, Any]:
@@ -265,11 +265,11 @@ def move_member(scope: str, member: str, bucket: str, *, member_expires: datetim
     bucket or a later one, or has left. True when the counts changed."""
     for _ in range(MAX_ATTEMPTS):
         current = _member(scope, member)
-        previous = current.get("bucket")
+        previous = current.get("seenIn")
         if current.get("left") or (previous is not None and str(previous) >= bucket):
             return False
         condition = (
-            "attribute_not_exists(pk)" if previous is None else "bucket = :previous AND attribute_not_exists(#left)"
+            "attribute_not_exists(pk)" if previous is None else "seenIn = :previous AND attribute_not_exists(#left)"
         )
         values = _values(bucket=bucket, expiresAt=_epoch(member_expires))
         if previous is not None:
@@ -279,7 +279,7 @@ def move_member(scope: str, member: str, bucket: str, *, member_expires: datetim
                 "Update": {
                     "TableName": _table_name,
                     "Key": _key(f"{scope}#M", member),
-                    "UpdateExpression": "SET bucket = :bucket, expiresAt = :expiresAt",
+                    "UpdateExpression": "SET seenIn = :bucket, expiresAt = :expiresAt",
                     "ConditionExpression": condition,
                     "ExpressionAttributeValues": values,
                     **({"ExpressionAttributeNames": {"#left": "left"}} if previous is not None else {}),
@@ -298,7 +298,7 @@ def leave(scope: str, member: str, *, member_expires: datetime) -> bool:
     """`member` is no longer counted (a play that ended); it does not come back. True when it left."""
     for _ in range(MAX_ATTEMPTS):
         current = _member(scope, member)
-        previous = current.get("bucket")
+        previous = current.get("seenIn")
         if current.get("left"):
             return False
         items: list[dict[str, Any]] = [
