@@ -170,14 +170,18 @@ def _marker(pk: str, sk: str, expires_at: datetime) -> dict[str, Any]:
     }
 
 
-def _add(pk: str, sk: str, expires_at: datetime, extra_set: str = "", **amounts: int) -> dict[str, Any]:
+def _add(
+    pk: str, sk: str, expires_at: datetime, also_set: dict[str, str] | None = None, **amounts: int
+) -> dict[str, Any]:
+    """ADD `amounts` to an item (created on first use, with its expiry); SET `also_set` too."""
     adds = ", ".join(f"{name} :{name}" for name in amounts)
+    sets = "".join(f", {name} = :{name}" for name in also_set or {})
     return {
         "Update": {
             "TableName": _table_name,
             "Key": _key(pk, sk),
-            "UpdateExpression": f"ADD {adds} SET expiresAt = if_not_exists(expiresAt, :expiresAt){extra_set}",
-            "ExpressionAttributeValues": _values(expiresAt=_epoch(expires_at), **amounts),
+            "UpdateExpression": f"ADD {adds} SET expiresAt = if_not_exists(expiresAt, :expiresAt){sets}",
+            "ExpressionAttributeValues": _values(expiresAt=_epoch(expires_at), **amounts, **(also_set or {})),
         }
     }
 
@@ -213,15 +217,12 @@ def count_billable_play(play: Play) -> bool:
             _marker(f"PLAY#{play.play_id}", "COUNTED", play.started_at + MARKERS_KEPT),
             _add(f"SONG#{play.song_id}", f"H#{hour}", hour_kept, plays=1),
             _add(f"ARTIST#{play.artist_id}", f"H#{hour}", hour_kept, plays=1),
-            _with_artist(
-                _add(
-                    f"DAY#{day}#{_shard(play.song_id)}",
-                    f"SONG#{play.song_id}",
-                    play.started_at + DAY_INDEX_KEPT,
-                    ", artistId = :artistId",
-                    plays=1,
-                ),
-                play.artist_id,
+            _add(
+                f"DAY#{day}#{_shard(play.song_id)}",
+                f"SONG#{play.song_id}",
+                play.started_at + DAY_INDEX_KEPT,
+                {"artistId": play.artist_id},
+                plays=1,
             ),
         ]
     )
@@ -242,11 +243,6 @@ def count_billable_play(play: Play) -> bool:
         bucket_expires=play.started_at + timedelta(days=MONTHLY_LISTENER_DAYS + 1),
     )
     return counted
-
-
-def _with_artist(update: dict[str, Any], artist_id: str) -> dict[str, Any]:
-    update["Update"]["ExpressionAttributeValues"][":artistId"] = {"S": artist_id}
-    return update
 
 
 # ---------------------------------------------------------------- latest buckets (distinct, sliding)
@@ -298,25 +294,24 @@ def leave(scope: str, member: str, *, member_expires: datetime) -> bool:
     """`member` is no longer counted (a play that ended); it does not come back. True when it left."""
     for _ in range(MAX_ATTEMPTS):
         current = _member(scope, member)
-        previous = current.get("seenIn")
-        if current.get("left"):
-            return False
+        if not current or current.get("left"):
+            return False  # never counted (a play that ended before it was seen), or gone already
+        previous = str(current["seenIn"])
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": _table_name,
                     "Key": _key(f"{scope}#M", member),
                     "UpdateExpression": "SET #left = :left, expiresAt = :expiresAt",
-                    "ConditionExpression": "attribute_not_exists(pk)" if previous is None else _UNCHANGED,
+                    "ConditionExpression": _UNCHANGED,
                     "ExpressionAttributeNames": {"#left": "left"},
                     "ExpressionAttributeValues": _values(
-                        left=True, expiresAt=_epoch(member_expires), **({"previous": previous} if previous else {})
+                        left=True, expiresAt=_epoch(member_expires), previous=previous
                     ),
                 }
-            }
+            },
+            _add(f"{scope}#C", f"{previous}#{_shard(member)}", member_expires, members=-1),
         ]
-        if previous is not None:
-            items.append(_add(f"{scope}#C", f"{previous}#{_shard(member)}", member_expires, members=-1))
         if _applied(items):
             return True
     raise RuntimeError(f"{scope}: {member} kept changing under {MAX_ATTEMPTS} attempts")
