@@ -10,7 +10,7 @@ from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import CatalogApiSettings
 from backbeat.http import create_resolver
 from backbeat.observability import HTTP_API, lambda_entry, tracer
-from backbeat.plays.counters import bind_counters_table
+from backbeat.plays.counter_store import bind_counters_table
 
 settings = CatalogApiSettings()
 bind_catalog_table(settings.catalog_table)

@@ -11,9 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from backbeat.config import CountersSettings
 from backbeat.observability import count, lambda_entry
 from backbeat.plays import counters, taste
+from backbeat.plays.counter_store import bind_counters_table
 
 settings = CountersSettings()
-counters.bind_counters_table(settings.counters_table)
+bind_counters_table(settings.counters_table)
 taste.bind_taste_table(settings.taste_table)
 half_life = timedelta(days=settings.taste_half_life_days)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

@@ -13,6 +13,7 @@ import pytest
 
 from backbeat.aws import client
 from backbeat.plays import counters, taste
+from backbeat.plays.counter_store import bind_counters_table
 from backbeat.plays.taste import Listening, load_profile
 from backbeat.search.text import fold
 from backbeat_ops.dataset import Catalog
@@ -70,7 +71,7 @@ def test_recent_plays_keep_the_latest_fifty_newest_first() -> None:
 
 @pytest.fixture
 def tables(aws: Any) -> Any:
-    counters.bind_counters_table(aws.tables["CountersTable"])
+    bind_counters_table(aws.tables["CountersTable"])
     taste.bind_taste_table(aws.tables["TasteTable"])
     return aws
 

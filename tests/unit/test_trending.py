@@ -13,6 +13,7 @@ import pytest
 
 from backbeat.catalog.models import bind_catalog_table
 from backbeat.plays import counters, trending
+from backbeat.plays.counter_store import bind_counters_table
 from backbeat_ops.dataset import Catalog, load_catalog
 from backbeat_ops.seed import seed_catalog
 from tests.support import api_event
@@ -33,7 +34,7 @@ def catalog(aws: Any, tmp_path: Path) -> Catalog:
     _write_csv(tmp_path, "dataset-of-00s.csv", [(f"Song {i}", f"Artist {i}", f"{i:02d}" + "z" * 20) for i in range(5)])
     loaded = load_catalog(tmp_path)
     bind_catalog_table(aws.tables["CatalogTable"])
-    counters.bind_counters_table(aws.tables["CountersTable"])
+    bind_counters_table(aws.tables["CountersTable"])
     seed_catalog(loaded, workers=1, chunk_size=25)
     return loaded
 

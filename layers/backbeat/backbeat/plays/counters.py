@@ -14,31 +14,24 @@ The counters table (hash `pk`, range `sk`, TTL `expiresAt`) holds, for a billabl
 Scopes: ``NOW#<songId>`` (plays by minute, listening now), ``FANS#<artistId>`` (listeners by day).
 
 Idempotency: every ADD rides in a TransactWriteItems with a conditional put of its marker
-(`attribute_not_exists`), so a redelivered stream record (or a play that turns billable twice)
-changes nothing. Windows are UTC and keyed by the play's `startedAt`.
-
-Distinct counts over a sliding window ("listening now": plays in the last 5 minutes; monthly
-listeners: listeners in the last 28 days) use *latest buckets*: each member (a play, a listener)
-remembers the latest bucket it was seen in, and each bucket counts the members whose latest bucket
-it is. Moving a member from bucket P to a later bucket B is one transaction (member P -> B, count[B]
-+1, count[P] -1), so the members seen in a window are exactly the sum of the window's buckets: a
-Query of (window buckets x shards) small items, exact, whatever the audience. See docs/decisions.md, 31.
+(`attribute_not_exists`, backbeat.plays.counter_store), so a redelivered stream record (or a play
+that turns billable twice) changes nothing. Windows are UTC and keyed by the play's `startedAt`.
+Distinct counts over sliding windows ("listening now": plays in the last 5 minutes; monthly
+listeners: listeners in the last 28 days) are exact, by latest bucket (backbeat.plays.distinct).
+See docs/decisions.md, 31.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-from botocore.exceptions import ClientError
-
-from backbeat.aws import client
 from backbeat.plain import from_image, plain
+from backbeat.plays.counter_store import COUNTER_SHARDS, add, marker, once, query, shard
+from backbeat.plays.distinct import count_members, leave, move_member
 
 PLAY_PREFIX = "PLAY#"
 HOUR = "%Y-%m-%dT%H"
@@ -47,24 +40,9 @@ MINUTE = "%Y-%m-%dT%H:%M"
 
 LISTENING_NOW_MINUTES = 5  # a play is "listening now" while its last event is this recent
 MONTHLY_LISTENER_DAYS = 28
-COUNTER_SHARDS = 8  # bucket counts and the day index are spread over this many items (hot keys)
 HOUR_COUNTERS_KEPT = timedelta(days=35)  # trending reads 8 days back; artists' pages 2 hours
 MARKERS_KEPT = timedelta(days=3)  # longer than a stream redelivers (24 h) and a play stays open
 DAY_INDEX_KEPT = timedelta(days=10)
-MAX_ATTEMPTS = 6  # optimistic retries of a latest-bucket move that raced another writer
-
-_SERIALIZER = TypeSerializer()
-_table_name = "unbound"  # set by bind_counters_table() at cold start
-
-
-def bind_counters_table(table_name: str) -> None:
-    global _table_name
-    _table_name = table_name
-
-
-def counters_table() -> str:
-    return _table_name
-
 
 # ---------------------------------------------------------------- play records
 
@@ -141,68 +119,7 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _shard(member: str) -> int:
-    return zlib.crc32(member.encode("utf-8")) % COUNTER_SHARDS
-
-
-# ---------------------------------------------------------------- writes, each applied once
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
-def _values(**values: Any) -> dict[str, Any]:
-    return {f":{name}": _SERIALIZER.serialize(value) for name, value in values.items()}
-
-
-def _marker(pk: str, sk: str, expires_at: datetime) -> dict[str, Any]:
-    return {
-        "Put": {
-            "TableName": _table_name,
-            "Item": {**_key(pk, sk), "expiresAt": {"N": str(_epoch(expires_at))}},
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-    }
-
-
-def _add(
-    pk: str, sk: str, expires_at: datetime, also_set: dict[str, str] | None = None, **amounts: int
-) -> dict[str, Any]:
-    """ADD `amounts` to an item (created on first use, with its expiry); SET `also_set` too."""
-    adds = ", ".join(f"{name} :{name}" for name in amounts)
-    sets = "".join(f", {name} = :{name}" for name in also_set or {})
-    return {
-        "Update": {
-            "TableName": _table_name,
-            "Key": _key(pk, sk),
-            "UpdateExpression": f"ADD {adds} SET expiresAt = if_not_exists(expiresAt, :expiresAt){sets}",
-            "ExpressionAttributeValues": _values(expiresAt=_epoch(expires_at), **amounts, **(also_set or {})),
-        }
-    }
-
-
-def cancellation_codes(error: ClientError) -> list[str]:
-    """The per-item reasons of a cancelled transaction ("ConditionalCheckFailed", "None", ...)."""
-    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        raise error
-    return [str(reason.get("Code")) for reason in error.response.get("CancellationReasons") or []]
-
-
-def _once(items: list[dict[str, Any]]) -> bool:
-    """Run a transaction whose first item is a marker put; False when the marker was already there."""
-    try:
-        client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as error:
-        codes = cancellation_codes(error)
-        if codes and codes[0] == "ConditionalCheckFailed":
-            return False
-        raise  # a conflict with another transaction or throttling: the stream retries the record
-    return True
+# ---------------------------------------------------------------- counting, each applied once
 
 
 def count_billable_play(play: Play) -> bool:
@@ -212,13 +129,13 @@ def count_billable_play(play: Play) -> bool:
     hour = play.started_at.strftime(HOUR)
     hour_kept = play.started_at + HOUR_COUNTERS_KEPT
     day = play.started_at.strftime(DAY)
-    counted = _once(
+    counted = once(
         [
-            _marker(f"PLAY#{play.play_id}", "COUNTED", play.started_at + MARKERS_KEPT),
-            _add(f"SONG#{play.song_id}", f"H#{hour}", hour_kept, plays=1),
-            _add(f"ARTIST#{play.artist_id}", f"H#{hour}", hour_kept, plays=1),
-            _add(
-                f"DAY#{day}#{_shard(play.song_id)}",
+            marker(f"PLAY#{play.play_id}", "COUNTED", play.started_at + MARKERS_KEPT),
+            add(f"SONG#{play.song_id}", f"H#{hour}", hour_kept, plays=1),
+            add(f"ARTIST#{play.artist_id}", f"H#{hour}", hour_kept, plays=1),
+            add(
+                f"DAY#{day}#{shard(play.song_id)}",
                 f"SONG#{play.song_id}",
                 play.started_at + DAY_INDEX_KEPT,
                 {"artistId": play.artist_id},
@@ -229,10 +146,10 @@ def count_billable_play(play: Play) -> bool:
     # Listener counts are idempotent on their own markers, so they are applied (again) even when the
     # play was counted before: a crash between the two transactions must not lose a listener.
     for scope in (f"SONG#{play.song_id}", f"ARTIST#{play.artist_id}"):
-        _once(
+        once(
             [
-                _marker(f"{scope}#H#{hour}", f"U#{play.user_id}", play.started_at + MARKERS_KEPT),
-                _add(scope, f"H#{hour}", hour_kept, listeners=1),
+                marker(f"{scope}#H#{hour}", f"U#{play.user_id}", play.started_at + MARKERS_KEPT),
+                add(scope, f"H#{hour}", hour_kept, listeners=1),
             ]
         )
     move_member(
@@ -243,113 +160,6 @@ def count_billable_play(play: Play) -> bool:
         bucket_expires=play.started_at + timedelta(days=MONTHLY_LISTENER_DAYS + 1),
     )
     return counted
-
-
-# ---------------------------------------------------------------- latest buckets (distinct, sliding)
-
-
-_UNCHANGED = "seenIn = :previous AND attribute_not_exists(#left)"  # as read, and still counted
-
-
-def _member(scope: str, member: str) -> dict[str, Any]:
-    answer = client("dynamodb").get_item(TableName=_table_name, Key=_key(f"{scope}#M", member), ConsistentRead=True)
-    return from_image(answer.get("Item"))
-
-
-def move_member(scope: str, member: str, bucket: str, *, member_expires: datetime, bucket_expires: datetime) -> bool:
-    """Record that `member` of `scope` was seen in `bucket`; a no-op when it was already seen in this
-    bucket or a later one, or has left. True when the counts changed."""
-    for _ in range(MAX_ATTEMPTS):
-        current = _member(scope, member)
-        previous = current.get("seenIn")
-        if current.get("left") or (previous is not None and str(previous) >= bucket):
-            return False
-        condition = (
-            "attribute_not_exists(pk)" if previous is None else "seenIn = :previous AND attribute_not_exists(#left)"
-        )
-        values = _values(bucket=bucket, expiresAt=_epoch(member_expires))
-        if previous is not None:
-            values.update(_values(previous=previous))
-        items: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": _table_name,
-                    "Key": _key(f"{scope}#M", member),
-                    "UpdateExpression": "SET seenIn = :bucket, expiresAt = :expiresAt",
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": values,
-                    **({"ExpressionAttributeNames": {"#left": "left"}} if previous is not None else {}),
-                }
-            },
-            _add(f"{scope}#C", f"{bucket}#{_shard(member)}", bucket_expires, members=1),
-        ]
-        if previous is not None:
-            items.append(_add(f"{scope}#C", f"{previous}#{_shard(member)}", bucket_expires, members=-1))
-        if _applied(items):
-            return True
-    raise RuntimeError(f"{scope}: {member} kept changing under {MAX_ATTEMPTS} attempts")
-
-
-def leave(scope: str, member: str, *, member_expires: datetime) -> bool:
-    """`member` is no longer counted (a play that ended); it does not come back. True when it left."""
-    for _ in range(MAX_ATTEMPTS):
-        current = _member(scope, member)
-        if not current or current.get("left"):
-            return False  # never counted (a play that ended before it was seen), or gone already
-        previous = str(current["seenIn"])
-        items: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": _table_name,
-                    "Key": _key(f"{scope}#M", member),
-                    "UpdateExpression": "SET #left = :left, expiresAt = :expiresAt",
-                    "ConditionExpression": _UNCHANGED,
-                    "ExpressionAttributeNames": {"#left": "left"},
-                    "ExpressionAttributeValues": _values(
-                        left=True, expiresAt=_epoch(member_expires), previous=previous
-                    ),
-                }
-            },
-            _add(f"{scope}#C", f"{previous}#{_shard(member)}", member_expires, members=-1),
-        ]
-        if _applied(items):
-            return True
-    raise RuntimeError(f"{scope}: {member} kept changing under {MAX_ATTEMPTS} attempts")
-
-
-def _applied(items: list[dict[str, Any]]) -> bool:
-    """Run a latest-bucket transaction; False when the member changed since it was read (retry)."""
-    try:
-        client("dynamodb").transact_write_items(TransactItems=items)
-    except ClientError as error:
-        codes = cancellation_codes(error)
-        if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
-            return False
-        raise
-    return True
-
-
-def count_members(scope: str, first_bucket: str, last_bucket: str) -> int:
-    """Members of `scope` whose latest bucket is in [first_bucket, last_bucket]."""
-    total = 0
-    for item in _query(f"{scope}#C", f"{first_bucket}#", f"{last_bucket}#~"):
-        total += int(item.get("members", 0))
-    return max(total, 0)
-
-
-def _query(pk: str, first_sk: str, last_sk: str) -> Iterator[dict[str, Any]]:
-    request: dict[str, Any] = {
-        "TableName": _table_name,
-        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
-        "ExpressionAttributeValues": _values(pk=pk, first=first_sk, last=last_sk),
-    }
-    while True:
-        page = client("dynamodb").query(**request)
-        for item in page.get("Items", []):
-            yield from_image(item)
-        if not page.get("LastEvaluatedKey"):
-            return
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 # ---------------------------------------------------------------- listening now
@@ -394,7 +204,7 @@ class HourWindow:
 
 def hour_windows(kind: str, entity_id: str, first: datetime, last: datetime) -> list[HourWindow]:
     """The hour windows of a song or artist ("SONG" / "ARTIST") from `first` to `last`, with plays."""
-    items = _query(f"{kind}#{entity_id}", f"H#{first.strftime(HOUR)}", f"H#{last.strftime(HOUR)}")
+    items = query(f"{kind}#{entity_id}", f"H#{first.strftime(HOUR)}", f"H#{last.strftime(HOUR)}")
     return [
         HourWindow(str(item["sk"]).removeprefix("H#"), int(item.get("plays", 0)), int(item.get("listeners", 0)))
         for item in items
@@ -432,7 +242,7 @@ def songs_played_on(day: datetime) -> dict[str, int]:
     One Query per shard; it grows with the catalog's daily reach (docs/decisions.md, 31)."""
     songs: dict[str, int] = {}
     date = day.strftime(DAY)
-    for shard in range(COUNTER_SHARDS):
-        for item in _query(f"DAY#{date}#{shard}", "SONG#", "SONG#~"):
+    for partition in range(COUNTER_SHARDS):
+        for item in query(f"DAY#{date}#{partition}", "SONG#", "SONG#~"):
             songs[str(item["sk"]).removeprefix("SONG#")] = int(plain(item.get("plays", 0)))
     return songs

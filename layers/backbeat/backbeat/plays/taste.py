@@ -29,7 +29,8 @@ from pynamodb.models import Model
 
 from backbeat.aws import client
 from backbeat.plain import from_image, plain
-from backbeat.plays.counters import MARKERS_KEPT, Play, cancellation_codes, counters_table, parse_time
+from backbeat.plays.counter_store import cancellation_codes, counters_table
+from backbeat.plays.counters import MARKERS_KEPT, Play, parse_time
 from backbeat.tables import bind_models
 
 SATURATION = 2.0  # the decayed play count at which an artist's weight is one half
