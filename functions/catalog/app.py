@@ -7,12 +7,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.catalog import service
 from backbeat.catalog.models import bind_catalog_table
-from backbeat.config import CatalogSettings
+from backbeat.config import CatalogApiSettings
 from backbeat.http import create_resolver
 from backbeat.observability import HTTP_API, lambda_entry, tracer
+from backbeat.plays.counter_store import bind_counters_table
 
-settings = CatalogSettings()
+settings = CatalogApiSettings()
 bind_catalog_table(settings.catalog_table)
+bind_counters_table(settings.counters_table)
 app = create_resolver()
 
 

@@ -12,9 +12,9 @@ from backbeat.config import SearchSettings
 from backbeat.errors import InvalidInput
 from backbeat.http import caller_id, create_resolver
 from backbeat.observability import HTTP_API, lambda_entry, tracer
+from backbeat.plays.taste import bind_taste_table, load_profile
 from backbeat.search import service
 from backbeat.search.engine import ENTITY_TYPES, connect
-from backbeat.search.taste import bind_taste_table, load_profile
 
 settings = SearchSettings()
 bind_taste_table(settings.taste_table)

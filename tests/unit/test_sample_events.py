@@ -33,6 +33,7 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "catalog_get_song": {404},
     "catalog_get_album": {404},
     "catalog_get_artist": {404},
+    "charts_trending": {200},
     "stream_post": {404},
     "search_query": {200},
     "search_suggest": {200},

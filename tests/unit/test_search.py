@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
+from backbeat.plays.taste import TasteProfile, bind_taste_table, save_profile
 from backbeat.search.engine import ensure_indices, index_name
 from backbeat.search.indexer import index_stream_records
-from backbeat.search.taste import TasteProfile, bind_taste_table, save_profile
 from backbeat.search.text import fold
 from backbeat_ops.dataset import Catalog, load_catalog
 from backbeat_ops.reindex import reindex

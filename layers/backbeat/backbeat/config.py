@@ -130,3 +130,24 @@ class PlaysSettings(PlaysTableSettings):
 
 class ListeningSettings(CatalogSettings, PlaysTableSettings):
     """GET /me/recently-played: play records (plays table) with their songs' views (catalog table)."""
+
+
+class CountersSettings(Settings):
+    """The play records' stream -> hourly counters, listening now, monthly listeners and taste.
+    A listener's artist and genre weights halve every `taste_half_life_days` (docs/decisions.md, 31)."""
+
+    counters_table: str
+    taste_table: str
+    taste_half_life_days: float = 30.0
+
+
+class ChartsSettings(CatalogSettings):
+    """GET /charts/trending: the counters it ranks and the catalog it names the songs from."""
+
+    counters_table: str
+
+
+class CatalogApiSettings(CatalogSettings):
+    """GET /songs, /albums, /artists: the artist view adds its live figures from the counters table."""
+
+    counters_table: str

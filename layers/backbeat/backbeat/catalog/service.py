@@ -22,6 +22,7 @@ from backbeat.catalog.views import song_view as song_item_view
 from backbeat.errors import NotFound
 from backbeat.ids import is_valid_id
 from backbeat.plain import item_of
+from backbeat.plays.counters import artist_figures
 
 
 def song_view(song: SongItem) -> dict[str, Any]:
@@ -61,6 +62,7 @@ def get_artist(artist_id: str, limit: int, offset: int) -> dict[str, Any]:
     return {
         "id": artist.id,
         "name": artist.name,
+        **artist_figures(artist.id),  # monthlyListeners, playsLastHour: the listening loop's counters
         "songs": {"items": songs, "total": int(artist.song_count), "limit": limit, "offset": offset},
     }
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backbeat.search.taste import TasteProfile
+from backbeat.plays.taste import TasteProfile
 from backbeat.search.text import fold
 
 CANDIDATES = 100

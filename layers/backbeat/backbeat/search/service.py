@@ -11,10 +11,10 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from backbeat.plays.taste import TasteProfile
 from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
 from backbeat.search.engine import index_name
 from backbeat.search.ranking import CANDIDATES, rerank, search_query, suggest_query, suggestion_order
-from backbeat.search.taste import TasteProfile
 
 _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "song": song_view,
