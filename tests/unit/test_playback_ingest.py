@@ -172,7 +172,7 @@ def _ago(**delta: float) -> str:
     ("changes", "field", "reason"),
     [
         ({"songId": UNKNOWN_SONG}, "songId", "unknown song"),
-        ({"occurredAt": _ago(minutes=-6)}, "occurredAt", "more than 5 minutes ahead"),
+        ({"occurredAt": _ago(hours=-6)}, "occurredAt", "more than 5 minutes ahead"),
         ({"occurredAt": _ago(days=30, minutes=1)}, "occurredAt", "older than the 30-day retention"),
         ({"playedMs": 202_001, "positionMs": 100}, "playedMs", "beyond the song's length"),
         ({"positionMs": 202_001}, "positionMs", "beyond the song's length"),
