@@ -58,5 +58,6 @@ def get_artist(artist_id: str, limit: int, offset: int) -> dict[str, Any]:
     return {
         "id": artist.id,
         "name": artist.name,
+        "genres": list(artist.genres or []),
         "songs": {"items": songs, "total": int(artist.song_count), "limit": limit, "offset": offset},
     }
