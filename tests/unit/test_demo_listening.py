@@ -255,3 +255,71 @@ def test_the_replay_runs_once_per_saved_state(tmp_path: Path) -> None:
     assert not already_sent(tmp_path, snapshot, restored=False)  # clean state: send again
     os.utime(marker, (3_000, 3_000))
     assert not already_sent(tmp_path, snapshot, restored=True)  # the stop after the replay was not saved
+
+
+# ------------------------------------------------------------------------------------ the real endpoint
+EVENTS_FUNCTION = Path(__file__).resolve().parents[2] / "functions" / "events" / "app.py"
+
+
+@pytest.mark.skipif(
+    not EVENTS_FUNCTION.is_file(), reason="POST /events/playback (functions/events) is not in this tree"
+)
+def test_the_real_ingest_accepts_every_demo_event_and_streams_it_by_listener(aws, context) -> None:  # type: ignore[no-untyped-def]
+    """The generator speaks the endpoint's contract: nothing is rejected (length, time window, shape)
+    and every event is on the playback stream once, under its listener, with the song's genres."""
+    import json
+
+    import boto3
+
+    from backbeat.catalog.models import bind_catalog_table, new_song
+    from backbeat.plays.events import StreamedEvent
+    from tests.support import api_event
+    from tests.unit.conftest import load_function
+
+    bind_catalog_table(aws.tables["CatalogTable"])
+    for song in SONGS:
+        genres = ["grunge", "rock"] if song.artist_id == "artist0" else None
+        names = {"title": song.id, "artist_name": song.artist_id, "album_title": song.id, "album_type": "single"}
+        new_song(
+            song.id,
+            artist_id=song.artist_id,
+            album_id=song.album_id,
+            duration_ms=song.duration_ms,
+            genres=genres,
+            **names,
+        ).save()
+    listening = generate_listening(PLAYS_BY_USER, SONGS, datetime.now(UTC), listeners=2, plays_per_listener=(15, 15))
+    dynamodb = boto3.client("dynamodb")
+    for listener in listening.listeners:
+        item = {"userId": {"S": listener.email}, "email": {"S": listener.email}, "tier": {"S": listener.tier}}
+        dynamodb.put_item(TableName=aws.tables["UsersTable"], Item=item)
+    events_function = load_function("events", aws)
+
+    def api(url: str, body: dict[str, Any], token: str | None) -> tuple[int, Any]:
+        if url.endswith("/auth/signup"):
+            return 201, {}
+        if url.endswith("/auth/login"):
+            return 200, {"accessToken": body["email"]}
+        request = api_event("POST", "/events/playback", body=body, claims={"sub": str(token)})
+        response = events_function.lambda_handler(request, context)
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    report = ListeningSender("http://stack", "pw", post=api).send(listening)
+
+    assert report.statuses == Counter({"accepted": listening.event_count}), report.rejections
+    kinesis = boto3.client("kinesis")
+    stream = aws.outputs["PlaybackEventsStreamName"]
+    streamed: list[tuple[str, StreamedEvent]] = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )
+        answer = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=10_000)
+        streamed += [
+            (record["PartitionKey"], StreamedEvent.from_record(record["Data"])) for record in answer["Records"]
+        ]
+    assert sorted(str(event.eventId) for _, event in streamed) == sorted(
+        event["eventId"] for listener in listening.listeners for event in listening.events(listener.email)
+    )
+    assert all(key == event.userId for key, event in streamed)
+    assert {event.genres for _, event in streamed if event.artistId == "artist0"} <= {("grunge", "rock")}
