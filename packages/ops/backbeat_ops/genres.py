@@ -19,6 +19,9 @@ MAX_GENRES = 5
 # A tag fewer listeners than this use anywhere in the dataset is a private label, not a genre.
 MIN_TAG_LISTENERS = 3
 MAX_TAG_LENGTH = 30
+# A tag that is also an artist's name ("madonna", "the beatles") says "sounds like", not a genre,
+# unless it is this widely used (as "electronic", "ambient" and "soundtrack", which are artists too).
+MIN_LISTENERS_OF_ARTIST_NAMED_TAG = 100
 
 # Spelling variants of one genre -> the spelling kept.
 ALIASES = {
@@ -78,25 +81,37 @@ NOT_GENRES = frozenset(
 )  # fmt: skip
 
 
+# A tag with any of these words is an opinion or a playlist of the tagger ("great song", "best of
+# 2009", "my favourite band"), whatever else it says.
+OPINION_WORDS = frozenset(
+    {"favorite", "favourite", "favorites", "favourites", "fav", "favs", "best", "great", "good", "love",
+     "loved", "awesome", "amazing", "song", "songs", "my", "listen", "listened", "heard", "own", "check"}
+)  # fmt: skip
+
+
 def clean_tag(tag: str) -> str | None:
     """The genre a tag names, or None when it names none (a year, an opinion, a place, ...)."""
     cleaned = " ".join(tag.replace("_", " ").casefold().split())
     cleaned = ALIASES.get(cleaned, cleaned)
     if not cleaned or len(cleaned) > MAX_TAG_LENGTH or not any(char.isalpha() for char in cleaned):
         return None
-    if _YEAR_OR_DECADE.match(cleaned) or cleaned in NOT_GENRES:
+    if _YEAR_OR_DECADE.match(cleaned) or cleaned in NOT_GENRES or OPINION_WORDS & set(cleaned.split()):
         return None
     return cleaned
 
 
 def artist_genres(lastfm: LastFm, match: ArtistMatch, limit: int = MAX_GENRES) -> dict[str, list[str]]:
     """catalog artist id -> up to `limit` genres, most used first; artists without any are left out.
-    A tag that is the artist's own name ("britney spears" on Britney Spears) is no genre either."""
+    A tag that is the artist's own name ("britney spears" on Britney Spears), or another artist's
+    (unless very widely used), is no genre either."""
     listeners_of: Counter[str] = Counter()  # how many listeners use a genre anywhere (for ties)
     genre_of: dict[int, str | None] = {}
+    artist_names = {clean_tag(name) for name in lastfm.artists.values()}
     for tag_id, tag in lastfm.tags.items():
         users = lastfm.tag_users.get(tag_id, 0)
         genre = clean_tag(tag) if users >= MIN_TAG_LISTENERS else None
+        if genre in artist_names and users < MIN_LISTENERS_OF_ARTIST_NAMED_TAG:
+            genre = None
         genre_of[tag_id] = genre
         if genre:
             listeners_of[genre] += users
