@@ -323,3 +323,15 @@ def test_the_real_ingest_accepts_every_demo_event_and_streams_it_by_listener(aws
     )
     assert all(key == event.userId for key, event in streamed)
     assert {event.genres for _, event in streamed if event.artistId == "artist0"} <= {("grunge", "rock")}
+
+
+def test_a_session_repeats_a_song_only_when_its_artist_has_no_other() -> None:
+    listening = _generate(listeners=20)
+    for plays in listening.plays.values():
+        session: list[str] = []
+        for before, play in zip([None, *plays], plays, strict=False):
+            if before is None or play.started_at - before.finished_at > timedelta(minutes=5):
+                session = []
+            others = {song.id for song in SONGS if song.artist_id == play.song.artist_id} - set(session)
+            assert play.song.id not in session or not others
+            session.append(play.song.id)

@@ -243,7 +243,8 @@ def listener_plays(
     seed: int,
 ) -> list[DemoPlay]:
     """`plays` plays in sessions of 1 to 8 songs back to back; a session that would overlap the one
-    before starts after it instead (one listener plays one song at a time)."""
+    before starts after it instead (one listener plays one song at a time). Within a session a song
+    is not repeated while its artist has others (a repeat within minutes is a `duplicate` play)."""
     artists = list(listener.artist_plays)
     weights = [listener.artist_plays[artist] for artist in artists]
     sizes: list[int] = []
@@ -255,10 +256,13 @@ def listener_plays(
     for size, start in zip(sizes, _session_starts(rng, len(sizes), now), strict=True):
         clock = max(start, free_from + timedelta(minutes=rng.randint(10, 90)))
         device = rng.choice(listener.devices)
+        in_session: set[str] = set()
         for _ in range(size):
             artist = rng.choices(artists, weights=weights)[0]
-            songs = catalog[artist]
+            # A song already heard in this session is played again only when the artist has no other.
+            songs = [song for song in catalog[artist] if song.id not in in_session] or list(catalog[artist])
             song = rng.choices(songs, weights=[3 if song.hit else 1 for song in songs])[0]
+            in_session.add(song.id)
             ending, played_ms = _ending(rng, song.duration_ms)
             pause = None
             if rng.random() < PAUSE_SHARE and played_ms > 2_000:
