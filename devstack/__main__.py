@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reset", action="store_true", help="start clean: delete the state kept in --data-dir")
     parser.add_argument(
         "--demo-listening",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="once ready, replay synthetic listeners' plays (from Last.fm 2K) in the background, once per data dir",
     )
     args = parser.parse_args(argv)
