@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/p
 	@touch $@
 
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT); its state is kept in
-## .devstack/data between starts, `make dev RESET=1` starts clean
+## .devstack/data between starts, `make dev RESET=1` starts clean; the first start replays demo listening
+## (synthetic listeners from Last.fm 2K) in the background once it is ready
 dev: venv
-	exec $(BIN)/python -m devstack --port $(PORT) $(if $(RESET),--reset) $(DEVSTACK_ARGS)
+	exec $(BIN)/python -m devstack --port $(PORT) --demo-listening $(if $(RESET),--reset) $(DEVSTACK_ARGS)
 
 ## make test: lint, type check, template checks and the whole pytest suite
 test: venv system-deps lint typecheck template

@@ -31,6 +31,7 @@ from devstack.demo_audio import (
     media_for,
     pipeline_fingerprint,
 )
+from devstack.demo_listening import start_demo_listening
 from devstack.persistence import DataDir, DataDirInUse, rebase, template_fingerprint
 from devstack.resources import Deployment
 from devstack.search_snapshot import create_indices, load_documents
@@ -173,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", type=Path, default=DATA_DIR, help="where the stack's state is kept between starts"
     )
     parser.add_argument("--reset", action="store_true", help="start clean: delete the state kept in --data-dir")
+    parser.add_argument(
+        "--demo-listening",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="once ready, replay synthetic listeners' plays (from Last.fm 2K) in the background, once per data dir",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -232,6 +239,16 @@ def main(argv: list[str] | None = None) -> int:
         total = time.perf_counter() - started
         _say("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
         print(f"Backbeat devstack ready at {stack.url} ({total:.1f} s)", flush=True)
+        if args.demo_listening and not args.no_seed:
+            start_demo_listening(
+                stack,
+                catalog_dir=args.catalog_dir,
+                catalog_limit=args.catalog_limit,
+                data_dir=args.data_dir,
+                snapshot=data.snapshot,
+                stopping=lambda: stop_requested[0],
+                log=_say,
+            )
         while not stop_requested[0]:
             time.sleep(0.2)
         _say("stopping")

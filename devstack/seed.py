@@ -1,4 +1,5 @@
-"""Demo data for the local stack: the demo users and the demo catalog."""
+"""Demo data for the local stack: the demo users and the demo catalog (with genres from the Last.fm
+tags of its artists, where the Last.fm 2K dataset is at hand)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from backbeat.catalog.models import bind_catalog_table
 from backbeat.identity import service as identity
 from backbeat.identity.models import bind_users_table
 from backbeat_ops.dataset import Catalog, load_catalog
+from backbeat_ops.genres import artist_genres
+from backbeat_ops.lastfm import DEFAULT_LASTFM_DIR, load_lastfm, match_artists
 from backbeat_ops.reindex import ReindexReport
 from backbeat_ops.seed import SeedReport, seed_catalog
 
@@ -56,9 +59,7 @@ def seed_demo_catalog(
     progress: Callable[[int, int], object] | None = None,
     media_for: Callable[[str], str | None] | None = None,
 ) -> tuple[Catalog, SeedReport]:
-    catalog = load_catalog(directory)
-    if limit is not None:
-        catalog = catalog.first(limit)
+    catalog = load_demo_catalog(directory, limit)
     bind_catalog_table(catalog_table)
     return catalog, seed_catalog(catalog, progress=progress, media_for=media_for)
 
@@ -103,9 +104,24 @@ def _item_size_checked_once() -> Iterator[None]:
         Item.__init__ = original  # type: ignore[method-assign]
 
 
-def load_demo_catalog(directory: Path = DEFAULT_CATALOG_DIR, limit: int | None = None) -> Catalog:
+def load_demo_catalog(
+    directory: Path = DEFAULT_CATALOG_DIR,
+    limit: int | None = None,
+    lastfm_dir: Path = DEFAULT_LASTFM_DIR,
+    log: Callable[[str], object] = lambda message: print(f"devstack: {message}", file=sys.stderr, flush=True),
+) -> Catalog:
+    """The demo catalog (its first `limit` songs), its artists' genres taken from Last.fm tags."""
     catalog = load_catalog(directory)
-    return catalog.first(limit) if limit is not None else catalog
+    catalog = catalog.first(limit) if limit is not None else catalog
+    try:
+        lastfm = load_lastfm(lastfm_dir)
+    except FileNotFoundError:
+        log(f"no Last.fm dataset at {lastfm_dir}: the demo catalog has no genres")
+        return catalog
+    match = match_artists(lastfm, (artist.id for artist in catalog.artists))
+    catalog.genres = artist_genres(lastfm, match)
+    log(f"genres: {match.summary()}; {len(catalog.genres):,} catalog artists have genres")
+    return catalog
 
 
 def write_catalog_in_process(

@@ -76,6 +76,8 @@ class Catalog:
     songs: list[Song]
     albums: list[Album]
     artists: list[Artist]
+    # artist id -> genres (`backbeat_ops.genres`); the seed gives them to the artist and its songs
+    genres: dict[str, list[str]] = field(default_factory=dict)
 
     def first(self, count: int) -> Catalog:
         """The first `count` songs with their albums and artists (a smaller demo catalog)."""
@@ -90,6 +92,7 @@ class Catalog:
             songs=songs,
             albums=[album for album in self.albums if album.id in album_ids],
             artists=[artist for artist in artists if artist.song_ids],
+            genres=self.genres,
         )
 
 

@@ -52,6 +52,7 @@ def song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[
             popularity=song.popularity,
             audio_features=song.audio_features,
             media_id=media_for(song.id) if media_for else None,
+            genres=catalog.genres.get(song.artist_id) or None,
         )
     for album in catalog.albums:
         yield AlbumItem(
@@ -77,6 +78,7 @@ def song_items(catalog: Catalog, media_for: MediaFor | None = None) -> Iterable[
             name=artist.name,
             song_count=len(artist.song_ids),
             popularity=artist_popularity(hits.get(artist.id, 0), len(artist.song_ids)),
+            genres=catalog.genres.get(artist.id) or None,
         )
 
 

@@ -9,6 +9,7 @@
 Ids are deterministic: an artist's id follows from its normalised name, an album's from its artist
 and normalised title, a single's from its song, so seeding or ingesting twice rewrites the same items.
 
+Songs and artists may carry `genres` (a list of up to 5 lower-case tags; a song has its artist's).
 An ingested song also carries its encoding state (`status`, `reason`, `renditions`, `loudness`).
 
 The table's stream (NEW_AND_OLD_IMAGES) feeds change-data-capture consumers such as search.
@@ -122,6 +123,7 @@ class SongItem(CatalogModel):
     # Plays the encoded media of another song (its renditions, loudness and duration) instead of its
     # own: how the demo catalog, which has no audio, is made playable (see devstack/demo_audio.py).
     media_id = UnicodeAttribute(attr_name="mediaId", null=True)
+    genres = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]  # its artist's
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute()
@@ -177,6 +179,7 @@ class ArtistItem(CatalogModel):
     name = UnicodeAttribute()
     song_count = NumberAttribute(attr_name="songCount", default=0)
     popularity = NumberAttribute(default=0)
+    genres = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]  # up to 5, lower-case
 
 
 def bind_catalog_table(table_name: str) -> None:

@@ -63,6 +63,7 @@ def get_artist(artist_id: str, limit: int, offset: int) -> dict[str, Any]:
         "id": artist.id,
         "name": artist.name,
         **artist_figures(artist.id),  # monthlyListeners, playsLastHour: the listening loop's counters
+        "genres": list(artist.genres or []),
         "songs": {"items": songs, "total": int(artist.song_count), "limit": limit, "offset": offset},
     }
 

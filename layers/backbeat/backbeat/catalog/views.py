@@ -19,4 +19,5 @@ def song_view(item: Mapping[str, Any]) -> dict[str, Any]:
         "durationMs": int(item["durationMs"]),
         "popularity": int(item.get("popularity", 0)),
         "audioFeatures": dict(item.get("audioFeatures") or {}),
+        "genres": list(item.get("genres") or []),
     }
