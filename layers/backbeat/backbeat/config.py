@@ -93,3 +93,19 @@ class StreamSettings(CatalogSettings, UsersSettings):
     media_base_url: str
     media_signing_secret_arn: str
     stream_url_ttl_seconds: int = 3 * 3600
+
+
+class LakePlaysSettings(Settings):
+    """`plays_delivery_stream` is the Firehose delivery stream that writes plays/ in the lake."""
+
+    plays_delivery_stream: str
+
+
+class LakeAggregatesSettings(Settings):
+    """The event lake: its bucket and Glue database, and what runs its SQL (`athena`, in the
+    workgroup `lake_workgroup`, or `duckdb` over the same Parquet: the devstack)."""
+
+    lake_bucket: str
+    lake_database: str
+    lake_workgroup: str
+    lake_query_engine: str = "athena"
