@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import BackbeatError
+from backbeat_ops import analytics_cli
 
 STATE_FILE = Path(".devstack") / "state.json"
 
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--wait", action="store_true", help="return when the song is ready (non-zero if it failed)")
     ingest.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
     ingest.set_defaults(run=_ingest)
+    analytics_cli.register(groups)
     return parser
 
 

@@ -130,6 +130,7 @@ class DuckDBEngine:
         self._own_cache = cache_dir is None
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="backbeat-lake-"))
         self._etags: dict[str, str] = {}  # local path -> the ETag of the object it was copied from
+        self._registered: dict[str, str] = {}  # table name -> VIEW (over files) or TABLE (empty)
         self.connection = duckdb.connect(":memory:")
 
     def _tables(self) -> list[dict[str, Any]]:
@@ -168,20 +169,24 @@ class DuckDBEngine:
             bucket, prefix = _s3_location(descriptor["Location"])
             files = self._sync(bucket, prefix)
             partitions = [key["Name"] for key in table.get("PartitionKeys", [])]
+            previous = self._registered.pop(name, None)
+            if previous:
+                self.connection.execute(f'DROP {previous} IF EXISTS "{name}"')
             if files:
                 listing = ", ".join(f"'{path}'" for path in files)
                 hive_types = ", ".join(f"'{key}': 'VARCHAR'" for key in partitions)
                 self.connection.execute(
-                    f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], '
+                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], '
                     f"hive_partitioning = true, union_by_name = true, hive_types = {{{hive_types}}})"
                 )
+                self._registered[name] = "VIEW"
             else:  # no data yet: an empty table of the declared shape, so queries still bind
                 columns = [
                     f'"{column["Name"]}" {duckdb_type(parse_glue_type(column["Type"]))}'
                     for column in descriptor["Columns"]
                 ] + [f'"{key}" VARCHAR' for key in partitions]
-                self.connection.execute(f'DROP VIEW IF EXISTS "{name}"')
-                self.connection.execute(f'CREATE OR REPLACE TABLE "{name}" ({", ".join(columns)})')
+                self.connection.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
+                self._registered[name] = "TABLE"
 
     def query(self, sql: str) -> QueryResult:
         import duckdb
