@@ -271,14 +271,16 @@ class Delivery:
                 groups[tuple(sorted(keys.items()))].append(schema.row(document))
             except (TypeError, ValueError, OverflowError):
                 errors["format-conversion-failed"].append(record)
-        for keys, rows in groups.items():
-            key = self._render(self.spec.prefix, now, dict(keys)) + self._object_name(now)
+        for partition, rows in groups.items():
+            key = self._render(self.spec.prefix, now, dict(partition)) + self._object_name(now)
             self.s3.put_object(Bucket=self.spec.bucket, Key=key, Body=schema.parquet(rows))
         for error_type, lines in errors.items():
             key = self._render(self.spec.error_prefix, now, {}, error_type) + self._object_name(now).removesuffix(
                 self.spec.file_extension
             )
-            self.s3.put_object(Bucket=self.spec.bucket, Key=key, Body=b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
+            self.s3.put_object(
+                Bucket=self.spec.bucket, Key=key, Body=b"".join(line.rstrip(b"\n") + b"\n" for line in lines)
+            )
             log.warning("%s: %d records to %s (%s)", self.spec.name, len(lines), key, error_type)
         self.delivered += len(records)
 
@@ -399,7 +401,11 @@ def patch_moto_firehose() -> None:
 
     def put_record_batch(self: Any, delivery_stream_name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         hub = _active_hub
-        if hub is None or delivery_stream_name not in hub.deliveries or delivery_stream_name not in self.delivery_streams:
+        if (
+            hub is None
+            or delivery_stream_name not in hub.deliveries
+            or delivery_stream_name not in self.delivery_streams
+        ):
             return original(self, delivery_stream_name, records)
         hub.put(delivery_stream_name, [_record_bytes(record) for record in records])
         return {

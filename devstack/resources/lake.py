@@ -54,7 +54,7 @@ class LakeCreators(CreatorBase):
             },
         }
         source = props.get("KinesisStreamSourceConfiguration")
-        if kind == "KinesisStreamAsSource":
+        if kind == "KinesisStreamAsSource" and source:
             request["KinesisStreamSourceConfiguration"] = {
                 "KinesisStreamARN": source["KinesisStreamARN"],
                 "RoleARN": source["RoleARN"],

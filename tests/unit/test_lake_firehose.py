@@ -18,6 +18,7 @@ import pytest
 
 from devstack.firehose import FirehoseHub, parse_partition_query, patch_moto_firehose, set_active_hub
 from devstack.resources import Deployment
+from tests.support import ROOT
 from tests.unit.conftest import load_function
 
 
@@ -108,9 +109,7 @@ def test_put_record_batch_becomes_parquet_with_the_glue_schema_under_the_day_pre
     assert "expiresat" not in table.schema.names  # not a Glue column: dropped, as the SerDe does
 
 
-def test_the_events_stream_is_read_from_kinesis_into_events_by_day_received(
-    aws: Deployment, hub: FirehoseHub
-) -> None:
+def test_the_events_stream_is_read_from_kinesis_into_events_by_day_received(aws: Deployment, hub: FirehoseHub) -> None:
     delivery = hub.deliveries[aws.ref("EventsDelivery")]
     delivery.start_reading_source()
     event = {
@@ -229,3 +228,15 @@ def test_the_plays_export_reports_the_records_firehose_refused(
     ]
     assert app.lambda_handler({"Records": records}, context) == {"batchItemFailures": [{"itemIdentifier": "11"}]}
     assert refusing.calls == 3  # the refused record was retried before the stream is asked to
+
+
+def test_the_sample_play_change_lands_in_the_lake_on_the_day_the_play_started(
+    aws: Deployment, hub: FirehoseHub, context: Any
+) -> None:
+    sample = json.loads((ROOT / "events" / "streams" / "lake_plays_play_changes.json").read_text(encoding="utf-8"))
+    app = load_function("lake_plays", aws)
+    assert app.lambda_handler(sample, context) == {"batchItemFailures": []}
+    hub.flush_all()
+    (body,) = lake_objects(aws, "plays/dt=2026-12-02/").values()
+    (row,) = pq.read_table(io.BytesIO(body)).to_pylist()
+    assert (row["version"], row["billable"], row["ended"], row["playedms"]) == (2, True, "completed", 45_000)

@@ -19,6 +19,7 @@ from backbeat.analytics.engines import DuckDBEngine, QueryFailed
 from backbeat.errors import InvalidInput
 from devstack.firehose import FirehoseHub, patch_moto_firehose, set_active_hub
 from devstack.resources import Deployment
+from tests.support import ROOT
 from tests.unit.conftest import load_function
 from tests.unit.test_lake_firehose import play
 
@@ -103,9 +104,7 @@ def test_the_plays_view_keeps_the_latest_version_of_each_play(
     assert result.rows == [("p1", 3, True, "billable")]
 
 
-def test_a_query_with_its_own_ctes_reads_the_views_too(
-    aws: Deployment, hub: FirehoseHub, engine: DuckDBEngine
-) -> None:
+def test_a_query_with_its_own_ctes_reads_the_views_too(aws: Deployment, hub: FirehoseHub, engine: DuckDBEngine) -> None:
     deliver(hub, aws, "PlaysDelivery", [play("p1", 1, "2026-12-02T10:00:00.000Z")])
     sql = "WITH billable AS (SELECT * FROM plays WHERE billable) SELECT count(*) FROM billable"
     assert scalar(engine, sql) == 1
@@ -124,16 +123,59 @@ def hand_made_day(hub: FirehoseHub, deployment: Deployment) -> None:
     song_a, song_b = "A" * 22, "B" * 22
     plays = [
         play("a1", 2, day + "08:00:00.000Z", userId="u1", songId=song_a, artistId="X", country="SE", tier="premium"),
-        play("a2", 2, day + "09:00:00.000Z", userId="u2", songId=song_a, artistId="X", country="SE", tier="free",
-             ended="skipped", playedMs=40_000),
-        play("a3", 2, day + "10:00:00.000Z", userId="u1", songId=song_a, artistId="X", country="SE",
-             tier="premium", ended="skipped", billable=False, reason="short", playedMs=9_000),
-        play("b1", 2, day + "11:00:00.000Z", userId="u3", songId=song_b, artistId="X", country="NO",
-             tier="free", deviceType="speaker"),
+        play(
+            "a2",
+            2,
+            day + "09:00:00.000Z",
+            userId="u2",
+            songId=song_a,
+            artistId="X",
+            country="SE",
+            tier="free",
+            ended="skipped",
+            playedMs=40_000,
+        ),
+        play(
+            "a3",
+            2,
+            day + "10:00:00.000Z",
+            userId="u1",
+            songId=song_a,
+            artistId="X",
+            country="SE",
+            tier="premium",
+            ended="skipped",
+            billable=False,
+            reason="short",
+            playedMs=9_000,
+        ),
+        play(
+            "b1",
+            2,
+            day + "11:00:00.000Z",
+            userId="u3",
+            songId=song_b,
+            artistId="X",
+            country="NO",
+            tier="free",
+            deviceType="speaker",
+        ),
         play("next", 1, "2026-12-03T00:10:00.000Z", userId="u4", songId=song_a, artistId="X"),
     ]
-    early = play("a1", 1, day + "08:00:00.000Z", userId="u1", songId=song_a, artistId="X", country="SE",
-                 tier="premium", billable=False, reason="open", ended=None, playedMs=15_000)
+    early = play(
+        "a1",
+        1,
+        day + "08:00:00.000Z",
+        userId="u1",
+        songId=song_a,
+        artistId="X",
+        country="SE",
+        tier="premium",
+        billable=False,
+        reason="open",
+        ended=None,
+        playedMs=15_000,
+    )
     deliver(hub, deployment, "PlaysDelivery", [early, *plays])
     deliver(hub, deployment, "PlaysDelivery", [early])
 
@@ -179,7 +221,8 @@ def test_the_state_machine_step_aggregates_the_day_it_is_given_or_yesterday(
 ) -> None:
     hand_made_day(hub, aws)
     app = load_function("lake_aggregates", aws)
-    answer = app.lambda_handler({"input": {}, "startedAt": "2026-12-03T02:30:00.000Z"}, context)
+    scheduled = json.loads((ROOT / "events" / "state_machine" / "lake_aggregates_daily.json").read_text())
+    answer = app.lambda_handler(scheduled, context)  # the schedule's input: {} -> yesterday
     assert answer["day"] == "2026-12-02"
     assert set(answer["written"]) == {"daily_song", "daily_artist"}
     assert song_totals(engine)["A" * 22][:2] == (3, 2)

@@ -175,10 +175,12 @@ class DuckDBEngine:
             if files:
                 listing = ", ".join(f"'{path}'" for path in files)
                 hive_types = ", ".join(f"'{key}': 'VARCHAR'" for key in partitions)
-                self.connection.execute(
-                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], '
+                # names and paths come from the Glue catalog and this cache, not from a query's author
+                view = (
+                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], '  # noqa: S608
                     f"hive_partitioning = true, union_by_name = true, hive_types = {{{hive_types}}})"
                 )
+                self.connection.execute(view)
                 self._registered[name] = "VIEW"
             else:  # no data yet: an empty table of the declared shape, so queries still bind
                 columns = [

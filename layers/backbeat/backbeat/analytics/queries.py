@@ -41,7 +41,7 @@ def with_views(sql: str) -> str:
     query = sql.strip().rstrip(";")
     leading = _LEADING_WITH.match(query)
     if leading:  # the query's own CTEs follow the views (and may read them)
-        return f"WITH {definitions},\n{query[leading.end():]}"
+        return f"WITH {definitions},\n{query[leading.end() :]}"
     return f"WITH {definitions}\n{query}"
 
 
