@@ -195,6 +195,8 @@ def test_the_daily_aggregates_give_the_right_figures_and_the_same_on_a_rerun(
     s3 = boto3.client("s3", region_name="us-east-1")
     bucket = aws.outputs["LakeBucketName"]
     write_daily_aggregates(engine, s3, bucket, DAY)
+    columns = engine.query("SELECT * FROM daily_song LIMIT 0").columns
+    assert columns == [name for name in columns if name == name.lower()]  # as Athena's UNLOAD names them
     first = song_totals(engine)
     a, b = first["A" * 22], first["B" * 22]
     # plays, billable, listeners, billable listeners, completed, skipped, skip rate, completion rate

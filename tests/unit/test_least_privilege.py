@@ -90,7 +90,7 @@ DATA_PLANE: dict[str, tuple[str, frozenset[str]]] = {
 # catalog's ARN names no resource of the template and may be given Glue's read actions only.
 GLUE_CATALOG = "the account's Glue Data Catalog"
 GLUE_CATALOG_ARN = re.compile(r"arn:\$\{AWS::Partition\}:glue:\$\{AWS::Region\}:\$\{AWS::AccountId\}:catalog")
-GLUE_CATALOG_ACTIONS = frozenset(f"glue:{verb}" for verb in "GetDatabase GetTable GetTables GetPartitions".split())
+GLUE_CATALOG_ACTIONS = frozenset({"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"})
 
 
 def _actions(service: str, verbs: str) -> tuple[str, ...]:

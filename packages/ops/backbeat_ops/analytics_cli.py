@@ -20,7 +20,9 @@ MAX_CELL = 60  # wider values are cut in the table (--json prints them whole)
 
 def register(groups: Any) -> None:
     """Add `analytics sql` to the `backbeat` command's groups."""
-    analytics = groups.add_parser("analytics", help="query the event lake").add_subparsers(dest="command", required=True)
+    analytics = groups.add_parser("analytics", help="query the event lake").add_subparsers(
+        dest="command", required=True
+    )
     sql = analytics.add_parser("sql", help="run SQL over the lake and print the rows")
     sql.add_argument("query", help='e.g. "SELECT songId, count(*) AS plays FROM plays GROUP BY songId"')
     sql.add_argument("--json", action="store_true", help="one JSON object a line instead of a table")
@@ -75,9 +77,7 @@ def format_table(result: QueryResult) -> str:
 
 
 def format_json_lines(result: QueryResult) -> str:
-    return "\n".join(
-        json.dumps(dict(zip(result.columns, row, strict=True)), default=_cell) for row in result.rows
-    )
+    return "\n".join(json.dumps(dict(zip(result.columns, row, strict=True)), default=_cell) for row in result.rows)
 
 
 def _sql(args: argparse.Namespace) -> str:

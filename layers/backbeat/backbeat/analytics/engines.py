@@ -207,7 +207,12 @@ class DuckDBEngine:
         self.refresh()
         target = Path(tempfile.mkdtemp(prefix="backbeat-unload-", dir=self.cache_dir)) / "part-00000.parquet"
         try:
-            self.connection.execute(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION SNAPPY)")
+            # lower-case column names, as Athena's UNLOAD writes them (and the Glue tables declare them)
+            names = [row[0] for row in self.connection.execute(f"DESCRIBE ({sql})").fetchall()]
+            renamed = ", ".join(f'"{name}" AS "{name.lower()}"' for name in names)
+            self.connection.execute(
+                f"COPY (SELECT {renamed} FROM ({sql}) result) TO '{target}' (FORMAT PARQUET, COMPRESSION SNAPPY)"  # noqa: S608
+            )
         except duckdb.Error as error:
             raise QueryFailed(f"DuckDB: {error}") from None
         self.s3.upload_file(str(target), bucket, prefix + target.name)
