@@ -4,6 +4,10 @@
 -- (events_raw, plays_raw) stay queryable for audit. Standard SQL that Athena (Trino) and DuckDB
 -- both run: no engine-specific functions.
 
+-- Copies of a record are the same record, so they share its day (dt): deduplicating within
+-- (dt, id) is the same as within id, and lets both engines push a query's filter on dt below the
+-- window, so a month's query deduplicates that month only.
+
 -- view: events
 -- One row per eventId (the first delivery of it), with flat columns.
 SELECT
@@ -13,7 +17,7 @@ SELECT
   positionms AS positionMs, playedms AS playedMs, durationms AS durationMs, bitratekbps AS bitrateKbps,
   occurredat AS occurredAt, receivedat AS receivedAt, dt
 FROM (
-  SELECT raw.*, row_number() OVER (PARTITION BY raw.eventid ORDER BY raw.receivedat, raw.dt) AS delivery
+  SELECT raw.*, row_number() OVER (PARTITION BY raw.dt, raw.eventid ORDER BY raw.receivedat) AS delivery
   FROM events_raw raw
 ) deliveries
 WHERE delivery = 1
@@ -27,7 +31,7 @@ SELECT
   playedms AS playedMs, durationms AS durationMs, bitratekbps AS bitrateKbps,
   ended, billable, reason, events, version, dt
 FROM (
-  SELECT raw.*, row_number() OVER (PARTITION BY raw.playid ORDER BY raw.version DESC, raw.lasteventat DESC) AS latest
+  SELECT raw.*, row_number() OVER (PARTITION BY raw.dt, raw.playid ORDER BY raw.version DESC, raw.lasteventat DESC) AS latest
   FROM plays_raw raw
 ) versions
 WHERE latest = 1
