@@ -1,14 +1,20 @@
-"""`backbeat analytics sql "SELECT ..."`: a query over the event lake, printed as a table (or one
-JSON object a line with --json). Against the local devstack DuckDB runs it over the lake's Parquet;
-with --stack, Athena runs it in the stack's lake workgroup. Either way the query reads the
-deduplicated views `events` and `plays` (and the raw tables `events_raw`, `plays_raw`, the daily
-aggregates `daily_song`, `daily_artist`): see backbeat/analytics/sql/views.sql.
+"""The event lake from the command line.
+
+`backbeat analytics sql "SELECT ..."`: a query over the lake, printed as a table (or one JSON object
+a line with --json). Against the local devstack DuckDB runs it over the lake's Parquet; with
+--stack, Athena runs it in the stack's lake workgroup. Either way the query reads the deduplicated
+views `events` and `plays` (and the raw tables `events_raw`, `plays_raw`, the daily aggregates
+`daily_song`, `daily_artist`): see backbeat/analytics/sql/views.sql.
+
+`backbeat analytics aggregate [--day YYYY-MM-DD]`: run the daily aggregates state machine for a day
+(yesterday by default, as the schedule does) and wait for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +33,10 @@ def register(groups: Any) -> None:
     sql.add_argument("query", help='e.g. "SELECT songId, count(*) AS plays FROM plays GROUP BY songId"')
     sql.add_argument("--json", action="store_true", help="one JSON object a line instead of a table")
     sql.set_defaults(run=_sql)
+    aggregate = analytics.add_parser("aggregate", help="run the daily aggregates for a day and wait")
+    aggregate.add_argument("--day", help="YYYY-MM-DD (default: yesterday, UTC, as the schedule does)")
+    aggregate.add_argument("--timeout", type=float, default=900, help="seconds to wait (default 900)")
+    aggregate.set_defaults(run=_aggregate)
 
 
 def lake_engine(stack: str | None) -> LakeEngine:
@@ -89,3 +99,30 @@ def _sql(args: argparse.Namespace) -> str:
     finally:
         engine.close()
     return format_json_lines(result) if args.json else format_table(result)
+
+
+def _aggregate(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the daily aggregates state machine (the schedule's input, or the day asked for) and
+    wait for its end; a failed execution is an error naming its cause."""
+    from backbeat.analytics.layout import parse_day
+    from backbeat.aws import client
+    from backbeat.errors import BackbeatError
+    from backbeat_ops.cli import stack_outputs
+
+    outputs = stack_outputs(args.stack)
+    request = {"day": parse_day(args.day).isoformat()} if args.day else {}
+    sfn = client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=outputs["DailyAggregatesStateMachineArn"], input=json.dumps(request)
+    )["executionArn"]
+    deadline = time.monotonic() + args.timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] == "SUCCEEDED":
+            return dict(json.loads(described.get("output") or "{}"))
+        if described["status"] != "RUNNING":
+            cause = described.get("cause") or described.get("error") or described["status"]
+            raise BackbeatError(f"the daily aggregates run {described['status'].lower()}: {cause}")
+        if time.monotonic() > deadline:
+            raise BackbeatError(f"the daily aggregates run is still running after {args.timeout:g} s: {execution}")
+        time.sleep(0.5)
