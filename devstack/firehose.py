@@ -213,13 +213,23 @@ class Delivery:
             return bool(self._buffer.records) and now - self._buffer.since >= self.spec.buffer_seconds
 
     def flush(self) -> int:
-        """Write what is buffered; the number of records written."""
+        """Write what is buffered; the number of records written. When the write fails (S3 or Glue
+        unavailable) the records go back to the front of the buffer for the next flush, as Firehose
+        retries a delivery rather than dropping it."""
         with self._write_lock:
             with self._lock:
-                records, self._buffer = self._buffer.records, _Buffer()
-            if records:
-                self._write(records)
-            return len(records)
+                buffered, self._buffer = self._buffer, _Buffer()
+            if not buffered.records:
+                return 0
+            try:
+                self._write(buffered.records)
+            except Exception:
+                with self._lock:
+                    buffered.records.extend(self._buffer.records)
+                    buffered.size += self._buffer.size
+                    self._buffer = buffered
+                raise
+            return len(buffered.records)
 
     # -- output
     def _object_name(self, now: datetime) -> str:

@@ -240,3 +240,23 @@ def test_the_sample_play_change_lands_in_the_lake_on_the_day_the_play_started(
     (body,) = lake_objects(aws, "plays/dt=2026-12-02/").values()
     (row,) = pq.read_table(io.BytesIO(body)).to_pylist()
     assert (row["version"], row["billable"], row["ended"], row["playedms"]) == (2, True, "completed", 45_000)
+
+
+def test_a_failed_write_keeps_the_records_for_the_next_flush(
+    aws: Deployment, hub: FirehoseHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = hub.deliveries[aws.ref("PlaysDelivery")]
+    delivery.put([json.dumps(play("p1", 1, "2026-12-02T10:00:00.000Z")).encode()])
+    real_put = delivery.s3.put_object
+
+    def unavailable(**kwargs: Any) -> None:
+        raise ConnectionError("S3 is not answering")
+
+    monkeypatch.setattr(delivery.s3, "put_object", unavailable)
+    with pytest.raises(ConnectionError):
+        delivery.flush()
+    delivery.put([json.dumps(play("p2", 1, "2026-12-02T10:00:00.000Z")).encode()])
+    monkeypatch.setattr(delivery.s3, "put_object", real_put)
+    assert delivery.flush() == 2
+    (body,) = lake_objects(aws, "plays/").values()
+    assert [row["playid"] for row in pq.read_table(io.BytesIO(body)).to_pylist()] == ["p1", "p2"]
