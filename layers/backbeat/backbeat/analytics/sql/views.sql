@@ -4,9 +4,10 @@
 -- (events_raw, plays_raw) stay queryable for audit. Standard SQL that Athena (Trino) and DuckDB
 -- both run: no engine-specific functions.
 
--- Copies of a record are the same record, so they share its day (dt): deduplicating within
--- (dt, id) is the same as within id, and lets both engines push a query's filter on dt below the
--- window, so a month's query deduplicates that month only.
+-- Copies of a record are the same record, so they share its day (dt), its artist and its song:
+-- deduplicating within (dt, artistId, songId, id) is the same as within id, and lets both engines
+-- push a query's filter on those columns below the window, so a month's query for one artist
+-- deduplicates that artist's month only (docs/performance.md, "Event lake").
 
 -- view: events
 -- One row per eventId (the first delivery of it), with flat columns.
@@ -17,7 +18,7 @@ SELECT
   positionms AS positionMs, playedms AS playedMs, durationms AS durationMs, bitratekbps AS bitrateKbps,
   occurredat AS occurredAt, receivedat AS receivedAt, dt
 FROM (
-  SELECT raw.*, row_number() OVER (PARTITION BY raw.dt, raw.eventid ORDER BY raw.receivedat) AS delivery
+  SELECT raw.*, row_number() OVER (PARTITION BY raw.dt, raw.artistid, raw.songid, raw.eventid ORDER BY raw.receivedat) AS delivery
   FROM events_raw raw
 ) deliveries
 WHERE delivery = 1
@@ -31,7 +32,8 @@ SELECT
   playedms AS playedMs, durationms AS durationMs, bitratekbps AS bitrateKbps,
   ended, billable, reason, events, version, dt
 FROM (
-  SELECT raw.*, row_number() OVER (PARTITION BY raw.dt, raw.playid ORDER BY raw.version DESC, raw.lasteventat DESC) AS latest
+  SELECT raw.*, row_number() OVER (PARTITION BY raw.dt, raw.artistid, raw.songid, raw.playid
+    ORDER BY raw.version DESC, raw.lasteventat DESC) AS latest
   FROM plays_raw raw
 ) versions
 WHERE latest = 1
