@@ -21,6 +21,7 @@ from aiohttp import web
 from devstack.authorizer import JwksCache, moto_jwks_fetcher
 from devstack.faults import FAULTS
 from devstack.faults import routes as fault_routes
+from devstack.firehose import FirehoseHub, patch_moto_firehose, set_active_hub
 from devstack.gateway import Gateway, GatewayRunner
 from devstack.lambdas import LambdaRuntime
 from devstack.media import MediaServer
@@ -109,6 +110,7 @@ class Devstack:
         self._runner: web.AppRunner | None = None
         self._gateway_thread: threading.Thread | None = None
         self.search_server: Any = None
+        self.firehose: FirehoseHub | None = None
         self.restored = False
 
     @property
@@ -132,6 +134,7 @@ class Devstack:
         )
         self.runtime = LambdaRuntime(self.deployment.functions)
         set_active_runtime(self.runtime)
+        self._start_firehose()
         if pollers:
             self.start_pollers()
         jwks = JwksCache(moto_jwks_fetcher(self.moto_endpoint))
@@ -165,6 +168,14 @@ class Devstack:
         )
         return creator.create_all()
 
+    def _start_firehose(self) -> None:
+        """The template's delivery streams (the event lake): buffering, Parquet, Kinesis sources."""
+        assert self.deployment is not None
+        if self.deployment.delivery_streams:
+            self.firehose = FirehoseHub(self.deployment.delivery_streams, self.session)
+            set_active_hub(self.firehose)
+            self.firehose.start()
+
     def _media_server(self, gateway: Gateway) -> MediaServer:
         """`/media/...` from the media bucket, checked with the same key the stream function signs with
         (for templates that deliver media: those with the media bucket and signing secret outputs)."""
@@ -193,6 +204,7 @@ class Devstack:
         patch_moto_dynamodb_isolation()
         patch_moto_index_queries()
         patch_moto_cognito_keys()
+        patch_moto_firehose()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
@@ -264,6 +276,10 @@ class Devstack:
             time.sleep(settle)
             self.pollers.stop()
             self.pollers = None
+        if self.firehose:  # after the pollers: what they last delivered is in the buffers, written now
+            self.firehose.stop()
+            set_active_hub(None)
+            self.firehose = None
 
     def stop(self) -> None:
         self.stop_serving()

@@ -22,6 +22,7 @@ from devstack.resources.apis import ApiCreators
 from devstack.resources.base import CreatorBase
 from devstack.resources.functions import FunctionCreators
 from devstack.resources.identity import IdentityCreators
+from devstack.resources.lake import LakeCreators
 from devstack.resources.model import Deployment
 from devstack.resources.state_machines import StateMachineCreators
 from devstack.resources.storage import StorageCreators
@@ -41,11 +42,25 @@ IGNORED_TYPES = {
     "AWS::OpenSearchServerless::AccessPolicy",
 }
 # The template's parameters for a dev stage: the devstack's, the unit tests', the OpenAPI export's, the benchmarks'.
-DEV_PARAMETERS = {"Stage": "dev", "AutoConfirmSignup": "true", "Transcoder": "ffmpeg"}
+# The lake: DuckDB runs its SQL (no Athena locally) and Firehose buffers briefly, so that a play is
+# queryable seconds after it is reported.
+DEV_PARAMETERS = {
+    "Stage": "dev",
+    "AutoConfirmSignup": "true",
+    "Transcoder": "ffmpeg",
+    "LakeQueryEngine": "duckdb",
+    "LakeBufferSeconds": "2",
+}
 
 
 class ResourceCreator(
-    StorageCreators, IdentityCreators, ApiCreators, FunctionCreators, StateMachineCreators, CreatorBase
+    StorageCreators,
+    IdentityCreators,
+    ApiCreators,
+    FunctionCreators,
+    StateMachineCreators,
+    LakeCreators,
+    CreatorBase,
 ):
     def __init__(
         self,
@@ -94,6 +109,10 @@ class ResourceCreator(
             "AWS::OpenSearchServerless::Collection": self._search_collection,
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::CloudFront::Distribution": self._distribution,
+            "AWS::Glue::Database": self._glue_database,
+            "AWS::Glue::Table": self._glue_table,
+            "AWS::Athena::WorkGroup": self._athena_workgroup,
+            "AWS::KinesisFirehose::DeliveryStream": self._delivery_stream,
         }
 
     # ------------------------------------------------------------------ driver
@@ -107,6 +126,8 @@ class ResourceCreator(
         for name, body in list(pending.items()):
             if body["Type"] in IGNORED_TYPES or body["Type"] not in self._creators:
                 self.resolver.refs[name] = self.physical_name(name)
+                if body["Type"] == "AWS::IAM::Role":  # not created locally, but others name its ARN
+                    self.resolver.attrs[(name, "Arn")] = f"arn:aws:iam::123456789012:role/{self.physical_name(name)}"
                 pending.pop(name)
         while pending:
             progressed = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.firehose import DeliverySpec
 from devstack.lambdas import FunctionSpec
 from devstack.template import Resolver
 
@@ -81,6 +82,9 @@ class Deployment:
     search_collections: dict[str, str] = field(default_factory=dict)  # logical id -> collection name
     websocket_apis: dict[str, WebSocketApi] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    delivery_streams: list[DeliverySpec] = field(default_factory=list)  # the lake's Firehose streams
+    # "<machine>.<event>" -> the state machine ARN and input of a schedule (run on demand locally)
+    schedules: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> Any:
         return self.resolver.ref(logical_id)

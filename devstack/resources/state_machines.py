@@ -34,7 +34,12 @@ class StateMachineCreators(CreatorBase):
 
     def _state_machine_event(self, machine: str, event_name: str, machine_arn: str, event: dict[str, Any]) -> None:
         """An `EventBridgeRule` event becomes a rule on the default bus targeting the state machine,
-        as SAM would create it; other event types are not supported locally."""
+        as SAM would create it; a schedule (`Schedule`, `ScheduleV2`) is recorded to be run on demand
+        (no clock fires locally); other event types are not supported locally."""
+        if event.get("Type") in ("Schedule", "ScheduleV2"):
+            schedule_input = (event.get("Properties") or {}).get("Input", "{}")
+            self.deployment.schedules[f"{machine}.{event_name}"] = (machine_arn, str(schedule_input))
+            return
         if event.get("Type") != "EventBridgeRule":
             raise ValueError(f"{machine}.{event_name}: only EventBridgeRule events are supported locally")
         props = event.get("Properties") or {}

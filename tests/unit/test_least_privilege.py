@@ -79,8 +79,18 @@ DATA_PLANE: dict[str, tuple[str, frozenset[str]]] = {
             "PutRecord PutRecords GetRecords GetShardIterator DescribeStream DescribeStreamSummary ListShards",
         ),
         ("AWS::Events::EventBus", "events", "PutEvents"),
+        ("AWS::KinesisFirehose::DeliveryStream", "firehose", "PutRecord PutRecordBatch"),
+        ("AWS::Glue::Database", "glue", "GetDatabase GetTable GetTables GetPartition GetPartitions"),
+        ("AWS::Glue::Table", "glue", "GetTable GetPartition GetPartitions"),
+        ("AWS::Athena::WorkGroup", "athena", "StartQueryExecution GetQueryExecution GetQueryResults"),
     )
 }
+
+# Glue authorises reading a table on the table, its database and the account's Data Catalog; the
+# catalog's ARN names no resource of the template and may be given Glue's read actions only.
+GLUE_CATALOG = "the account's Glue Data Catalog"
+GLUE_CATALOG_ARN = re.compile(r"arn:\$\{AWS::Partition\}:glue:\$\{AWS::Region\}:\$\{AWS::AccountId\}:catalog")
+GLUE_CATALOG_ACTIONS = frozenset({"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartitions"})
 
 
 def _actions(service: str, verbs: str) -> tuple[str, ...]:
@@ -192,6 +202,8 @@ def _resource_names(value: Any, template: dict[str, Any]) -> tuple[str, ...]:
             for option in _branches(item):
                 if option == STAR:
                     names.append(STAR)
+                elif isinstance(option, dict) and GLUE_CATALOG_ARN.fullmatch(str(option.get("Fn::Sub"))):
+                    names.append(GLUE_CATALOG)
                 else:
                     named = _names_in(option, template)
                     names += sorted(named) if named else [f"unresolved {option!r}"]
@@ -274,6 +286,11 @@ def violations(template: dict[str, Any]) -> list[str]:
                     if broad:
                         found.append(f"{where}: {broad} on '*' (only {sorted(STAR_ONLY_ACTIONS)} may be)")
                     continue
+                if resource == GLUE_CATALOG:
+                    broad = [action for action in grant.actions if action not in GLUE_CATALOG_ACTIONS]
+                    if broad:
+                        found.append(f"{where}: {broad} on the Glue Data Catalog (only {sorted(GLUE_CATALOG_ACTIONS)})")
+                    continue
                 if resource not in resources:
                     found.append(f"{where}: names no resource of the template: {resource}")
                     continue
@@ -306,7 +323,7 @@ def test_every_function_has_a_policy_and_owns_what_it_is_granted(template: dict[
         grants, _ = grants_of(props.get("Policies") or [], template)
         assert grants, f"{function} has no policy"
         named = {resource for grant in grants for resource in grant.resources}
-        assert named <= own_resources(function, template) | {STAR}, function
+        assert named <= own_resources(function, template) | {STAR, GLUE_CATALOG}, function
 
 
 # --- the check fails on over-broad grants (each added to a copy of the template) -------------------

@@ -151,3 +151,19 @@ class CatalogApiSettings(CatalogSettings):
     """GET /songs, /albums, /artists: the artist view adds its live figures from the counters table."""
 
     counters_table: str
+
+
+class LakePlaysSettings(Settings):
+    """`plays_delivery_stream` is the Firehose delivery stream that writes plays/ in the lake."""
+
+    plays_delivery_stream: str
+
+
+class LakeAggregatesSettings(Settings):
+    """The event lake: its bucket and Glue database, and what runs its SQL (`athena`, in the
+    workgroup `lake_workgroup`, or `duckdb` over the same Parquet: the devstack)."""
+
+    lake_bucket: str
+    lake_database: str
+    lake_workgroup: str
+    lake_query_engine: str = "athena"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import BackbeatError
+from backbeat_ops import analytics_cli
 from backbeat_ops.plays_cli import register as register_plays
 
 STATE_FILE = Path(".devstack") / "state.json"
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
     ingest.set_defaults(run=_ingest)
     register_plays(groups)
+    analytics_cli.register(groups)
     return parser
 
 
