@@ -134,11 +134,16 @@ def plan_listening(listeners: list[Listener], songs: list[Song], total_events: i
 
 def signup(url: str, listener: Listener) -> None:
     status, body, _ = http("POST", f"{url}/auth/signup", {"email": listener.email, "password": PASSWORD})
-    if status not in (200, 201):
+    if status != 201:
         raise SystemExit(f"signup failed: {status} {body}")
-    status, body, _ = http("POST", f"{url}/auth/login", {"email": listener.email, "password": PASSWORD})
-    listener.token = body["accessToken"]
-    listener.user_id = http("GET", f"{url}/me", token=listener.token)[1]["userId"]
+    listener.user_id = body["userId"]
+    for attempt in range(5):
+        status, body, _ = http("POST", f"{url}/auth/login", {"email": listener.email, "password": PASSWORD})
+        if status == 200:
+            listener.token = body["accessToken"]
+            return
+        time.sleep(0.5 * 2**attempt)
+    raise SystemExit(f"login failed: {status} {body}")
 
 
 def send(url: str, listener: Listener) -> Counter[str]:
@@ -233,6 +238,10 @@ def report(clean: dict[str, Any], faulty: dict[str, Any], args: argparse.Namespa
         f"{faulty['lake'][1]} | {faulty['lake'][0] == faulty['lake'][1]} |",
     ]
     return "\n".join(lines)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def make_listeners(url: str, prefix: str, count: int) -> list[Listener]:
@@ -378,14 +387,18 @@ FAULT_PLAN = {
 
 def run(stack: RunningStack, songs: list[Song], args: argparse.Namespace, faults: bool) -> dict[str, Any]:
     prefix = "faults" if faults else "ingest"
+    log(f"{prefix}: signing up {args.listeners} listeners")
     listeners = make_listeners(stack.url, prefix, args.listeners)
     plan_listening(listeners, songs, args.events, seed=1 if faults else 0)
     events = sum(len(listener.events) for listener in listeners)
     plays = sum(len(listener.plays) for listener in listeners)
     if faults:
         set_faults(stack.url, FAULT_PLAN)
+    log(f"{prefix}: sending {events:,} events ({plays:,} plays)")
     seconds, statuses = send_all(stack.url, listeners)
+    log(f"{prefix}: sent in {seconds:.1f} s {dict(statuses)}; waiting for the play records")
     folded = wait_until_folded(stack, listeners, timeout=1800)
+    log(f"{prefix}: folded {folded:.1f} s after the last POST")
     figures: dict[str, Any] = {
         "events": events,
         "plays": plays,

@@ -15,9 +15,13 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+import threading
 from typing import Any
 
 _POOL_KEY = "_devstack_signing_jwk"  # the private JWK (a dict), on the pool object
+
+
+_KEY_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=256)
@@ -40,8 +44,11 @@ def signing_jwk(pool: Any) -> dict[str, Any]:
     """The pool's private JWK, generated the first time the pool signs or is asked for its keys."""
     data: dict[str, Any] | None = pool.__dict__.get(_POOL_KEY)
     if data is None:
-        data = _new_private_jwk(pool.id)
-        pool.__dict__[_POOL_KEY] = data
+        with _KEY_LOCK:  # concurrent first logins must not each make (and sign with) a key of their own
+            data = pool.__dict__.get(_POOL_KEY)
+            if data is None:
+                data = _new_private_jwk(pool.id)
+                pool.__dict__[_POOL_KEY] = data
     return data
 
 

@@ -112,3 +112,28 @@ def test_get_user_still_answers_for_a_pool_token(cognito: Any) -> None:
     pool_id, client_id = _pool(cognito, "sockets")
     token = _login(cognito, pool_id, client_id, "carol")
     assert cognito.get_user(AccessToken=token)["Username"] == "carol"
+
+
+def test_concurrent_first_logins_all_sign_with_the_one_key_the_pool_serves(cognito: Any) -> None:
+    """Eight listeners logging in at once on a new pool: every token verifies (each first login
+    used to make a key of its own, and all but one of those tokens were refused for good)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool_id, client_id = _pool(cognito, "crowd")
+    for index in range(8):
+        cognito.admin_create_user(UserPoolId=pool_id, Username=f"u{index}", TemporaryPassword=PASSWORD)
+        cognito.admin_set_user_password(UserPoolId=pool_id, Username=f"u{index}", Password=PASSWORD, Permanent=True)
+
+    def login(index: int) -> str:
+        answer = cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": f"u{index}", "PASSWORD": PASSWORD},
+        )
+        return str(answer["AuthenticationResult"]["AccessToken"])
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(login, range(8)))
+    jwks = JwksCache(_serve_jwks)
+    for token in tokens:
+        assert authorize(f"Bearer {token}", _authorizer(pool_id, client_id), jwks).claims["sub"]
