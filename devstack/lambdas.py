@@ -177,10 +177,46 @@ class _FunctionPool:
         self._slots.release()
 
 
+_REQUEST_STATE = threading.local()
+
+
+def _per_invocation(name: str) -> property:
+    def get(_owner: Any) -> Any:
+        try:
+            return getattr(_REQUEST_STATE, name)
+        except AttributeError:
+            raise AttributeError(name) from None
+
+    def put(_owner: Any, value: Any) -> None:
+        setattr(_REQUEST_STATE, name, value)
+
+    return property(get, put)
+
+
+def isolate_powertools_request_state() -> None:
+    """Powertools' event handler keeps the event it is resolving in class attributes of `BaseRouter`
+    (`BaseRouter.current_event = ...`): right in Lambda, where a process serves one invocation at a
+    time, wrong here, where concurrent invocations run in threads of one process and a request would
+    read another request's event (its caller, its body). Those two attributes become per-thread (an
+    invocation runs in a thread of its own), for reads and writes through the class and through
+    resolver instances alike."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    if getattr(BaseRouter, "_devstack_per_invocation", False):
+        return
+    names = ("current_event", "lambda_context")
+    for name in names:  # instance reads and writes (resolver.current_event)
+        setattr(BaseRouter, name, _per_invocation(name))
+    metaclass = type("PerInvocationRouterMeta", (type(BaseRouter),), {name: _per_invocation(name) for name in names})
+    BaseRouter.__class__ = metaclass  # type: ignore[method-assign]  # class reads and writes too
+    BaseRouter._devstack_per_invocation = True  # type: ignore[attr-defined]
+
+
 class LambdaRuntime:
     """Invokes functions by logical id, physical name or ARN."""
 
     def __init__(self, specs: list[FunctionSpec], max_concurrency: int = 16) -> None:
+        isolate_powertools_request_state()
         self._pools: dict[str, _FunctionPool] = {}
         for spec in specs:
             pool = _FunctionPool(spec, max_concurrency)

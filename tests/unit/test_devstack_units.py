@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -141,3 +142,49 @@ def test_a_token_signed_by_another_key_fails(keys: tuple[Any, JwksCache]) -> Non
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(AuthorizationFailed, match="invalid"):
         authorize(f"Bearer {_token(other)}", AUTHORIZER, keys[1])
+
+
+def test_concurrent_invocations_each_resolve_their_own_request() -> None:
+    """Powertools keeps the request being resolved on its BaseRouter class; invocations running side
+    by side in the devstack must each still see their own caller (one read another's before)."""
+    import threading
+
+    from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
+
+    from devstack.lambdas import isolate_powertools_request_state
+
+    isolate_powertools_request_state()
+    app = APIGatewayHttpResolver()
+    both_inside = threading.Barrier(2)
+
+    @app.get("/me")
+    def me() -> dict[str, str]:
+        both_inside.wait(5)  # the other request has started resolving too
+        return {"sub": app.current_event.request_context.authorizer.jwt_claim["sub"]}
+
+    def event(sub: str) -> dict[str, object]:
+        return {
+            "version": "2.0",
+            "routeKey": "GET /me",
+            "rawPath": "/me",
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {
+                "http": {"method": "GET", "path": "/me", "sourceIp": "127.0.0.1"},
+                "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": []}},
+                "stage": "$default",
+            },
+            "isBase64Encoded": False,
+        }
+
+    answers: dict[str, str] = {}
+
+    def call(sub: str) -> None:
+        answers[sub] = json.loads(app.resolve(event(sub), None)["body"])["sub"]  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=call, args=(sub,)) for sub in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == {"alice": "alice", "bob": "bob"}
