@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import json
+import os
 import random
 import sys
 import tempfile
@@ -195,7 +195,8 @@ def main() -> int:
     catalog = load_catalog(CATALOG_DIR).first(CATALOG_SONGS)
     songs = [Song(s.id, s.artist_id, s.duration_ms) for s in catalog.songs]
     results = {}
-    for faults in (True,) if args.faults_only else (False, True):  # a fresh stack each, so the fault run's counters are its own
+    # a fresh stack for each run, so the fault run's counters are its own
+    for faults in (True,) if args.faults_only else (False, True):
         with tempfile.TemporaryDirectory() as directory:
             stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", str(CATALOG_SONGS))
             try:
