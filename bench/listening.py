@@ -356,7 +356,8 @@ def probe_lag(stack: RunningStack, songs: list[Song], probes: int) -> tuple[list
     POST to the song's hour counter moving, and to the listener's taste naming the artist."""
     counters = stack.resource("dynamodb").Table(stack.stack_output("CountersTableName"))
     taste = stack.resource("dynamodb").Table(stack.stack_output("TasteTableName"))
-    listener = make_listeners(stack.url, "probe", 1)[0]
+    # A listener per probe: one listener's plays seconds apart would look like a bot (regular gaps).
+    probe_listeners = make_listeners(stack.url, "probe", probes)
     to_counter: list[float] = []
     to_taste: list[float] = []
     seen_artists: set[str] = set()
@@ -367,6 +368,7 @@ def probe_lag(stack: RunningStack, songs: list[Song], probes: int) -> tuple[list
         if song.artist_id in seen_artists:
             continue
         seen_artists.add(song.artist_id)
+        listener = probe_listeners[len(to_counter)]
         start = datetime.now(UTC) - timedelta(seconds=46)
         hour = iso(start)[:13]
         key = {"pk": f"SONG#{song.id}", "sk": f"H#{hour}"}
