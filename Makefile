@@ -60,6 +60,8 @@ bench: venv
 	$(BIN)/python bench/abr_simulator.py
 	$(BIN)/python bench/encode.py
 	$(BIN)/python bench/streaming.py --requests 300
+	$(BIN)/python bench/listening.py --events 100000 --listeners 40 --probes 50
+	$(BIN)/python bench/lake_query.py
 	$(BIN)/python bench/devstack_start.py --runs 3
 
 clean:
