@@ -165,6 +165,29 @@ def patch_moto_dynamodb_isolation() -> None:
     DynamoDBBackend._devstack_isolated = True  # type: ignore[attr-defined]
 
 
+def patch_moto_kinesis_shards() -> None:
+    """Kinesis numbers a shard's records in the order it stores them; moto's `Shard.put_record`
+    reads the last sequence number and stores under the next one without a lock (its comment says
+    so), so two concurrent PutRecords calls to one shard could take the same number and one record
+    silently replaced the other. Serialise a shard's writes and reads with one lock."""
+    from moto.kinesis.models import Shard
+
+    if getattr(Shard, "_devstack_serialised", False):
+        return
+    lock = threading.RLock()
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("put_record", "get_records"):
+        setattr(Shard, name, serialised(getattr(Shard, name)))
+    Shard._devstack_serialised = True  # type: ignore[attr-defined]
+
+
 def _keep_streams_on_rollback(transact: Callable[..., Any]) -> Callable[..., Any]:
     """Roll a failed transaction back item by item, as DynamoDB would, instead of moto's way.
 

@@ -32,6 +32,7 @@ from devstack.moto_patches import (
     patch_moto_dynamodb_isolation,
     patch_moto_eventbridge_states_targets,
     patch_moto_index_queries,
+    patch_moto_kinesis_shards,
     set_active_runtime,
 )
 from devstack.pollers import PollerGroup
@@ -202,6 +203,7 @@ class Devstack:
         _patch_moto_unnamed_executions()
         patch_moto_eventbridge_states_targets()
         patch_moto_dynamodb_isolation()
+        patch_moto_kinesis_shards()
         patch_moto_index_queries()
         patch_moto_cognito_keys()
         patch_moto_firehose()

@@ -69,3 +69,36 @@ def test_a_failed_transaction_neither_streams_nor_stops_the_stream(streamed_tabl
     # the failed transaction's put of `other` is undone: the item is as it was before
     items = {item["id"]["S"]: item["title"]["S"] for item in dynamodb.scan(TableName="t")["Items"]}
     assert items == {"k": "v2", "other": "before"}
+
+
+def test_concurrent_puts_to_one_shard_all_stay_on_the_stream() -> None:
+    """Eight writers putting to one shard at once: every record is stored, each under its own
+    sequence number (two concurrent puts used to take the same number, one replacing the other)."""
+    import threading
+
+    from devstack.moto_patches import patch_moto_kinesis_shards
+
+    patch_moto_kinesis_shards()
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="plays", ShardCount=1)
+        from moto.kinesis.models import kinesis_backends
+
+        stream = kinesis_backends["123456789012"]["us-east-1"].describe_stream(stream_arn=None, stream_name="plays")
+        start = threading.Barrier(8)
+
+        def writer(index: int) -> None:
+            start.wait(5)
+            for n in range(200):
+                stream.put_record(partition_key="listener", explicit_hash_key="", data=f"{index}-{n}")
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        (shard,) = stream.shards.values()
+        assert len(shard.records) == 1600
+        assert sorted(record.data for record in shard.records.values()) == sorted(
+            f"{i}-{n}" for i in range(8) for n in range(200)
+        )
