@@ -102,3 +102,39 @@ def test_concurrent_puts_to_one_shard_all_stay_on_the_stream() -> None:
         assert sorted(record.data for record in shard.records.values()) == sorted(
             f"{i}-{n}" for i in range(8) for n in range(200)
         )
+
+
+def test_reading_a_shard_pages_in_order_from_every_kind_of_iterator() -> None:
+    from devstack.moto_patches import patch_moto_kinesis_shards
+
+    patch_moto_kinesis_shards()
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+
+        def iterator(kind: str, **extra: str) -> str:
+            answer = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType=kind, **extra)
+            return str(answer["ShardIterator"])
+
+        latest = iterator("LATEST")
+        numbers = [
+            kinesis.put_record(StreamName="s", Data=f"r{i}".encode(), PartitionKey="k")["SequenceNumber"]
+            for i in range(5)
+        ]
+        first = kinesis.get_records(ShardIterator=iterator("TRIM_HORIZON"), Limit=2)
+        assert [r["Data"] for r in first["Records"]] == [b"r0", b"r1"]
+        rest = kinesis.get_records(ShardIterator=first["NextShardIterator"], Limit=10)
+        assert [r["Data"] for r in rest["Records"]] == [b"r2", b"r3", b"r4"]
+        assert kinesis.get_records(ShardIterator=rest["NextShardIterator"])["Records"] == []
+        assert [r["Data"] for r in kinesis.get_records(ShardIterator=latest)["Records"]] == [
+            b"r0",
+            b"r1",
+            b"r2",
+            b"r3",
+            b"r4",
+        ]
+        after = iterator("AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=numbers[2])
+        assert [r["Data"] for r in kinesis.get_records(ShardIterator=after)["Records"]] == [b"r3", b"r4"]
+        at = iterator("AT_SEQUENCE_NUMBER", StartingSequenceNumber=numbers[4])
+        assert [r["Data"] for r in kinesis.get_records(ShardIterator=at)["Records"]] == [b"r4"]
