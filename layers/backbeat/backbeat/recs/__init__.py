@@ -1,0 +1,1 @@
+"""Recommendations: candidate generators, blending, re-ranking, Discover Weekly."""
