@@ -72,6 +72,8 @@ def usage(user_id: str) -> Usage:
 
 
 def _reasons(error: TransactWriteError) -> list[str | None]:
+    """Why each action of a cancelled transaction failed, in the order pynamodb sends them:
+    condition checks, deletes, puts, updates (not the order they were added)."""
     return [reason.code if reason is not None else None for reason in (error.cancellation_reasons or [])]
 
 
@@ -103,10 +105,10 @@ def add_device(device: DeviceItem) -> Usage:
                 )
                 transaction.save(device, condition=DeviceItem.sk.does_not_exist())
         except TransactWriteError as error:
-            reasons = _reasons(error)
-            if reasons[:1] == ["ConditionalCheckFailed"]:
+            reasons = _reasons(error)  # pynamodb sends condition checks, deletes, puts, then updates
+            if reasons[-1:] == ["ConditionalCheckFailed"]:
                 raise Conflict(f"at most {MAX_DEVICES} devices per user can hold downloads; remove one first") from None
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
+            if reasons[:1] == ["ConditionalCheckFailed"]:
                 raise Conflict(f"device {device.device_id} is already registered") from None
             return None  # a concurrent transaction on the counter: try again
         return usage(device.user_id)
