@@ -149,7 +149,9 @@ def test_the_list_gives_ready_songs_a_signed_url_and_the_device_total(dl: Stack,
 
 def test_deleting_twice_frees_one_slot(dl: Stack, people: People, context: Any) -> None:
     device = register(dl.module, context, people.premium)
+    queued(dl.aws)
     call(dl.module, context, "POST", "/downloads", people.premium, {"deviceId": device, "songIds": SONGS[:2]})
+    assert sorted(m["songId"] for m in queued(dl.aws)) == sorted(SONGS[:2])
     status, first = call(dl.module, context, "DELETE", f"/downloads/{SONGS[0]}", people.premium, deviceId=device)
     assert status == 200 and first["freed"] is True and first["quota"]["songs"] == 1
     status, second = call(dl.module, context, "DELETE", f"/downloads/{SONGS[0]}", people.premium, deviceId=device)
@@ -157,7 +159,9 @@ def test_deleting_twice_frees_one_slot(dl: Stack, people: People, context: Any) 
     listed = call(dl.module, context, "GET", "/downloads", people.premium, deviceId=device)[1]
     assert [item["songId"] for item in listed["items"]] == [SONGS[1]]
     # The freed slot can be taken again.
-    again = call(dl.module, context, "POST", "/downloads", people.premium, {"deviceId": device, "songIds": [SONGS[0]]})[
-        1
-    ]
-    assert [a["songId"] for a in again["accepted"]] == [SONGS[0]] and again["quota"]["songs"] == 2
+    request = {"deviceId": device, "songIds": SONGS}
+    again = call(dl.module, context, "POST", "/downloads", people.premium, request)[1]
+    assert [a["songId"] for a in again["accepted"]] == [SONGS[0], *SONGS[2:]]
+    assert again["quota"]["songs"] == len(SONGS)
+    # More than one SQS batch: every accepted song is queued exactly once.
+    assert sorted(m["songId"] for m in queued(dl.aws)) == sorted([SONGS[0], *SONGS[2:]])

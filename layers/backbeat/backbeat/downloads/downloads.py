@@ -13,6 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ SAMPLE_ENTRY_BYTES = 8  # one trun entry (size + duration) per AAC frame
 AAC_FRAME_SAMPLES = 1_024
 CIPHER_BLOCK_BYTES = 16  # at most one block of padding per encrypted segment
 SQS_BATCH = 10
+SEND_THREADS = 8
 
 REFUSALS = {
     "not_found": "no such song in the catalog",
@@ -149,15 +151,19 @@ class DownloadQueue:
     queue_url: str
 
     def send(self, messages: Sequence[dict[str, str]]) -> set[str]:
-        """Send the messages; returns the song ids of those SQS did not take."""
-        failed: set[str] = set()
+        """Send the messages, batches in parallel; returns the song ids of those SQS did not take."""
         sqs = client("sqs")
-        for start in range(0, len(messages), SQS_BATCH):
-            batch = messages[start : start + SQS_BATCH]
+
+        def send_batch(batch: Sequence[dict[str, str]]) -> set[str]:
             entries = [{"Id": str(index), "MessageBody": json.dumps(body)} for index, body in enumerate(batch)]
             answer = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            failed |= {batch[int(entry["Id"])]["songId"] for entry in answer.get("Failed", [])}
-        return failed
+            return {batch[int(entry["Id"])]["songId"] for entry in answer.get("Failed", [])}
+
+        batches = [messages[start : start + SQS_BATCH] for start in range(0, len(messages), SQS_BATCH)]
+        if len(batches) <= 1:
+            return set().union(*map(send_batch, batches))
+        with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
+            return set().union(*pool.map(send_batch, batches))
 
 
 def request_downloads(
