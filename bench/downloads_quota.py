@@ -13,6 +13,9 @@ Per round, against a fresh premium user:
 - devices: 20 concurrent `POST /me/devices` for a fresh user: exactly 5 get 201, 15 get 409, and
   `GET /me/devices` lists 5.
 
+And once: how the storage estimate a request answers with (duration x bitrate + container) compares
+with the bytes of the encoded renditions (init segment + segments) of every encoded song, per rung.
+
 Starts its own devstack with the demo audio (downloads need encoded songs; `--audio-cache` points
 at a copy of an encoded-tracks cache, e.g. of `.devstack/demo-media`, so nothing is encoded), prints
 a Markdown report (paste it into docs/performance.md) and exits non-zero if any round is not exact.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -160,6 +164,31 @@ def devices_race(url: str, key: str) -> dict[str, Any]:
     return {"created": statuses.count(201), "refused": statuses.count(409), "listed": len(listed["items"])}
 
 
+def estimate_accuracy(stack: RunningStack) -> dict[int, list[float]]:
+    """Per rung: estimate / actual bytes of each encoded song's rendition (init segment + segments)."""
+    from backbeat.catalog.models import SongItem, bind_catalog_table
+    from backbeat.downloads.downloads import estimated_bytes
+    from backbeat.media.pipeline import READY
+    from backbeat.plain import plain
+
+    bind_catalog_table(stack.stack_output("CatalogTableName"))
+    s3 = stack.client("s3")
+    bucket = stack.stack_output("MediaBucketName")
+    ratios: dict[int, list[float]] = {}
+    for song in SongItem.scan(SongItem.status == READY):
+        for rendition in map(plain, song.renditions or []):
+            key = str(rendition["playlistKey"])
+            folder = key.rsplit("/", 1)[0]
+            playlist = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            files = re.findall(r'URI="([^"]+)"', playlist) + [
+                line for line in playlist.splitlines() if line and not line.startswith("#")
+            ]
+            actual = sum(s3.head_object(Bucket=bucket, Key=f"{folder}/{name}")["ContentLength"] for name in files)
+            kbps = int(rendition["bitrateKbps"])
+            ratios.setdefault(kbps, []).append(estimated_bytes(int(song.duration_ms), kbps) / actual)
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -184,11 +213,13 @@ def main() -> None:
         songs = [song.id for song in load_catalog(CATALOG_DIR).first(args.catalog_limit).songs][:needed]
         key = public_key()
         rounds = [(songs_race(stack.url, songs, key), devices_race(stack.url, key)) for _ in range(args.rounds)]
+        accuracy = estimate_accuracy(stack)
     finally:
         stop_devstack(stack.process)
         shutil.rmtree(workdir, ignore_errors=True)
 
     exact = report(args.rounds, args.catalog_limit, ready, rounds)
+    report_accuracy(accuracy)
     sys.exit(0 if exact else 1)
 
 
@@ -232,6 +263,15 @@ def report(count: int, catalog_limit: int, ready: float, rounds: list[tuple[dict
         exact &= ok
         print(row(number, devices["created"], devices["refused"], devices["listed"], "yes" if ok else "NO"))
     return exact
+
+
+def report_accuracy(accuracy: dict[int, list[float]]) -> None:
+    print("\nStorage estimate / bytes of the encoded rendition (init segment + segments), per rung:\n")
+    print(row("rung", "songs", "median", "min", "max"))
+    print(row(*["---"] * 5))
+    for kbps, ratios in sorted(accuracy.items()):
+        median = percentile(ratios, 50)
+        print(row(f"{kbps}k", len(ratios), f"{median:.3f}", f"{min(ratios):.3f}", f"{max(ratios):.3f}"))
 
 
 if __name__ == "__main__":
