@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
+
 from backbeat.downloads.models import READY, DownloadItem, download_key
 from backbeat.media import signing
 from tests.unit.downloads_support import (  # noqa: F401 - fixtures
@@ -165,3 +167,21 @@ def test_deleting_twice_frees_one_slot(dl: Stack, people: People, context: Any) 
     assert again["quota"]["songs"] == len(SONGS)
     # More than one SQS batch: every accepted song is queued exactly once.
     assert sorted(m["songId"] for m in queued(dl.aws)) == sorted([SONGS[0], *SONGS[2:]])
+
+
+def test_songs_the_queue_does_not_take_are_refused_and_their_slots_freed(
+    dl: Stack, people: People, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = register(dl.module, context, people.premium)
+    missing = dl.module.queue.queue_url.rsplit("/", 1)[0] + "/no-such-queue"
+    monkeypatch.setattr(dl.module.queue, "queue_url", missing)
+    status, answer = call(
+        dl.module, context, "POST", "/downloads", people.premium, {"deviceId": device, "songIds": SONGS[:2]}
+    )
+    assert status == 202 and answer["accepted"] == [] and answer["estimatedBytes"] == 0
+    assert [(r["songId"], r["reason"]) for r in answer["refused"]] == [
+        (SONGS[0], "not_queued"),
+        (SONGS[1], "not_queued"),
+    ]
+    assert answer["quota"]["songs"] == 0
+    assert call(dl.module, context, "GET", "/downloads", people.premium, deviceId=device)[1]["items"] == []

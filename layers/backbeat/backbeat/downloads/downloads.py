@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist
 
 from backbeat.aws import client
@@ -41,6 +42,7 @@ from backbeat.media import signing
 from backbeat.media.ffmpeg import LADDER_KBPS, SAMPLE_RATE, SEGMENT_SECONDS
 from backbeat.media.manifest import QUALITY_CEILINGS_KBPS
 from backbeat.media.pipeline import READY as ENCODED
+from backbeat.observability import logger
 from backbeat.plain import plain
 
 RUNGS: dict[str, int] = {f"{kbps}k": kbps for kbps in LADDER_KBPS}
@@ -156,7 +158,11 @@ class DownloadQueue:
 
         def send_batch(batch: Sequence[dict[str, str]]) -> set[str]:
             entries = [{"Id": str(index), "MessageBody": json.dumps(body)} for index, body in enumerate(batch)]
-            answer = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            try:
+                answer = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError):
+                logger.exception("could not queue a batch of downloads")
+                return {body["songId"] for body in batch}  # released and refused by the caller
             return {batch[int(entry["Id"])]["songId"] for entry in answer.get("Failed", [])}
 
         batches = [messages[start : start + SQS_BATCH] for start in range(0, len(messages), SQS_BATCH)]
