@@ -49,6 +49,13 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "playlists_add_collaborator": {404},
     "playlists_remove_collaborator": {404},
     "events_playback": {202},
+    "downloads_register_device": {201},
+    "downloads_list_devices": {200},
+    "downloads_remove_device": {404},
+    "downloads_request": {403},
+    "downloads_list": {404},
+    "downloads_sync": {404},
+    "downloads_delete": {404},
 }
 
 

@@ -167,3 +167,16 @@ class LakeAggregatesSettings(Settings):
     lake_database: str
     lake_workgroup: str
     lake_query_engine: str = "athena"
+
+
+class DownloadsSettings(CatalogSettings, UsersSettings, IdempotencySettings):
+    """/me/devices and /downloads: the downloads table, the preparation queue, and what signing the
+    prepared files' URLs needs (the same key and base URL as streaming)."""
+
+    downloads_table: str
+    downloads_queue_url: str
+    playlists_table: str
+    media_bucket: str
+    media_base_url: str
+    media_signing_secret_arn: str
+    download_url_ttl_seconds: int = 6 * 3600

@@ -1,0 +1,1 @@
+"""Offline downloads: devices, download requests under exact quotas, playlist sync, preparation, licenses."""
