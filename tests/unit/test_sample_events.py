@@ -49,6 +49,8 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "playlists_add_collaborator": {404},
     "playlists_remove_collaborator": {404},
     "events_playback": {202},
+    "licenses_issue": {403},
+    "licenses_public_key": {200},
 }
 
 

@@ -153,9 +153,11 @@ def generate_content_key(kms: Any, master_key_arn: str, key_id: str) -> DataKey:
     return DataKey(bytes(answer["Plaintext"]), bytes(answer["CiphertextBlob"]))
 
 
-def unwrap_content_key(kms: Any, wrapped: bytes, key_id: str) -> bytes:
-    """The clear content key of a stored blob (KMS checks the blob's context names `key_id`)."""
-    plaintext = bytes(kms.decrypt(CiphertextBlob=wrapped, EncryptionContext=kms_context(key_id))["Plaintext"])
+def unwrap_content_key(kms: Any, master_key_arn: str, wrapped: bytes, key_id: str) -> bytes:
+    """The clear content key of a stored blob: KMS checks that the blob was wrapped by
+    `master_key_arn` under a context naming `key_id`."""
+    answer = kms.decrypt(CiphertextBlob=wrapped, KeyId=master_key_arn, EncryptionContext=kms_context(key_id))
+    plaintext = bytes(answer["Plaintext"])
     if len(plaintext) != CONTENT_KEY_BYTES:
         raise ValueError(f"content key {key_id} is not an AES-128 key")
     return plaintext

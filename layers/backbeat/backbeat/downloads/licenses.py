@@ -76,12 +76,14 @@ def device_sort_key(device_id: str) -> str:
 @dataclass
 class Licensor:
     """Issues licenses; clients injected (moto in tests). `signing_key_arn` is a KMS ECC_NIST_P256
-    SIGN_VERIFY key; `dynamodb` reads the downloads table (devices and downloads)."""
+    SIGN_VERIFY key, `master_key_arn` the key content keys are wrapped by; `dynamodb` reads the
+    downloads table (devices and downloads)."""
 
     dynamodb: Any
     kms: Any
     downloads_table: str
     signing_key_arn: str
+    master_key_arn: str
     valid_days: int = LICENSE_DAYS
     unwrap_threads: int = 8
     _public_key: dict[str, str] = field(default_factory=dict)
@@ -124,7 +126,7 @@ class Licensor:
         items = {item.content_key_id: item for item in ContentKeyItem.batch_get(list(key_ids))}
 
         def rewrap(key_id: str) -> tuple[str, str]:
-            clear = keys.unwrap_content_key(self.kms, items[key_id].wrapped_key_bytes, key_id)
+            clear = keys.unwrap_content_key(self.kms, self.master_key_arn, items[key_id].wrapped_key_bytes, key_id)
             return key_id, base64.b64encode(keys.wrap_for_device(clear, device_public_key)).decode("ascii")
 
         with ThreadPoolExecutor(max_workers=self.unwrap_threads) as pool:

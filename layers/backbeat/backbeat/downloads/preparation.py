@@ -207,7 +207,7 @@ class Preparer:
         key_id = rendition.content_key_id
         try:
             item = ContentKeyItem.get(key_id, consistent_read=True)
-            return item, keys.unwrap_content_key(self.kms, item.wrapped_key_bytes, key_id)
+            return item, keys.unwrap_content_key(self.kms, self.master_key_arn, item.wrapped_key_bytes, key_id)
         except DoesNotExist:
             pass
         data_key = keys.generate_content_key(self.kms, self.master_key_arn, key_id)
@@ -218,7 +218,7 @@ class Preparer:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise
             item = ContentKeyItem.get(key_id, consistent_read=True)
-            return item, keys.unwrap_content_key(self.kms, item.wrapped_key_bytes, key_id)
+            return item, keys.unwrap_content_key(self.kms, self.master_key_arn, item.wrapped_key_bytes, key_id)
         return item, data_key.plaintext
 
     def ensure_offline_file(self, rendition: Rendition, now: datetime) -> tuple[OfflineFile, bool]:
