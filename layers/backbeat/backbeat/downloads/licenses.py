@@ -25,7 +25,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,18 +194,13 @@ class Licensor:
 
     # -------------------------------------------------------------- signing
     def sign(self, payload: dict[str, Any]) -> str:
-        header = {"alg": ALGORITHM, "typ": LICENSE_TYPE, "kid": self.signing_key_arn}
-        header_part = _b64(json.dumps(header, separators=(",", ":")).encode())
-        payload_part = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        der = self.kms.sign(
-            KeyId=self.signing_key_arn,
-            Message=signed_message(header_part, payload_part),
-            MessageType="RAW",
-            SigningAlgorithm="ECDSA_SHA_256",
-        )["Signature"]
-        r, s = decode_dss_signature(bytes(der))
-        raw = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")  # JOSE's ES256 form
-        return f"{header_part}.{payload_part}.{_b64(raw)}"
+        def kms_sign(message: bytes) -> bytes:
+            answer = self.kms.sign(
+                KeyId=self.signing_key_arn, Message=message, MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
+            )
+            return bytes(answer["Signature"])
+
+        return sign_license(payload, self.signing_key_arn, kms_sign)
 
     def public_key(self) -> dict[str, str]:
         """The key clients verify licenses with (PEM), read from KMS once per execution environment."""
@@ -218,6 +213,17 @@ class Licensor:
                 {"keyId": self.signing_key_arn, "algorithm": ALGORITHM, "publicKeyPem": pem.decode()}
             )
         return dict(self._public_key)
+
+
+def sign_license(payload: dict[str, Any], key_id: str, sign_der: Callable[[bytes], bytes]) -> str:
+    """The license token of `payload`; `sign_der` signs a message with ECDSA P-256 / SHA-256 and
+    answers the DER signature (KMS's form), which becomes JOSE's raw r||s."""
+    header = {"alg": ALGORITHM, "typ": LICENSE_TYPE, "kid": key_id}
+    header_part = _b64(json.dumps(header, separators=(",", ":")).encode())
+    payload_part = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    r, s = decode_dss_signature(sign_der(signed_message(header_part, payload_part)))
+    raw = r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+    return f"{header_part}.{payload_part}.{_b64(raw)}"
 
 
 def verify_license(token: str, public_key_pem: str, device_id: str, now: datetime) -> dict[str, Any]:
