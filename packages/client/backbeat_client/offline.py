@@ -293,8 +293,8 @@ class OfflineStore:
 
     def sync(self) -> SyncResult:
         """On reconnect: GET /downloads/sync since the last cursor; songs removed from a downloaded
-        playlist are deleted here, added ones are requested for download (fetch them with
-        `fetch_ready` once ready)."""
+        playlist are deleted here and their downloads freed (DELETE /downloads/{songId}), added ones
+        are requested for download (fetch them with `fetch_ready` once ready)."""
         query = {"deviceId": self.device_id}
         if self.index.get("cursor"):
             query["since"] = str(self.index["cursor"])
@@ -306,6 +306,9 @@ class OfflineStore:
             removed += _song_ids(playlist.get("remove", playlist.get("removed")))
         for song_id in removed:
             self.remove(song_id)
+            # Free the slot in the quota too (404: the server freed it already).
+            path = f"/downloads/{urllib.parse.quote(song_id, safe='')}"
+            self._ok(*self.api.call("DELETE", path, query={"deviceId": self.device_id}), 200, 204, 404)
         if added:
             self.request_downloads(song_ids=sorted(set(added)))
         self.index["cursor"] = body.get("cursor")
@@ -344,7 +347,10 @@ class OfflineStore:
     def play_chunks(self, song_id: str) -> Iterator[bytes]:
         """The song's audio, decrypted in memory one chunk (HLS file) at a time."""
         key, path = self._content_key(song_id)
-        yield from keys.decrypt_chunks(key, path.read_bytes())
+        try:
+            yield from keys.decrypt_chunks(key, path.read_bytes())
+        except keys.CorruptOfflineFile as error:
+            raise OfflineError(f"the stored file of song {song_id} is damaged ({error}); fetch it again") from None
 
     def play(self, song_id: str) -> bytes:
         """The whole rendition in memory (what a player feeds its decoder)."""
