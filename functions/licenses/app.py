@@ -32,24 +32,55 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[
 
 class LicenseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    deviceId: Id
+    deviceId: Id = Field(description="One of the caller's registered devices")
     songIds: list[Id] = Field(min_length=1, max_length=MAX_SONGS_PER_LICENSE)
+
+
+class LicensedSong(BaseModel):
+    songId: str
+    contentKeyId: str = Field(description="The key of the offline file (named in its header)")
+    bitrateKbps: int
+    bytes: int = Field(description="Size of the encrypted offline file")
+
+
+class RefusedSong(BaseModel):
+    songId: str
+    reason: str
+
+
+class License(BaseModel):
+    licenseId: str
+    deviceId: str
+    issuedAt: str
+    expiresAt: str = Field(description="30 days after issuedAt; renew online before then")
+    songs: list[LicensedSong]
+    refused: list[RefusedSong] = Field(description="Songs not downloaded, or not ready, on this device")
+    license: str = Field(
+        description="header.payload.signature (base64url): ES256 over the header and the payload's SHA-256; "
+        "the payload carries each content key wrapped for the device's RSA key (RSA-OAEP, SHA-256)"
+    )
+
+
+class LicensePublicKey(BaseModel):
+    keyId: str
+    algorithm: str = Field(description="ES256 (ECDSA P-256, SHA-256)")
+    publicKeyPem: str
 
 
 @app.post("/licenses")
 @tracer.capture_method
-def issue_license(body: LicenseRequest) -> dict[str, Any]:
-    issued = licensor.issue(caller_id(app), body.deviceId, body.songIds)
+def issue_license(body: LicenseRequest) -> License:
+    issued = License.model_validate(licensor.issue(caller_id(app), body.deviceId, body.songIds))
     count("LicensesIssued")
-    count("LicensedSongs", len(issued["songs"]))
+    count("LicensedSongs", len(issued.songs))
     return issued
 
 
 @app.get("/licenses/public-key")
 @tracer.capture_method
-def public_key() -> dict[str, str]:
+def public_key() -> LicensePublicKey:
     caller_id(app)
-    return licensor.public_key()
+    return LicensePublicKey.model_validate(licensor.public_key())
 
 
 @lambda_entry(HTTP_API)
