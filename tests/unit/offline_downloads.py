@@ -81,7 +81,9 @@ def put_device(aws: Deployment, user_id: str, device_id: str, public_pem: str) -
     )
 
 
-def put_download(aws: Deployment, user_id: str, device_id: str, song_id: str, quality: str = "very_high") -> dict:
+def put_download(
+    aws: Deployment, user_id: str, device_id: str, song_id: str, quality: str | int = "very_high"
+) -> dict[str, Any]:
     """A queued download item, as POST /downloads writes it; returns its queue message."""
     job_id = uuid.uuid4().hex
     boto3.resource("dynamodb").Table(aws.ref("DownloadsTable")).put_item(

@@ -40,8 +40,9 @@ def test_a_queued_song_becomes_an_encrypted_rendition_at_its_rung(aws, worker, c
     rungs = encoded_song(aws, SONG)
     very_high = put_download(aws, USER, DEVICE, SONG, "very_high")
     high = put_download(aws, USER, OTHER_DEVICE, SONG, "high")
+    in_kbps = put_download(aws, USER, "device-3", SONG, 200)  # a bitrate: the rung at or below it
 
-    assert worker.lambda_handler(sqs_event(very_high, high), context) == {"batchItemFailures": []}
+    assert worker.lambda_handler(sqs_event(very_high, high, in_kbps), context) == {"batchItemFailures": []}
 
     ready = download(aws, USER, DEVICE, SONG)
     assert ready is not None and ready["status"] == "ready"
@@ -56,6 +57,8 @@ def test_a_queued_song_becomes_an_encrypted_rendition_at_its_rung(aws, worker, c
     other = download(aws, USER, OTHER_DEVICE, SONG)
     assert other is not None and other["bitrateKbps"] == 160 and other["contentKeyId"] == f"{SONG}.160k"
     assert keys.decrypt_file(_content_key(other["contentKeyId"]), _offline_bytes(other)) == rungs[160]
+    numeric = download(aws, USER, "device-3", SONG)
+    assert numeric is not None and numeric["bitrateKbps"] == 160 and numeric["key"] == other["key"]
 
 
 def test_the_content_key_is_stored_only_wrapped_by_kms(aws, worker, context) -> None:  # type: ignore[no-untyped-def]

@@ -49,7 +49,7 @@ class DownloadJob(BaseModel):
     user_id: str = Field(alias="userId", min_length=1)
     device_id: str = Field(alias="deviceId", min_length=1)
     song_id: str = Field(alias="songId", min_length=1)
-    quality: str = Field(min_length=1)
+    quality: str | int = Field(description="low | normal | high | very_high, or a bitrate in kbps")
 
     @property
     def sort_key(self) -> str:
@@ -89,14 +89,17 @@ class Prepared:
     encrypted: bool = False  # this call wrote the rendition's offline file
 
 
-def ceiling_kbps(quality: str) -> int:
-    """The highest rung a download at `quality` gets (downloads are premium: premium's cap)."""
+def ceiling_kbps(quality: str | int) -> int:
+    """The highest rung a download at `quality` gets (downloads are premium: premium's cap). A
+    quality is a streaming quality name, or a bitrate in kbps."""
+    if isinstance(quality, int) or quality.isdigit():
+        return min(int(quality), TIER_CAPS_KBPS["premium"])
     if quality not in QUALITY_CEILINGS_KBPS:
         raise CannotPrepare(f"unknown quality {quality!r}; one of {', '.join(QUALITY_CEILINGS_KBPS)}")
     return min(QUALITY_CEILINGS_KBPS[quality], TIER_CAPS_KBPS["premium"])
 
 
-def choose_rendition(song_id: str, quality: str) -> Rendition:
+def choose_rendition(song_id: str, quality: str | int) -> Rendition:
     """The rung of `song_id`'s ladder a download at `quality` gets: the highest at or below the
     ceiling (the lowest rung if the whole ladder is above it)."""
     ceiling = ceiling_kbps(quality)
