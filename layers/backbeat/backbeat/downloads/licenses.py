@@ -12,7 +12,7 @@ A license is three base64url parts, `header.payload.signature`:
   wrappedKey}]}`: `wrappedKey` is the content key under the device's RSA public key (RSA-OAEP);
 - signature: ECDSA P-256 / SHA-256 by a KMS asymmetric key (the private half never leaves KMS) over
   `<header>.<hex SHA-256 of the payload part>`. KMS signs messages of at most 4 KB and a license of
-  500 songs is about 200 KB, so the signature covers the payload through its digest.
+  500 songs is about 320 kB, so the signature covers the payload through its digest.
 
 A license presented by another device is useless to it twice over: it cannot unwrap the keys (they
 are wrapped for another key pair) and the signature binds the device id the client checks.
