@@ -36,7 +36,7 @@ def _offline_bytes(ready: dict[str, Any]) -> bytes:
     return bytes(boto3.client("s3").get_object(Bucket=ready["bucket"], Key=ready["key"])["Body"].read())
 
 
-def test_a_queued_song_becomes_an_encrypted_rendition_at_its_rung(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
+def test_a_queued_song_becomes_an_encrypted_rendition_at_its_rung_under_a_wrapped_key(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
     rungs = encoded_song(aws, SONG)
     very_high = put_download(aws, USER, DEVICE, SONG, "very_high")
     high = put_download(aws, USER, OTHER_DEVICE, SONG, "high")
@@ -60,11 +60,7 @@ def test_a_queued_song_becomes_an_encrypted_rendition_at_its_rung(aws, worker, c
     numeric = download(aws, USER, "device-3", SONG)
     assert numeric is not None and numeric["bitrateKbps"] == 160 and numeric["key"] == other["key"]
 
-
-def test_the_content_key_is_stored_only_wrapped_by_kms(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
-    encoded_song(aws, SONG)
-    worker.lambda_handler(sqs_event(put_download(aws, USER, DEVICE, SONG)), context)
-
+    # The content key is stored only wrapped by KMS.
     raw = boto3.client("dynamodb").get_item(
         TableName=aws.ref("ContentKeysTable"), Key={"contentKeyId": {"S": f"{SONG}.320k"}}
     )["Item"]
@@ -79,7 +75,7 @@ def test_the_content_key_is_stored_only_wrapped_by_kms(aws, worker, context) -> 
         )
 
 
-def test_a_redelivered_job_and_other_devices_reuse_the_one_key_and_copy(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
+def test_redelivered_jobs_and_other_devices_reuse_the_one_key_and_copy_deleted_ones_skip(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
     rungs = encoded_song(aws, SONG)
     first = put_download(aws, USER, DEVICE, SONG)
     worker.lambda_handler(sqs_event(first), context)
@@ -101,6 +97,14 @@ def test_a_redelivered_job_and_other_devices_reuse_the_one_key_and_copy(aws, wor
     assert [entry["Key"] for entry in listed] == [ready["key"]]
     assert _offline_bytes(ready) == sealed and keys.decrypt_file(_content_key(f"{SONG}.320k"), sealed) == rungs[320]
 
+    # A download deleted before its job runs is skipped, not recreated by the worker's update.
+    deleted = put_download(aws, USER, OTHER_DEVICE, SONG)
+    boto3.resource("dynamodb").Table(aws.ref("DownloadsTable")).delete_item(
+        Key={"userId": USER, "sk": f"DL#{OTHER_DEVICE}#{SONG}"}
+    )
+    assert worker.lambda_handler(sqs_event(deleted), context) == {"batchItemFailures": []}
+    assert download(aws, USER, OTHER_DEVICE, SONG) is None
+
 
 def test_a_job_resumed_after_a_crash_encrypts_under_the_key_already_stored(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
     """A worker that stored the wrapped key and died before writing the file: the next one must use
@@ -119,17 +123,6 @@ def test_a_job_resumed_after_a_crash_encrypts_under_the_key_already_stored(aws, 
     assert keys.decrypt_file(data_key.plaintext, _offline_bytes(ready)) == rungs[320]
 
 
-def test_a_download_deleted_meanwhile_is_skipped(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
-    encoded_song(aws, SONG)
-    job = put_download(aws, USER, DEVICE, SONG)
-    boto3.resource("dynamodb").Table(aws.ref("DownloadsTable")).delete_item(
-        Key={"userId": USER, "sk": f"DL#{DEVICE}#{SONG}"}
-    )
-
-    assert worker.lambda_handler(sqs_event(job), context) == {"batchItemFailures": []}
-    assert download(aws, USER, DEVICE, SONG) is None  # not recreated by the worker's update
-
-
 def test_a_job_that_can_never_succeed_fails_with_its_reason(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
     encoded_song(aws, SONG)
     unknown = put_download(aws, USER, DEVICE, "NoSuchSong0000000000000")
@@ -142,6 +135,9 @@ def test_a_job_that_can_never_succeed_fails_with_its_reason(aws, worker, context
     assert "no song NoSuchSong0000000000000" in failed["reason"]
     other = download(aws, USER, OTHER_DEVICE, SONG)
     assert other is not None and other["status"] == "failed" and "unknown quality 'lossless'" in other["reason"]
+
+    # A message that is not a job can never become one: dropped, not retried.
+    assert worker.lambda_handler(sqs_event("not json", {"jobId": "j"}), context) == {"batchItemFailures": []}
 
 
 def test_a_failing_job_is_retried_then_failed_with_the_error_on_its_last_delivery(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
@@ -165,10 +161,6 @@ def test_a_failing_job_is_retried_then_failed_with_the_error_on_its_last_deliver
     failed = download(aws, USER, DEVICE, SONG)
     assert failed is not None and failed["status"] == "failed"
     assert "failed 5 times" in failed["reason"] and "NoSuchKey" in failed["reason"]
-
-
-def test_a_message_that_is_not_a_job_is_dropped_not_retried(aws, worker, context) -> None:  # type: ignore[no-untyped-def]
-    assert worker.lambda_handler(sqs_event("not json", {"jobId": "j"}), context) == {"batchItemFailures": []}
 
 
 def test_the_offline_file_refuses_tampering_truncation_and_the_wrong_key() -> None:
