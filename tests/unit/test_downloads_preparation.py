@@ -183,3 +183,15 @@ def test_the_offline_file_refuses_tampering_truncation_and_the_wrong_key() -> No
     swapped = keys.encrypt_file(key, "othr.320k", chunks)[:header] + sealed[header:]
     with pytest.raises(keys.CorruptOfflineFile):  # chunks moved under another file's header
         keys.decrypt_file(key, swapped)
+
+
+def test_the_sample_event_is_a_job_of_the_queue_contract() -> None:
+    import json
+
+    from backbeat.downloads.preparation import DownloadJob
+    from tests.support import ROOT
+
+    event = json.loads((ROOT / "events" / "streams" / "download_worker_jobs.json").read_text())
+    (record,) = event["Records"]
+    job = DownloadJob.model_validate_json(record["body"])
+    assert record["eventSource"] == "aws:sqs" and job.sort_key == f"DL#{job.device_id}#{job.song_id}"
