@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -119,3 +120,35 @@ def test_licenses_are_for_premium_users_own_devices_and_ready_songs(aws, context
     UserItem(USER).update(actions=[UserItem.tier.set("free")])
     status, body = _call(licenses, context, "POST", "/licenses", USER, request)
     assert status == 403 and body["error"]["code"] == "Forbidden" and "premium" in body["error"]["message"]
+
+
+def test_the_devstack_keeps_the_kms_keys_across_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Content keys stay unwrappable and licenses stay verifiable after `make dev` restarts."""
+    from moto import mock_aws
+    from moto.core.base_backend import BackendDict
+
+    from backbeat.downloads.licenses import Licensor
+    from devstack.persistence import DataDir
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        kms = boto3.client("kms")
+        master = kms.create_key()["KeyMetadata"]["Arn"]
+        signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
+        data_key = keys.generate_content_key(kms, master, "song.320k")
+        before = Licensor(None, kms, "downloads", signing, master).public_key()
+        DataDir(tmp_path, "fp").save({}, {}, search_endpoint=None)
+        BackendDict.reset()  # what a new process starts with
+        assert DataDir(tmp_path, "fp").load() is not None
+
+        kms = boto3.client("kms")
+        assert keys.unwrap_content_key(kms, master, data_key.wrapped, "song.320k") == data_key.plaintext
+        licensor = Licensor(None, kms, "downloads", signing, master)
+        assert licensor.public_key() == before
+        token = licensor.sign({"deviceId": "phone", "exp": 2_000_000_000, "keys": []})
+        assert verify_license(token, before["publicKeyPem"], "phone", datetime(2030, 1, 1, tzinfo=UTC))["keys"] == []
