@@ -112,8 +112,8 @@ def _reduce_item_attributes(attributes: dict[str, Any]) -> tuple[Any, tuple[dict
 
 def _dispatch_table() -> dict[Any, Any]:
     """What the standard pickler cannot handle in moto's objects: locks (a fresh, unlocked one is
-    restored), the weak-value index of moto's Lambda storage, and cryptography's RSA keys (Cognito
-    user pools sign tokens with them; restored from PEM)."""
+    restored), the weak-value index of moto's Lambda storage, and cryptography's RSA and EC keys
+    (Cognito user pools sign tokens with RSA keys, KMS asymmetric keys hold either; restored from PEM)."""
     from cryptography.hazmat.bindings._rust import openssl
     from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 
@@ -124,6 +124,7 @@ def _dispatch_table() -> dict[Any, Any]:
     table[threading.Event] = lambda _event: (threading.Event, ())
     table[weakref.WeakValueDictionary] = lambda weak: (_rebuild_weak_values, (dict(weak.items()),))
     table[openssl.rsa.RSAPrivateKey] = _reduce_rsa_key
+    table[openssl.ec.ECPrivateKey] = _reduce_rsa_key  # PKCS#8 PEM holds either kind
     table[defaultdict] = _reduce_defaultdict
     table[LimitedSizeDict] = _reduce_item_attributes
     return table

@@ -108,6 +108,7 @@ class ResourceCreator(
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::OpenSearchServerless::Collection": self._search_collection,
             "AWS::SecretsManager::Secret": self._secret,
+            "AWS::KMS::Key": self._kms_key,
             "AWS::CloudFront::Distribution": self._distribution,
             "AWS::Glue::Database": self._glue_database,
             "AWS::Glue::Table": self._glue_table,

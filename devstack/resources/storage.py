@@ -1,4 +1,4 @@
-"""DynamoDB tables, S3 buckets, Secrets Manager secrets, the CloudFront distribution (recorded,
+"""DynamoDB tables, S3 buckets, Secrets Manager secrets, KMS keys, the CloudFront distribution (recorded,
 not emulated), SQS queues, Kinesis streams and the OpenSearch Serverless collection."""
 
 from __future__ import annotations
@@ -90,6 +90,18 @@ class StorageCreators(CreatorBase):
         )
         self.resolver.refs[name] = created["ARN"]  # Ref of a secret is its ARN
         self.resolver.attrs[(name, "Id")] = created["ARN"]
+
+    def _kms_key(self, name: str, properties: dict[str, Any]) -> None:
+        """A KMS key in moto, of the template's spec and usage (the key policy is AWS's business)."""
+        props = self._props(properties)
+        created = self.client("kms").create_key(
+            Description=str(props.get("Description", name)),
+            KeySpec=str(props.get("KeySpec", "SYMMETRIC_DEFAULT")),
+            KeyUsage=str(props.get("KeyUsage", "ENCRYPT_DECRYPT")),
+        )["KeyMetadata"]
+        self.resolver.refs[name] = created["KeyId"]  # Ref of a key is its id
+        self.resolver.attrs[(name, "Arn")] = created["Arn"]
+        self.resolver.attrs[(name, "KeyId")] = created["KeyId"]
 
     def _distribution(self, name: str, properties: dict[str, Any]) -> None:
         """No CloudFront locally (the gateway serves /media); only its domain name, for references."""

@@ -64,6 +64,7 @@ DATA_PLANE: dict[str, tuple[str, frozenset[str]]] = {
             "ChangeMessageVisibility ChangeMessageVisibilityBatch GetQueueAttributes GetQueueUrl",
         ),
         ("AWS::SecretsManager::Secret", "secretsmanager", "GetSecretValue DescribeSecret"),
+        ("AWS::KMS::Key", "kms", "Encrypt Decrypt GenerateDataKey Sign Verify GetPublicKey DescribeKey"),
         (
             "AWS::Cognito::UserPool",
             "cognito-idp",

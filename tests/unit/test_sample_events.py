@@ -56,6 +56,8 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "downloads_list": {404},
     "downloads_sync": {404},
     "downloads_delete": {404},
+    "licenses_issue": {403},
+    "licenses_public_key": {200},
 }
 
 

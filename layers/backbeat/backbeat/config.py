@@ -180,3 +180,29 @@ class DownloadsSettings(CatalogSettings, UsersSettings, IdempotencySettings):
     media_base_url: str
     media_signing_secret_arn: str
     download_url_ttl_seconds: int = 6 * 3600
+
+
+class DownloadWorkerSettings(CatalogSettings):
+    """The downloads queue -> encrypted renditions (backbeat.downloads.preparation). Renditions are
+    read from `media_bucket` and written encrypted to `offline_bucket`, their content keys wrapped by
+    the KMS key `offline_master_key_arn` into `content_keys_table`. A job still failing on its
+    `max_receive_count`-th delivery (the queue's redrive limit) marks its download failed."""
+
+    downloads_table: str
+    content_keys_table: str
+    media_bucket: str
+    offline_bucket: str
+    offline_master_key_arn: str
+    max_receive_count: int = 5
+
+
+class LicensesSettings(UsersSettings):
+    """POST /licenses, GET /licenses/public-key: licenses signed by the KMS key
+    `license_signing_key_arn` (ECC P-256), valid `license_days`, carrying content keys unwrapped
+    from `offline_master_key_arn` and wrapped again for the device."""
+
+    downloads_table: str
+    content_keys_table: str
+    license_signing_key_arn: str
+    offline_master_key_arn: str
+    license_days: int = 30
