@@ -13,10 +13,13 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+import boto3
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
 
 from backbeat.analytics.engines import DuckDBEngine, LakeEngine, engine_for
 from backbeat.analytics.layout import AGGREGATE_TABLES
@@ -250,12 +253,19 @@ def _item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
 
 
+@cache
+def _signing_s3() -> Any:
+    """An S3 client that presigns with Signature Version 4 (what every region accepts; the shared
+    client's default may sign version 2 URLs)."""
+    return boto3.session.Session().client("s3", config=Config(signature_version="s3v4"))  # type: ignore[call-overload]
+
+
 def statements(
     royalties_table: str, royalties_bucket: str, holder_id: str, link_seconds: int, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """The holder's statements, newest month first, each with a presigned link to its CSV. Only the
     royalties bucket is signed for: an index item naming another bucket gets no link."""
-    s3 = client("s3")
+    s3 = _signing_s3()
     request: dict[str, Any] = {
         "TableName": royalties_table,
         "KeyConditionExpression": "pk = :holder AND begins_with(sk, :statement)",
