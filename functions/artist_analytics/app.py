@@ -28,6 +28,7 @@ sources = analytics.Sources(
 _engine_lock = threading.Lock()  # one query at a time on the environment's engine (DuckDB's connection)
 app = create_resolver()
 
+READERS_ONLY = {403: {"description": "Only the artist's linked accounts and operators may read this"}}
 ArtistId = Annotated[str, Path(min_length=1, max_length=64, description="A catalog artist id")]
 
 
@@ -38,7 +39,11 @@ def _authorized_artist(artist_id: str) -> str:
     return artists.artist_name(artist_id)
 
 
-@app.get("/artists/<artist_id>/analytics")
+@app.get(
+    "/artists/<artist_id>/analytics",
+    summary="An artist's daily figures, breakdowns, top songs and estimated revenue",
+    responses=READERS_ONLY,
+)
 @tracer.capture_method
 def get_analytics(
     artist_id: ArtistId,
@@ -51,7 +56,11 @@ def get_analytics(
         return analytics.artist_analytics(sources, artist_id, name, days)
 
 
-@app.get("/artists/<artist_id>/statements")
+@app.get(
+    "/artists/<artist_id>/statements",
+    summary="An artist's royalty statements, newest first, with download links",
+    responses=READERS_ONLY,
+)
 @tracer.capture_method
 def get_statements(artist_id: ArtistId) -> dict[str, Any]:
     name = _authorized_artist(artist_id)

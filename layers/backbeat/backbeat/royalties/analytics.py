@@ -13,8 +13,8 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 import boto3
