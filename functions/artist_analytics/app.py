@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
 
 from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import ArtistAnalyticsSettings
@@ -28,7 +29,109 @@ sources = analytics.Sources(
 _engine_lock = threading.Lock()  # one query at a time on the environment's engine (DuckDB's connection)
 app = create_resolver()
 
-READERS_ONLY = {403: {"description": "Only the artist's linked accounts and operators may read this"}}
+
+class Day(BaseModel):
+    day: str = Field(description="YYYY-MM-DD (UTC): plays count on the day they started")
+    plays: int
+    billablePlays: int
+    listeners: int = Field(description="Distinct listeners that day")
+    playlistAdditions: int = Field(description="The artist's songs added to playlists that day")
+
+
+class Totals(BaseModel):
+    plays: int
+    billablePlays: int
+    peakDailyListeners: int = Field(description="The busiest day's distinct listeners")
+    playlistAdditions: int
+
+
+class CountryPlays(BaseModel):
+    country: str
+    plays: int
+    billablePlays: int
+
+
+class DeviceTypePlays(BaseModel):
+    deviceType: str
+    plays: int
+    billablePlays: int
+
+
+class TierPlays(BaseModel):
+    tier: str
+    plays: int
+    billablePlays: int
+
+
+class TopSong(BaseModel):
+    songId: str
+    title: str | None = Field(description="None when the song has left the catalog")
+    plays: int
+    billablePlays: int
+
+
+class RevenueBasis(BaseModel):
+    month: str = Field(description="The royalty run whose per-stream rates price the plays (YYYY-MM)")
+    model: str
+    provisional: bool
+
+
+class TierRevenue(BaseModel):
+    tier: str
+    billablePlays: int
+    perStreamRate: str = Field(description="Decimal string")
+    amount: str = Field(description="Decimal string, to the cent")
+
+
+class EstimatedRevenue(BaseModel):
+    amount: str | None = Field(description="Decimal string, before splits; None before the first royalty run")
+    currency: str
+    basis: RevenueBasis | None
+    byTier: list[TierRevenue]
+
+
+class Statement(BaseModel):
+    month: str | None
+    model: str | None
+    provisional: bool
+    amount: str = Field(description="Decimal string: what the statement pays")
+    currency: str | None
+    lines: int | None
+    createdAt: str | None
+    downloadUrl: str | None = Field(description="Presigned GET of the statement's CSV")
+    expiresIn: int = Field(description="Seconds the download link stays valid")
+
+
+class ArtistAnalytics(BaseModel):
+    artistId: str
+    name: str
+    from_: str = Field(alias="from")
+    to: str
+    totals: Totals
+    daily: list[Day]
+    countries: list[CountryPlays]
+    deviceTypes: list[DeviceTypePlays]
+    tiers: list[TierPlays]
+    topSongs: list[TopSong]
+    estimatedRevenue: EstimatedRevenue
+    lastStatement: Statement | None
+
+
+class ArtistStatements(BaseModel):
+    artistId: str
+    name: str
+    items: list[Statement] = Field(description="Newest month first")
+    total: int
+
+
+FORBIDDEN = {"description": "Only the artist's linked accounts and operators may read this"}
+
+
+def _answers(model: type[BaseModel], description: str) -> dict[int, Any]:
+    """The route's documented answers: `responses` replaces Powertools' default 200, so it is named too."""
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}, 403: FORBIDDEN}
+
+
 ArtistId = Annotated[str, Path(min_length=1, max_length=64, description="A catalog artist id")]
 
 
@@ -42,32 +145,33 @@ def _authorized_artist(artist_id: str) -> str:
 @app.get(
     "/artists/<artist_id>/analytics",
     summary="An artist's daily figures, breakdowns, top songs and estimated revenue",
-    responses=READERS_ONLY,
+    responses=_answers(ArtistAnalytics, "The artist's figures for the range"),
 )
 @tracer.capture_method
 def get_analytics(
     artist_id: ArtistId,
     from_: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD (UTC)")] = None,
     to: Annotated[str | None, Query(description="Last day, inclusive, YYYY-MM-DD (UTC); default yesterday")] = None,
-) -> dict[str, Any]:
+) -> ArtistAnalytics:
     name = _authorized_artist(artist_id)
     days = analytics.day_range(from_, to, today=datetime.now(UTC).date())
     with _engine_lock:
-        return analytics.artist_analytics(sources, artist_id, name, days)
+        figures = analytics.artist_analytics(sources, artist_id, name, days)
+    return ArtistAnalytics.model_validate(figures)
 
 
 @app.get(
     "/artists/<artist_id>/statements",
     summary="An artist's royalty statements, newest first, with download links",
-    responses=READERS_ONLY,
+    responses=_answers(ArtistStatements, "The artist's statements"),
 )
 @tracer.capture_method
-def get_statements(artist_id: ArtistId) -> dict[str, Any]:
+def get_statements(artist_id: ArtistId) -> ArtistStatements:
     name = _authorized_artist(artist_id)
     items = analytics.statements(
         settings.royalties_table, settings.royalties_bucket, artist_id, settings.statement_link_seconds
     )
-    return {"artistId": artist_id, "name": name, "items": items, "total": len(items)}
+    return ArtistStatements.model_validate({"artistId": artist_id, "name": name, "items": items, "total": len(items)})
 
 
 @lambda_entry(HTTP_API)
