@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from backbeat.analytics.engines import QueryResult
 from backbeat.aws import client
 from backbeat.catalog.models import ArtistItem, artist_id_for, artist_key, bind_catalog_table, new_song
 from backbeat.identity import service
@@ -326,6 +327,33 @@ def test_the_default_range_is_the_30_days_to_yesterday_and_no_run_means_no_estim
     run = {"month": "2026-11", "model": "pro-rata", "provisional": True, "rates": {"premium": Decimal("0.0033335")}}
     estimate = analytics.estimated_revenue(tiers, run, "USD")
     assert (estimate["amount"], estimate["basis"]["provisional"]) == ("0.01", True)
+
+
+class AthenaShapedLake:
+    """Answers as Athena does: every column name lower-cased, whatever the query's aliases."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def query(self, sql: str) -> QueryResult:
+        self.queries.append(sql)
+        if "FROM daily_artist" in sql:
+            columns = ["day", "country", "devicetype", "tier", "plays", "billableplays", "listeners"]
+            return QueryResult(
+                columns, [("2026-11-01", "all", "all", "all", 3, 2, 2), ("2026-11-01", "SE", "web", "free", 3, 2, 2)]
+            )
+        return QueryResult(["songid", "plays", "billableplays"], [("song-1", 3, 2)])
+
+
+def test_the_lake_figures_read_athena_s_lower_case_columns() -> None:
+    lake = AthenaShapedLake()
+    figures = analytics.lake_figures(lake, ARTIST, analytics.DayRange(date(2026, 11, 1), date(2026, 11, 1)))
+    assert figures["daily"] == {"2026-11-01": {"plays": 3, "billablePlays": 2, "listeners": 2}}
+    assert figures["deviceTypes"] == [{"deviceType": "web", "plays": 3, "billablePlays": 2}]
+    assert figures["topSongs"] == [{"songId": "song-1", "title": None, "plays": 3, "billablePlays": 2}]
+    assert all(
+        f"artistid = '{ARTIST}'" in sql and "dt BETWEEN '2026-11-01' AND '2026-11-01'" in sql for sql in lake.queries
+    )
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -86,15 +86,15 @@ def aggregates_engine(kind: str, database: str, workgroup: str) -> LakeEngine:
 def _artist_rows_sql(artist_id: str, days: DayRange) -> str:
     # artist_id is a checked base62 id and the days are dates: nothing a caller wrote reaches the SQL
     return (
-        "SELECT dt AS day, country, devicetype AS deviceType, tier, plays, billableplays AS billablePlays, "  # noqa: S608
-        f"listeners FROM daily_artist WHERE artistid = '{artist_id}' "
+        "SELECT dt AS day, country, devicetype, tier, plays, billableplays, listeners "  # noqa: S608
+        f"FROM daily_artist WHERE artistid = '{artist_id}' "
         f"AND dt BETWEEN '{days.start.isoformat()}' AND '{days.end.isoformat()}'"
     )
 
 
 def _top_songs_sql(artist_id: str, days: DayRange, limit: int) -> str:
     return (
-        "SELECT songid AS songId, sum(plays) AS plays, sum(billableplays) AS billablePlays "  # noqa: S608
+        "SELECT songid, sum(plays) AS plays, sum(billableplays) AS billableplays "  # noqa: S608
         f"FROM daily_song WHERE artistid = '{artist_id}' "
         f"AND dt BETWEEN '{days.start.isoformat()}' AND '{days.end.isoformat()}' "
         f"AND country = '{ALL}' AND devicetype = '{ALL}' AND tier = '{ALL}' "
@@ -103,8 +103,10 @@ def _top_songs_sql(artist_id: str, days: DayRange, limit: int) -> str:
 
 
 def _records(engine: LakeEngine, sql: str) -> list[dict[str, Any]]:
+    """Rows by lower-case column name: Athena (Trino) answers every name lower-cased, DuckDB as written."""
     result = engine.query(sql)
-    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+    columns = [column.lower() for column in result.columns]
+    return [dict(zip(columns, row, strict=True)) for row in result.rows]
 
 
 def _ranked(counts: dict[str, Counter[str]], key: str) -> list[dict[str, Any]]:
@@ -120,29 +122,29 @@ def lake_figures(engine: LakeEngine, artist_id: str, days: DayRange) -> dict[str
     would need the plays themselves, so the range reports the busiest day's."""
     daily = {day.isoformat(): {"plays": 0, "billablePlays": 0, "listeners": 0} for day in days.days()}
     breakdowns: dict[str, dict[str, Counter[str]]] = {
-        dimension: defaultdict(Counter) for dimension in ("country", "deviceType", "tier")
+        dimension: defaultdict(Counter) for dimension in ("country", "devicetype", "tier")
     }
     for row in _records(engine, _artist_rows_sql(artist_id, days)):
-        plays, billable = int(row["plays"] or 0), int(row["billablePlays"] or 0)
-        if (row["country"], row["deviceType"], row["tier"]) == (ALL, ALL, ALL):
+        plays, billable = int(row["plays"] or 0), int(row["billableplays"] or 0)
+        if (row["country"], row["devicetype"], row["tier"]) == (ALL, ALL, ALL):
             listeners = int(row["listeners"] or 0)
             daily[str(row["day"])] = {"plays": plays, "billablePlays": billable, "listeners": listeners}
             continue
         for dimension in breakdowns:
             breakdowns[dimension][str(row[dimension] or "unknown")].update(plays=plays, billablePlays=billable)
     songs = _records(engine, _top_songs_sql(artist_id, days, TOP_SONGS))
-    views = song_views([str(song["songId"]) for song in songs])
+    views = song_views([str(song["songid"]) for song in songs])
     return {
         "daily": daily,
         "countries": _ranked(breakdowns["country"], "country"),
-        "deviceTypes": _ranked(breakdowns["deviceType"], "deviceType"),
+        "deviceTypes": _ranked(breakdowns["devicetype"], "deviceType"),
         "tiers": _ranked(breakdowns["tier"], "tier"),
         "topSongs": [
             {
-                "songId": song["songId"],
-                "title": (views.get(str(song["songId"])) or {}).get("title"),
+                "songId": song["songid"],
+                "title": (views.get(str(song["songid"])) or {}).get("title"),
                 "plays": int(song["plays"] or 0),
-                "billablePlays": int(song["billablePlays"] or 0),
+                "billablePlays": int(song["billableplays"] or 0),
             }
             for song in songs
         ],
