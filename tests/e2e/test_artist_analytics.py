@@ -1,7 +1,8 @@
 """Artist analytics end to end, as an artist's account, a stranger and an operator see them: a
-listener plays one of the artist's songs, the day's aggregates are run, an operator links the demo
-account to the artist and the account reads its analytics (the song among its top songs) and its
-statements; a listener who is not linked gets 403 on both routes; a user made an operator reads them."""
+listener plays one of the artist's songs and adds it to a playlist, the day's aggregates are run, an
+operator links the demo account to the artist and the account reads its analytics (the song among
+its top songs, the playlist addition) and its statements; a listener who is not linked gets 403 on
+both routes; a user made an operator reads them."""
 
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ def test_the_linked_account_reads_its_figures_and_a_stranger_gets_403(
     aggregated = devstack.cli("analytics", "aggregate", "--day", day, timeout=600)
     assert aggregated.returncode == 0, aggregated.stderr
 
+    status, playlist, _ = http("POST", f"{devstack.url}/playlists", {"name": "For the artist"}, token=listener_token)
+    assert status == 201, playlist
+    added = http("POST", f"{devstack.url}/playlists/{playlist['id']}/tracks", {"songId": song.id}, token=listener_token)
+    assert added[0] == 201, added[1]
+
     linked = _cli_json(devstack, "artists", "link", ARTIST_ACCOUNT, artist)
     assert linked["artistId"] == artist
     try:
@@ -77,6 +83,7 @@ def test_the_linked_account_reads_its_figures_and_a_stranger_gets_403(
         top = {item["songId"]: item for item in figures["topSongs"]}
         assert song.id in top and top[song.id]["billablePlays"] >= lake_plays and top[song.id]["title"] == song.title
         assert any(tier["tier"] == "free" and tier["billablePlays"] >= 1 for tier in figures["tiers"])
+        assert figures["totals"]["playlistAdditions"] >= 1 and figures["daily"][0]["playlistAdditions"] >= 1
         status, statements, _ = http("GET", f"{devstack.url}/artists/{artist}/statements", token=account_token)
         assert status == 200 and statements["artistId"] == artist, statements
 
