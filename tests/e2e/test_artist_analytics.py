@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from backbeat.analytics.engines import DuckDBEngine
+from backbeat.analytics.queries import with_views
 from backbeat_client.reporting import ApiSender, Outbox, PlaybackReporter
 from backbeat_ops.dataset import Catalog
 from devstack.seed import DEMO_PASSWORD
@@ -53,15 +55,19 @@ def test_the_linked_account_reads_its_figures_and_a_stranger_gets_403(
     result = reporter.flush()
     assert (result.rejected, result.failed) == (0, False)
 
-    query = f"SELECT count(*) AS plays FROM plays WHERE songId = '{song.id}' AND billable AND dt = '{day}'"
+    # The lake read in-process, with one file cache across polls (a CLI call per poll would copy the
+    # whole lake again each time).
+    lake = DuckDBEngine(devstack.client("s3"), devstack.client("glue"), devstack.stack_output("LakeDatabaseName"))
+    query = with_views(f"SELECT count(*) AS plays FROM plays WHERE songId = '{song.id}' AND billable AND dt = '{day}'")
 
     def billable_in_lake() -> int | None:
-        answer = devstack.cli("analytics", "sql", query, "--json")
-        assert answer.returncode == 0, answer.stderr
-        plays = int(json.loads(answer.stdout.splitlines()[0])["plays"])
+        plays = int(lake.query(query).rows[0][0])
         return plays if plays >= 1 else None
 
-    lake_plays = wait_for(billable_in_lake, timeout=180, interval=2)
+    try:
+        lake_plays = wait_for(billable_in_lake, timeout=180, interval=1)
+    finally:
+        lake.close()
     aggregated = devstack.cli("analytics", "aggregate", "--day", day, timeout=600)
     assert aggregated.returncode == 0, aggregated.stderr
 
