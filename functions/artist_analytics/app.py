@@ -142,11 +142,11 @@ def _authorized_artist(artist_id: str) -> str:
     return artists.artist_name(artist_id)
 
 
-@app.get(
-    "/artists/<artist_id>/analytics",
-    summary="An artist's daily figures, breakdowns, top songs and estimated revenue",
-    responses=_answers(ArtistAnalytics, "The artist's figures for the range"),
-)
+ANALYTICS = "An artist's daily figures, breakdowns, top songs and estimated revenue"
+STATEMENTS = "An artist's royalty statements, newest first, with download links"
+
+
+@app.get("/artists/<artist_id>/analytics", summary=ANALYTICS, responses=_answers(ArtistAnalytics, ANALYTICS))
 @tracer.capture_method
 def get_analytics(
     artist_id: ArtistId,
@@ -160,11 +160,7 @@ def get_analytics(
     return ArtistAnalytics.model_validate(figures)
 
 
-@app.get(
-    "/artists/<artist_id>/statements",
-    summary="An artist's royalty statements, newest first, with download links",
-    responses=_answers(ArtistStatements, "The artist's statements"),
-)
+@app.get("/artists/<artist_id>/statements", summary=STATEMENTS, responses=_answers(ArtistStatements, STATEMENTS))
 @tracer.capture_method
 def get_statements(artist_id: ArtistId) -> ArtistStatements:
     name = _authorized_artist(artist_id)
