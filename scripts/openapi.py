@@ -116,6 +116,8 @@ def _error_statuses(method: str, operation: Mapping[str, Any], public: bool) -> 
         statuses |= {400, 415}
     if method in ("post", "put", "patch", "delete"):
         statuses |= {403, 409} if not public else {401, 409}
+    if "403" in operation.get("responses", {}):  # a read the route restricts (declared with `responses`)
+        statuses.add(403)
     return sorted(statuses)
 
 

@@ -58,6 +58,8 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "downloads_delete": {404},
     "licenses_issue": {403},
     "licenses_public_key": {200},
+    "artist_analytics_get": {404},  # an operator asks for an artist the empty catalog does not have
+    "artist_analytics_statements": {403},  # a listener not linked to the artist
 }
 
 
@@ -101,7 +103,7 @@ def test_sample_event_is_a_template_route_in_payload_2_0_shape(path: Path) -> No
     route_key = event["routeKey"]
     assert route_key in ROUTES, f"{path.name}: {route_key!r} is not an HttpApi event in template.yaml"
     route = ROUTES[route_key]
-    assert path.stem.split("_")[0] == route["code_dir"], f"{path.name} is served by functions/{route['code_dir']}"
+    assert path.stem.startswith(f"{route['code_dir']}_"), f"{path.name} is served by functions/{route['code_dir']}"
 
     context = event["requestContext"]
     method, route_path = route_key.split(" ", 1)

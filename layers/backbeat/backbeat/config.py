@@ -206,3 +206,22 @@ class LicensesSettings(UsersSettings):
     license_signing_key_arn: str
     offline_master_key_arn: str
     license_days: int = 30
+
+
+class ArtistAnalyticsSettings(CatalogSettings):
+    """GET /artists/{id}/analytics and /artists/{id}/statements (docs/decisions.md, 35): who may read
+    them (`artist_accounts_table`, and the token's groups), the lake's daily aggregates (run by
+    `lake_query_engine` as for the daily job; Athena writes its results under `lake_bucket`), the
+    royalties table's run summaries and statements (their CSVs in `royalties_bucket`), the playlists'
+    change log. Statement download links live `statement_link_seconds`."""
+
+    artist_accounts_table: str
+    playlists_table: str
+    royalties_table: str
+    royalties_bucket: str
+    lake_bucket: str
+    lake_database: str
+    lake_workgroup: str
+    lake_query_engine: str = "athena"
+    statement_link_seconds: int = 900
+    royalties_currency: str = "USD"

@@ -5,6 +5,8 @@ It talks to the running devstack of the checkout it is run from (found through t
 through the stack's CloudFormation outputs).
 
     backbeat users set-tier EMAIL premium|free
+    backbeat users set-role EMAIL operator|listener
+    backbeat artists link EMAIL ARTIST_ID
     backbeat search reindex [--segments N]
     backbeat ingest FILE --title T --artist A [--album B] [--wait]
     backbeat plays list --user EMAIL [--limit N] [--json]
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import BackbeatError
-from backbeat_ops import analytics_cli
+from backbeat_ops import analytics_cli, artists_cli
 from backbeat_ops.plays_cli import register as register_plays
 
 STATE_FILE = Path(".devstack") / "state.json"
@@ -139,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_tier.add_argument("email")
     set_tier.add_argument("tier", choices=["free", "premium"])
     set_tier.set_defaults(run=_set_tier)
+    artists_cli.register_user_roles(users)
     search = groups.add_parser("search", help="manage the search indices").add_subparsers(dest="command", required=True)
     rebuild = search.add_parser("reindex", help="rebuild every search index from the catalog table")
     rebuild.add_argument("--segments", type=int, default=4, help="parallel scan segments (default 4)")
@@ -154,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(run=_ingest)
     register_plays(groups)
     analytics_cli.register(groups)
+    artists_cli.register(groups)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Royalties: rights holders, splits, revenue, the monthly run, statements and artist analytics."""
