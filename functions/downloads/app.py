@@ -36,6 +36,7 @@ signer = downloads.DeliverySigner(
     secret=signing.load_secret(settings.media_signing_secret_arn),
     base_url=settings.media_base_url,
     media_bucket=settings.media_bucket,
+    offline_bucket=settings.offline_bucket,
     ttl_seconds=settings.download_url_ttl_seconds,
     clock=time.time,
 )

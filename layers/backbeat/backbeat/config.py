@@ -177,6 +177,7 @@ class DownloadsSettings(CatalogSettings, UsersSettings, IdempotencySettings):
     downloads_queue_url: str
     playlists_table: str
     media_bucket: str
+    offline_bucket: str
     media_base_url: str
     media_signing_secret_arn: str
     download_url_ttl_seconds: int = 6 * 3600

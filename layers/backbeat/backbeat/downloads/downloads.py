@@ -244,16 +244,17 @@ _MEDIA_KEY = re.compile(r"^songs/([A-Za-z0-9]{1,64})/([A-Za-z0-9_][A-Za-z0-9_.-]
 @dataclass(frozen=True)
 class DeliverySigner:
     """Signed URLs for prepared downloads, made as streaming makes them (`backbeat.media.signing`):
-    an object of the media bucket under ``songs/<songId>/<file>`` gets a media token URL; an object
-    elsewhere a presigned S3 GET with the same lifetime."""
+    an object of the media bucket under ``songs/<songId>/<file>`` gets a media token URL; an encrypted
+    rendition of the offline bucket a presigned S3 GET with the same lifetime; anything else none."""
 
     secret: bytes
     base_url: str
     media_bucket: str
+    offline_bucket: str
     ttl_seconds: int
     clock: Callable[[], float]
 
-    def url(self, user_id: str, item: DownloadItem) -> str:
+    def url(self, user_id: str, item: DownloadItem) -> str | None:
         bucket, key = str(item.bucket), str(item.key)
         expiry = math.ceil(self.clock() + self.ttl_seconds)
         matched = _MEDIA_KEY.match(key)
@@ -261,6 +262,8 @@ class DeliverySigner:
             cap = RUNGS.get(str(item.quality), max(LADDER_KBPS))
             token = signing.sign(self.secret, user_id=user_id, song_id=matched[1], cap_kbps=cap, expiry=expiry)
             return signing.media_url(self.base_url, token, matched[1], matched[2])
+        if bucket != self.offline_bucket:
+            return None
         return str(
             client("s3").generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=self.ttl_seconds
@@ -281,7 +284,9 @@ def _download_view(item: DownloadItem, signer: DeliverySigner, user_id: str) -> 
         view["playlistId"] = item.playlist_id
     if item.status == READY and item.bucket and item.key:
         view.update(bytes=int(item.bytes or 0), readyAt=item.ready_at, contentKeyId=item.content_key_id)
-        view["url"] = signer.url(user_id, item)
+        url = signer.url(user_id, item)
+        if url:
+            view["url"] = url
     elif item.status == FAILED:
         view["reason"] = item.reason
     return view
