@@ -1,8 +1,9 @@
 """Blending: the candidate sources' lists merged into one, by source weight.
 
 Each source scores in its own scale (cosine similarities, ALS dot products, trend ratios), so each
-list is first normalised to [0, 1] (min-max within the list: its best candidate 1, its worst 0; a
-list whose scores are all equal is all 1). A song's blended score is then
+list is first normalised to [FLOOR, 1] (min-max within the list: its best candidate 1, its worst
+FLOOR, so that every proposal counts a little; a list whose scores are all equal is all 1). A song's
+blended score is then
 
     score = sum over the sources that proposed it of  weight(source) / sum(weights) * normalised
 
@@ -27,6 +28,7 @@ DEFAULT_WEIGHTS: dict[Source, float] = {
     "trending": 10.0,
     "exploration": 5.0,
 }
+FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def parse_weights(text: str) -> dict[Source, float]:
 
 
 def normalised(candidates: Iterable[Candidate]) -> dict[str, float]:
-    """One source's list -> song id -> score in [0, 1] (min-max; a repeated song keeps its best)."""
+    """One source's list -> song id -> score in [FLOOR, 1] (min-max; a repeated song keeps its best)."""
     best: dict[str, float] = {}
     for candidate in candidates:
         if candidate.song_id not in best or candidate.score > best[candidate.song_id]:
@@ -69,7 +71,7 @@ def normalised(candidates: Iterable[Candidate]) -> dict[str, float]:
     low, high = min(best.values()), max(best.values())
     if high == low:
         return dict.fromkeys(best, 1.0)
-    return {song_id: (score - low) / (high - low) for song_id, score in best.items()}
+    return {song_id: FLOOR + (1 - FLOOR) * (score - low) / (high - low) for song_id, score in best.items()}
 
 
 def blend(by_source: Mapping[Source, Iterable[Candidate]], weights: Mapping[Source, float]) -> list[Blended]:
