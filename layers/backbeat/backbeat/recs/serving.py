@@ -75,7 +75,7 @@ def parse_seeds(text: str | None) -> Seeds:
             raise InvalidInput(f"seed: {part!r} is not track:ID, artist:ID or genre:NAME", "seed")
         kind, value = match.group(1), match.group(2).strip()
         if kind in ("track", "artist") and not is_valid_id(value):
-            raise InvalidInput(f"seed: {part!r}: a {kind} id is 22 letters and digits", "seed")
+            raise InvalidInput(f"seed: {part!r}: {kind} ids are 22 letters and digits", "seed")
         if kind == "genre" and not _GENRE.match(value):
             raise InvalidInput(f"seed: {part!r}: not a genre name", "seed")
         values = found[kind]  # type: ignore[index]
