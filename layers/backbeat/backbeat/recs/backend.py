@@ -20,16 +20,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backbeat.aws import client
-from backbeat.catalog.models import META, SONG_PREFIX, ArtistItem, SongItem, artist_key
+from backbeat.catalog.models import META, SONG_PREFIX, ArtistItem, SongItem, artist_key, bind_catalog_table
 from backbeat.catalog.service import song_facts, song_views
+from backbeat.config import RecsServingSettings
 from backbeat.errors import NotFound
 from backbeat.observability import logger
 from backbeat.plain import from_image
+from backbeat.playlists.models import bind_playlists_table
+from backbeat.plays.counter_store import bind_counters_table
 from backbeat.plays.history import BY_STARTED_AT
-from backbeat.plays.records import iso_ms
-from backbeat.plays.taste import load_profile
+from backbeat.plays.records import PLAY_PREFIX, iso_ms
+from backbeat.plays.taste import bind_taste_table, load_profile
 from backbeat.plays.trending import trending as trending_chart
-from backbeat.recs.serving import ListenerHistory, Seeds, SongTraits, is_stale
+from backbeat.recs.blend import parse_weights
+from backbeat.recs.serving import ListenerHistory, Recommender, Seeds, SongTraits, is_stale
 from backbeat.recs.types import SOURCES, Candidate, Generator, ListenerContext, Source
 from backbeat.recs.variants import Split
 
@@ -235,3 +239,37 @@ class LiveBackend:
             for genre in seeds.genres:
                 if not list(model.genre_songs(genre, 1)):
                     raise NotFound(f"seed genre:{genre} not found")
+
+
+def songs_played(table: str, user_id: str) -> set[str]:
+    """Every song the plays table holds a play of for the listener (its whole retention)."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "userId = :user AND begins_with(sk, :play)",
+        "ExpressionAttributeValues": {":user": {"S": user_id}, ":play": {"S": PLAY_PREFIX}},
+        "ProjectionExpression": "songId",
+    }
+    songs: set[str] = set()
+    while True:
+        answer = client("dynamodb").query(**request)
+        songs.update(item["songId"]["S"] for item in answer.get("Items", []) if "songId" in item)
+        if "LastEvaluatedKey" not in answer:
+            return songs
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def recommender_for(settings: RecsServingSettings) -> tuple[Recommender, LiveBackend]:
+    """The recommender a function serves with, its tables bound (called once at cold start)."""
+    bind_catalog_table(settings.catalog_table)
+    bind_counters_table(settings.counters_table)
+    bind_taste_table(settings.taste_table)
+    bind_playlists_table(settings.playlists_table)
+    backend = LiveBackend(
+        settings.plays_table,
+        model_max_age=timedelta(days=settings.recs_model_max_age_days),
+        challenger_share=settings.recs_challenger_share,
+    )
+    recommender = Recommender(
+        backend, parse_weights(settings.recs_weights), source_timeout_seconds=settings.recs_source_timeout_ms / 1000
+    )
+    return recommender, backend
