@@ -49,6 +49,9 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "playlists_add_collaborator": {404},
     "playlists_remove_collaborator": {404},
     "events_playback": {202},
+    "recommendations_seeded": {404},
+    "recommendations_home_feed": {200},
+    "recommendations_discover_weekly": {200},
 }
 
 

@@ -15,6 +15,7 @@ the playlist's id, the week it holds, its songs and last week's (for the no-repe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,8 @@ from pynamodb.attributes import ListAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
+from backbeat.analytics.engines import LakeEngine
+from backbeat.analytics.queries import with_views
 from backbeat.errors import NotFound
 from backbeat.playlists import service as playlists
 from backbeat.recs.serving import RecsAnswer, RecsRequest, SongTraits
@@ -209,3 +212,25 @@ def discover_weekly_view(
         "fallback": weekly.fallback is not None,
         "fallbackReason": weekly.fallback,
     }
+
+
+# ---------------------------------------------------------------- the Monday job
+
+
+def active_listeners(engine: LakeEngine, since: date) -> list[str]:
+    """Listeners with a play started on or after `since` (the lake's plays, pruned by day)."""
+    query = f"SELECT DISTINCT userId FROM plays WHERE dt >= '{since.isoformat()}' ORDER BY userId"  # noqa: S608 (a date)
+    sql = with_views(query)
+    return [str(row[0]) for row in engine.query(sql).rows if row[0]]
+
+
+def listener_batches(user_ids: Sequence[str], batch_size: int) -> list[dict[str, list[str]]]:
+    """The map's items: one batch of listeners each (the distributed map reads them from S3, so a
+    million listeners are 40,000 items, far from any state payload limit)."""
+    return [{"userIds": list(user_ids[start : start + batch_size])} for start in range(0, len(user_ids), batch_size)]
+
+
+def write_manifest(s3: Any, bucket: str, week: date, execution: str, batches: list[dict[str, list[str]]]) -> str:
+    key = f"discover-weekly/{week.isoformat()}/{execution}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(batches).encode(), ContentType="application/json")
+    return key
