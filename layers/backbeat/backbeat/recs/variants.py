@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 Arm = Literal["promoted", "challenger"]
@@ -67,3 +68,29 @@ class Split:
         if in_challenger:
             return Assignment("challenger", self.challenger, experiment, inert=False)
         return Assignment("promoted", self.promoted, experiment, inert=False)
+
+
+def variant_report_sql(since: str) -> str:
+    """Plays, listening time and skip rate per variant since a day (YYYY-MM-DD), from the lake: each
+    play takes the variant its events carried (`context.variant`, raw events: the deduplicated
+    `events` view keeps only the flat context columns), its figures from the `plays` view."""
+    day = date.fromisoformat(since).isoformat()  # a day, never free text, goes into the SQL
+    return f"""
+WITH assigned AS (
+  SELECT playid AS playId, max(context.variant) AS variant
+  FROM events_raw
+  WHERE dt >= '{day}' AND context.variant IS NOT NULL
+  GROUP BY playid
+)
+SELECT
+  assigned.variant AS variant,
+  count(*) AS plays,
+  count(DISTINCT plays.userId) AS listeners,
+  round(sum(plays.playedMs) / 60000.0, 1) AS listeningMinutes,
+  round(avg(CASE WHEN plays.ended = 'skipped' THEN 1.0 ELSE 0.0 END), 4) AS skipRate,
+  sum(CASE WHEN plays.billable THEN 1 ELSE 0 END) AS billablePlays
+FROM plays JOIN assigned ON assigned.playId = plays.playId
+WHERE plays.dt >= '{day}'
+GROUP BY assigned.variant
+ORDER BY assigned.variant
+"""  # noqa: S608
