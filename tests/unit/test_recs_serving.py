@@ -237,3 +237,19 @@ def test_the_answer_shows_songs_as_the_catalog_does_with_fallback_and_variant() 
     assert body["fallback"] is True and body["fallbackReason"] == "no-model" and body["total"] == 3
     assert body["items"][0]["rank"] == 1 and body["items"][0]["song"] == {"id": song_id(60)}
     assert body["variant"]["inert"] is True and body["model"] == {"version": None}
+
+
+def test_the_devstack_fault_switch_fails_the_named_source_only() -> None:
+    from backbeat.recs import breaker
+    from devstack.faults import FaultPlan, Faults, fail_recs_sources
+
+    saved = breaker.source_fault
+    faults = Faults()
+    try:
+        fail_recs_sources(faults)
+        faults.use(FaultPlan(recsSourceFailure={"collaborative": 1.0}))
+        answer = _recommender(FakeBackend(gens=_all_sources())).recommend(RecsRequest("u1", limit=10))
+    finally:
+        breaker.source_fault = saved
+    assert answer.sources["collaborative"] == "InjectedSourceFailure" and answer.sources["content"] == "ok"
+    assert faults.status()["injected"] == {"recsSourceFailure:collaborative": 1} and not answer.fallback
