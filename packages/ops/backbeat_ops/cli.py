@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import BackbeatError
-from backbeat_ops import analytics_cli
+from backbeat_ops import analytics_cli, discover_cli
 from backbeat_ops.plays_cli import register as register_plays
 
 STATE_FILE = Path(".devstack") / "state.json"
@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(run=_ingest)
     register_plays(groups)
     analytics_cli.register(groups)
+    discover_cli.register(groups)
     return parser
 
 
