@@ -84,7 +84,7 @@ def main() -> None:
             set_faults(url, plan)
             results.append(("GET /me/recommendations", condition, measure(url, token, feed)))
             results.append(("GET /recommendations (artist seed)", condition, measure(url, token, seeded)))
-        status, faults, _ = http("GET", f"{url}/_devstack/faults")
+        faults = http("GET", f"{url}/_devstack/faults")[1]
         set_faults(url, None)
     finally:
         stop_make_dev(process)
