@@ -65,7 +65,13 @@ class _Timed:
             refresh, value, known = self._refresh, self._value, self._expires > 0
         if known:
             return value
-        refresh.result(timeout=wait_seconds)
+        try:
+            refresh.result(timeout=wait_seconds)
+        except TimeoutError:
+            return None  # the caller falls back; the refresh carries on in the background
+        except Exception:
+            logger.exception("a recommendation cache could not be refreshed")
+            return None
         return self._value
 
     def _update(self) -> None:
@@ -143,6 +149,9 @@ def _load_model(loader: str) -> Any | None:
     """`backbeat.recs.artefacts.<loader>()`, or None when there is no such model (or it cannot load)."""
     try:
         artefacts = importlib.import_module("backbeat.recs.artefacts")
+    except ImportError:
+        return None  # a layer without the training side: serving answers with the fallback
+    try:
         load = getattr(artefacts, loader, None)
         return load() if callable(load) else None
     except Exception:  # a broken artefact must read as "no model": the fallback answers
@@ -181,14 +190,14 @@ class LiveBackend:
         return Split(_load_model("load_promoted"), _load_model("load_challenger"), self.challenger_share)
 
     def split(self) -> Split:
-        split: Split | None = self._split.get(wait_seconds=30.0)
+        split: Split | None = self._split.get(wait_seconds=20.0)
         return split or Split(None)
 
     def model_is_stale(self, model: Any) -> bool:
         return is_stale(trained_at(model), self.model_max_age)
 
     def generators(self) -> Mapping[Source, Generator]:
-        generators: dict[Source, Generator] | None = self._generators.get(wait_seconds=30.0)
+        generators: dict[Source, Generator] | None = self._generators.get(wait_seconds=20.0)
         return generators or {}
 
     def listener(self, user_id: str) -> ListenerHistory:
