@@ -14,12 +14,14 @@ from backbeat.catalog.models import bind_catalog_table, new_song
 from backbeat.ids import base62_id
 from backbeat.playlists import service as playlists
 from backbeat.playlists.models import bind_playlists_table
-from backbeat.recs.discover import bind_discover_weekly_table, generate_weekly, pick_weekly
+from backbeat.recs.discover import bind_discover_weekly_table, generate_weekly, monday_of, pick_weekly
 from backbeat.recs.rerank import Ranked
 from backbeat.recs.serving import RecsAnswer, RecsRequest, Seeds, SongTraits
 from backbeat.recs.variants import Split
 from tests.support import api_event
 from tests.unit.conftest import load_function
+from tests.unit.test_lake_firehose import play
+from tests.unit.test_lake_sql import deliver, hub  # noqa: F401 (a fixture)
 
 GENRES = ["rock", "jazz", "pop", "folk", "soul", "metal", "blues"]
 SONGS = [base62_id("discover", str(n)) for n in range(120)]
@@ -160,3 +162,30 @@ def test_the_api_answers_the_home_feed_as_fallback_and_discover_weekly_without_p
     status, seeded = get("/recommendations", seed=f"track:{SONGS[7]}", limit="5")
     assert status == 200 and SONGS[7] not in [item["song"]["id"] for item in seeded["items"]]
     assert get("/me/recommendations", tz="Mars/Olympus")[0] == 422
+
+
+def test_the_monday_job_lists_active_listeners_in_batches_and_makes_their_playlists(stack, hub, context) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The state machine's two tasks as the map chains them: the listeners with a play in the lake
+    since the active window, written to S3 in batches; one batch item -> each listener's playlist."""
+    now = datetime.now(UTC)
+    recent = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    old = (now - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    users = [f"user-{n}" for n in range(3)]
+    plays = [play(f"p{n}", 1, recent, userId=user, songId=SONGS[n]) for n, user in enumerate(users)]
+    plays.append(play("p-old", 1, old, userId="gone-quiet"))
+    deliver(hub, stack, "PlaysDelivery", plays)
+
+    listing = load_function("discover_weekly_listeners", stack)
+    answer = listing.lambda_handler({"startedAt": now.isoformat(), "execution": "run-1"}, context)
+    assert answer["listeners"] == 3 and answer["batches"] == 1 and answer["week"] == monday_of(now).isoformat()
+    manifest = boto3.client("s3").get_object(Bucket=answer["bucket"], Key=answer["key"])["Body"].read()
+    (batch,) = json.loads(manifest)
+    assert batch == {"userIds": users}
+
+    making = load_function("discover_weekly", stack)
+    assert making.lambda_handler(batch, context) == {"made": 3, "fallbacks": 3}
+    for user in users:
+        made = playlists.my_playlists(user, limit=5, offset=0)["items"]
+        assert [p["name"] for p in made] == ["Discover Weekly"] and made[0]["tracks"]["total"] == 30
+    assert making.lambda_handler(batch, context) == {"made": 3, "fallbacks": 3}  # a retry: nothing new
+    assert len(playlists.my_playlists(users[0], limit=5, offset=0)["items"]) == 1
