@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from backbeat.catalog.service import song_views
 from backbeat.config import RecsServingSettings
 from backbeat.http import caller_id, create_resolver
 from backbeat.observability import HTTP_API, count, lambda_entry, tracer
@@ -43,7 +42,7 @@ def _recommend(seeds: Seeds, limit: int, local_time: str | None, tz: str | None,
     request = RecsRequest(caller_id(app), limit, seeds, local_hour_of(local_time, tz), device)
     answer = recommender.recommend(request)
     count("RecommendationsFallback" if answer.fallback else "RecommendationsServed")
-    views = song_views([entry.song_id for entry in answer.ranked])
+    views = backend.views([entry.song_id for entry in answer.ranked])
     return answer_view(answer, views, limit)
 
 
@@ -92,7 +91,7 @@ def get_discover_weekly() -> dict[str, Any]:
     weekly = generate_weekly(
         user_id, recommender.recommend, backend.traits, lambda user: songs_played(settings.plays_table, user)
     )
-    return discover_weekly_view(weekly, user_id, song_views)
+    return discover_weekly_view(weekly, user_id, backend.views)
 
 
 @lambda_entry(HTTP_API)

@@ -43,6 +43,8 @@ RECENT = 50
 TRENDING_SECONDS = 60.0
 POPULAR_SECONDS = 600.0
 POPULAR_SCAN = 1000  # catalog items one popularity sample reads
+VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
+MAX_VIEWS = 50_000
 
 
 class _Timed:
@@ -73,6 +75,12 @@ class _Timed:
             logger.exception("a recommendation cache could not be refreshed")
             return None
         return self._value
+
+    def prefetch(self) -> None:
+        """Start computing now (at cold start), so the first request finds the value ready."""
+        with self._lock:
+            if self._refresh is None:
+                self._refresh = self._pool.submit(self._update)
 
     def _update(self) -> None:
         value = self._compute()
@@ -174,17 +182,52 @@ class LiveBackend:
         model_max_age: timedelta = timedelta(days=14),
         model_refresh_seconds: float = 300.0,
         challenger_share: float = 0.5,
-        fallback_wait_seconds: float = 2.0,
+        fallback_wait_seconds: float = 5.0,
     ) -> None:
         self.plays_table = plays_table
         self.model_max_age = model_max_age
         self.challenger_share = challenger_share
         self.fallback_wait_seconds = fallback_wait_seconds
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recs-cache")
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-cache")
         self._split = _Timed(self._load_split, model_refresh_seconds, self._pool)
         self._generators = _Timed(load_generators, model_refresh_seconds, self._pool)
-        self._trending = _Timed(lambda: [t.song_id for t in trending_chart(100)], TRENDING_SECONDS, self._pool)
-        self._popular = _Timed(lambda: popular_songs(200), POPULAR_SECONDS, self._pool)
+        self._views: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._views_lock = threading.Lock()
+        self._trending = _Timed(
+            lambda: self._with_views([t.song_id for t in trending_chart(100)]), TRENDING_SECONDS, self._pool
+        )
+        self._popular = _Timed(lambda: self._with_views(popular_songs(200)), POPULAR_SECONDS, self._pool)
+        for cache in (self._split, self._generators, self._trending, self._popular):
+            cache.prefetch()
+
+    def _trending_songs(self) -> list[str]:
+        return self._with_views([trend.song_id for trend in trending_chart(100)])
+
+    def _with_views(self, song_ids: list[str]) -> list[str]:
+        """The fallback's songs, their views fetched with them: the fallback then reads no catalog."""
+        self.views(song_ids)
+        return song_ids
+
+    def views(self, song_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Songs' views as GET /songs/{id} answers them, from this environment's cache when fresh."""
+        now = time.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        missing: list[str] = []
+        with self._views_lock:
+            for song_id in dict.fromkeys(song_ids):
+                cached = self._views.get(song_id)
+                if cached is not None and cached[0] > now:
+                    found[song_id] = cached[1]
+                else:
+                    missing.append(song_id)
+        if missing:
+            fetched = song_views(missing)
+            with self._views_lock:
+                if len(self._views) + len(fetched) > MAX_VIEWS:
+                    self._views.clear()
+                self._views.update({song_id: (now + VIEW_SECONDS, view) for song_id, view in fetched.items()})
+            found.update(fetched)
+        return found
 
     def _load_split(self) -> Split:
         return Split(_load_model("load_promoted"), _load_model("load_challenger"), self.challenger_share)
@@ -228,7 +271,7 @@ class LiveBackend:
                     genres = tuple(model.song_genres(song_id))
                     traits[song_id] = SongTraits(artist, model.song_features(song_id), genres)
         missing = [song_id for song_id in song_ids if song_id not in traits]
-        for song_id, view in song_views(missing).items():
+        for song_id, view in self.views(missing).items():
             traits[song_id] = SongTraits(view["artist"]["id"], view["audioFeatures"], tuple(view["genres"]))
         return traits
 
