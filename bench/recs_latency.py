@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/recs_latency.py [--requests 300] [--catalog-limit N] [--no-demo-audio]
 
-Starts `make dev`, then times GET /me/recommendations (the home feed) and GET /recommendations
-(one artist seed, a different artist each request) from a client on loopback, as the demo premium
-account: first with every candidate source healthy, then with the devstack's fault switch failing
-the collaborative source on every call (`recsSourceFailure`), which its circuit breaker opens on
-after three failures. Each row says the share of answers that were the trending fallback and the
-model version served (`none`: no promoted model, so every answer is the fallback and the sources
-are never called: the figure is the fallback's own cost).
-"""
+Starts a devstack (`python -m devstack`, as `make dev` runs it, without demo listening), then times
+GET /me/recommendations (the home feed) and GET /recommendations (one artist seed, a different
+artist each request) from a client on loopback, as the demo premium account: first with every
+candidate source healthy, then with the devstack's fault switch failing the collaborative source on
+every call (`recsSourceFailure`), which its circuit breaker opens on after three failures. Each row
+says the share of answers that were the trending fallback and the model version served (`none`: no
+promoted model, so every answer is the fallback and the sources are never called: the figure is the
+fallback's own cost)."""
 
 from __future__ import annotations
 
@@ -24,15 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.foundation import (  # noqa: E402
-    add_catalog_limit,
-    devstack_args,
-    percentile,
-    sample,
-    seeded_songs,
-    start_make_dev,
-    stop_make_dev,
-)
+from bench.foundation import add_catalog_limit, devstack_args, percentile, sample, seeded_songs  # noqa: E402
+from tests.conftest import start_devstack, stop_devstack  # noqa: E402
 from tests.support import http  # noqa: E402
 
 PREMIUM = {"email": "premium@demo.backbeat.dev", "password": "listen-to-the-music"}
@@ -69,12 +62,11 @@ def main() -> None:
     songs = sample(seeded_songs(args), args.requests, seed=12)
     feed = ["/me/recommendations?limit=20&deviceType=mobile&tz=Europe/Paris"] * args.requests
     seeded = [f"/recommendations?seed=artist:{song.artist_id}&limit=20" for song in songs]
-    flags = [*devstack_args(args), *(["--no-demo-audio"] if args.no_demo_audio else [])]
-    state = Path(tempfile.mkdtemp()) / "state.json"
-    process, port, _, _ = start_make_dev(state, *flags)
+    flags = [*devstack_args(args), "--no-demo-listening", *(["--no-demo-audio"] if args.no_demo_audio else [])]
+    stack = start_devstack(Path(tempfile.mkdtemp()) / "state.json", *flags)
     results: list[tuple[str, str, dict[str, Any]]] = []
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = stack.url
         token = http("POST", f"{url}/auth/login", PREMIUM)[1]["accessToken"]
         measure(url, token, feed[:5] + seeded[:5])  # warm: cold starts, the model, the trending cache
         for condition, plan in (
@@ -87,7 +79,7 @@ def main() -> None:
         faults = http("GET", f"{url}/_devstack/faults")[1]
         set_faults(url, None)
     finally:
-        stop_make_dev(process)
+        stop_devstack(stack.process)
 
     print(f"{args.requests} requests per row, catalog: {len(seeded_songs(args))} songs")
     print()
