@@ -114,7 +114,10 @@ def test_the_playlist_is_made_once_a_week_and_renewed_without_repeats(stack) -> 
     assert len(next_week.song_ids) == 30 and not set(next_week.song_ids) & set(first.song_ids)
     renewed = playlists.get_playlist(first.playlist_id, LISTENER, limit=100, offset=0)
     assert [item["songId"] for item in renewed["tracks"]["items"]] == next_week.song_ids
-    assert renewed["version"] > version  # renewed by edits: subscribers see the change
+    assert version < renewed["version"] <= version + 2  # one edit removes last week's, one adds
+    changes = playlists.changes(first.playlist_id, version + 1, 10)
+    assert [change["op"]["type"] for change in changes] == ["tracks.removed", "tracks.added"]
+    assert len(changes[0]["op"]["itemIds"]) == 30  # subscribers and offline copies see the renewal
 
     playlists.delete_playlist(first.playlist_id, LISTENER, None)  # the listener deleted it: made again
     remade = _generate(recommender, monday + timedelta(days=8))

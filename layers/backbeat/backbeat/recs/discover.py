@@ -133,14 +133,15 @@ def _playlist_exists(playlist_id: str, user_id: str) -> bool:
 
 
 def _fill(playlist_id: str, user_id: str, song_ids: list[str]) -> None:
-    """The playlist's tracks become `song_ids`: the old ones removed, the new ones added, each an
-    edit of the playlists service (versioned, in its change log, seen by subscribers)."""
+    """The playlist's tracks become `song_ids`: the old ones removed, the new ones added, a few
+    edits of the playlists service (versioned, in its change log, seen by subscribers)."""
     while True:
         items = playlists.get_playlist(playlist_id, user_id, limit=100, offset=0)["tracks"]["items"]
         if not items:
             break
-        for item in items:
-            playlists.remove_track(playlist_id, user_id, item["itemId"], None)
+        for start in range(0, len(items), playlists.MAX_SONGS_PER_ADD):
+            chunk = items[start : start + playlists.MAX_SONGS_PER_ADD]
+            playlists.remove_tracks(playlist_id, user_id, [item["itemId"] for item in chunk], None)
     for start in range(0, len(song_ids), playlists.MAX_SONGS_PER_ADD):
         playlists.add_tracks(playlist_id, user_id, song_ids[start : start + playlists.MAX_SONGS_PER_ADD], None, None)
 
