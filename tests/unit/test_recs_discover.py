@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from backbeat.catalog.models import bind_catalog_table, new_song
+from backbeat.errors import InvalidInput, NotFound
 from backbeat.ids import base62_id
 from backbeat.playlists import service as playlists
 from backbeat.playlists.models import bind_playlists_table
@@ -118,6 +119,13 @@ def test_the_playlist_is_made_once_a_week_and_renewed_without_repeats(stack) -> 
     changes = playlists.changes(first.playlist_id, version + 1, 10)
     assert [change["op"]["type"] for change in changes] == ["tracks.removed", "tracks.added"]
     assert len(changes[0]["op"]["itemIds"]) == 30  # subscribers and offline copies see the renewal
+
+    item = renewed["tracks"]["items"][0]["itemId"]
+    with pytest.raises(InvalidInput):
+        playlists.remove_tracks(first.playlist_id, LISTENER, [item, item], None)
+    with pytest.raises(NotFound):  # one unknown item: nothing is removed
+        playlists.remove_tracks(first.playlist_id, LISTENER, [item, base62_id("no", "item")], None)
+    assert playlists.get_playlist(first.playlist_id, LISTENER, limit=1, offset=0)["tracks"]["total"] == 30
 
     playlists.delete_playlist(first.playlist_id, LISTENER, None)  # the listener deleted it: made again
     remade = _generate(recommender, monday + timedelta(days=8))
