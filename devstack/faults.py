@@ -15,6 +15,9 @@ injected so far, and `DELETE` clears it. Faults come in two kinds:
   (the duplicate delivery every at-least-once consumer must absorb), and `crashes` makes the next N
   invocations of a function die half-way through a batch (the first half applied, then the
   invocation fails as a crashed runtime does, so the whole batch is delivered again).
+- **Recommendation source faults**: `recsSourceFailure` makes a share of the calls to a candidate
+  source (`collaborative`, `content`, ..., or `*` for all) fail, so that the circuit breakers and
+  the trending fallback can be seen and measured (`bench/recs_latency.py`).
 
 Faults are drawn from a seeded random generator so that a run can be repeated.
 """
@@ -47,6 +50,7 @@ class FaultPlan(BaseModel):
     kinesisPutFailures: Share = Field(default=0.0, ge=0, le=1)
     recordFailures: dict[str, Share] = Field(default_factory=dict)
     crashes: dict[str, int] = Field(default_factory=dict)
+    recsSourceFailure: dict[str, Share] = Field(default_factory=dict)
     seed: int = 0
 
     def record_failure_share(self, function: str) -> float:
@@ -208,7 +212,26 @@ def _s3_slow_down(start_response: Any) -> list[bytes]:
     return [payload]
 
 
+class InjectedSourceFailure(RuntimeError):
+    """A recommendation candidate source failed because the fault plan said so."""
+
+
+def fail_recs_sources(faults: Faults) -> None:
+    """Serving asks `backbeat.recs.breaker.source_fault` before calling each source; this one fails
+    the share of calls the plan gives that source (or `*`)."""
+    from backbeat.recs import breaker
+
+    def fault(source: str) -> None:
+        shares = faults.plan.recsSourceFailure
+        share = max(shares.get(source, 0.0), shares.get("*", 0.0))
+        if faults.roll(min(1.0, max(0.0, share)), f"recsSourceFailure:{source}"):
+            raise InjectedSourceFailure(f"{source}: injected failure")
+
+    breaker.source_fault = fault
+
+
 FAULTS = Faults()
+fail_recs_sources(FAULTS)
 
 
 def routes(faults: Faults = FAULTS) -> list[tuple[str, str, Callable[..., Any]]]:

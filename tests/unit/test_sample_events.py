@@ -60,6 +60,9 @@ EXPECTED_STATUS: dict[str, set[int]] = {
     "licenses_public_key": {200},
     "artist_analytics_get": {404},  # an operator asks for an artist the empty catalog does not have
     "artist_analytics_statements": {403},  # a listener not linked to the artist
+    "recommendations_seeded": {404},
+    "recommendations_home_feed": {200},
+    "recommendations_discover_weekly": {200},
 }
 
 

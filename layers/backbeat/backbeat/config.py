@@ -226,3 +226,28 @@ class ArtistAnalyticsSettings(CatalogSettings):
     lake_query_engine: str = "athena"
     statement_link_seconds: int = 900
     royalties_currency: str = "USD"
+
+
+class RecsServingSettings(CatalogSettings, PlaysTableSettings):
+    """Recommendations at request time and Discover Weekly (docs/decisions.md, 37): the tables the
+    listener's history, taste, trending and playlists come from; the source weights; the deadline
+    every candidate source answers under; how old a model may be before serving falls back to
+    trending; the share of listeners the challenger model gets when the registry holds one."""
+
+    counters_table: str
+    taste_table: str
+    playlists_table: str
+    discover_weekly_table: str
+    recs_weights: str = "collaborative=40,content=30,tags=15,trending=10,exploration=5"
+    recs_source_timeout_ms: int = 150
+    recs_model_max_age_days: float = 14.0
+    recs_challenger_share: float = 0.5
+
+
+class DiscoverWeeklyListenersSettings(LakeAggregatesSettings):
+    """The Monday job's first step: listeners with a play in the last `active_days` (from the event
+    lake), in batches of `batch_size`, written to `manifests_bucket` for the distributed map."""
+
+    manifests_bucket: str
+    active_days: int = 28
+    batch_size: int = 25

@@ -6,6 +6,9 @@ a line with --json). Against the local devstack DuckDB runs it over the lake's P
 views `events` and `plays` (and the raw tables `events_raw`, `plays_raw`, the daily aggregates
 `daily_song`, `daily_artist`): see backbeat/analytics/sql/views.sql.
 
+`backbeat analytics variants [--days N]`: the recommendation A/B report, per variant (the model arm
+the playback events' context carried): plays, listeners, listening minutes, skip rate.
+
 `backbeat analytics aggregate [--day YYYY-MM-DD]`: run the daily aggregates state machine for a day
 (yesterday by default, as the schedule does) and wait for it.
 """
@@ -37,6 +40,10 @@ def register(groups: Any) -> None:
     aggregate.add_argument("--day", help="YYYY-MM-DD (default: yesterday, UTC, as the schedule does)")
     aggregate.add_argument("--timeout", type=float, default=900, help="seconds to wait (default 900)")
     aggregate.set_defaults(run=_aggregate)
+    variants = analytics.add_parser("variants", help="plays, listening time and skip rate per recommendation variant")
+    variants.add_argument("--days", type=int, default=28, help="how many days back (default 28)")
+    variants.add_argument("--json", action="store_true", help="one JSON object a line instead of a table")
+    variants.set_defaults(run=_variants)
 
 
 def lake_engine(stack: str | None) -> LakeEngine:
@@ -98,6 +105,24 @@ def _sql(args: argparse.Namespace) -> str:
         result = engine.query(with_views(args.query))
     finally:
         engine.close()
+    return format_json_lines(result) if args.json else format_table(result)
+
+
+def _variants(args: argparse.Namespace) -> str:
+    """The A/B report: each recommendation variant's plays, listeners, listening time, skip rate."""
+    from datetime import UTC, timedelta
+
+    from backbeat.analytics.queries import with_views
+    from backbeat.recs.variants import variant_report_sql
+
+    since = (datetime.now(UTC) - timedelta(days=args.days)).date().isoformat()
+    engine = lake_engine(args.stack)
+    try:
+        result = engine.query(with_views(variant_report_sql(since)))
+    finally:
+        engine.close()
+    if not result.rows:
+        return f"no plays carry a recommendation variant since {since} (no challenger, or none played yet)"
     return format_json_lines(result) if args.json else format_table(result)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import BackbeatError
-from backbeat_ops import analytics_cli, artists_cli
+from backbeat_ops import analytics_cli, artists_cli, discover_cli
 from backbeat_ops.plays_cli import register as register_plays
 
 STATE_FILE = Path(".devstack") / "state.json"
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_plays(groups)
     analytics_cli.register(groups)
     artists_cli.register(groups)
+    discover_cli.register(groups)
     return parser
 
 

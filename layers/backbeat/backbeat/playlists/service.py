@@ -64,6 +64,7 @@ __all__ = [
     "my_playlists",
     "remove_collaborator",
     "remove_track",
+    "remove_tracks",
     "snapshot_id",
     "update_details",
 ]
@@ -178,6 +179,29 @@ def remove_track(playlist_id: str, user_id: str, item_id: str, if_version: int |
         plan.writes.append(
             lambda t: t.delete(TrackItem(pk=playlist.pk, sk=item_key(item_id)), condition=TrackItem.sk.exists())
         )
+        return plan
+
+    return edit(playlist_id, user_id, if_version, check_edit, build)
+
+
+def remove_tracks(playlist_id: str, user_id: str, item_ids: list[str], if_version: int | None) -> dict[str, Any]:
+    """Several items removed in one edit: one version, one `tracks.removed` entry naming them all
+    (what Discover Weekly's renewal asks, instead of one edit per song)."""
+    if not 1 <= len(item_ids) <= MAX_SONGS_PER_ADD:
+        raise InvalidInput(f"itemIds: 1 to {MAX_SONGS_PER_ADD} items at a time", "itemIds")
+    if len(set(item_ids)) != len(item_ids):
+        raise InvalidInput("itemIds: name each item once", "itemIds")
+
+    def build(playlist: PlaylistItem) -> Plan:
+        keys = [(playlist.pk, item_key(item_id)) for item_id in dict.fromkeys(item_ids) if is_valid_id(item_id)]
+        found = {track.sk for track in TrackItem.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk"])}
+        missing = [item_id for item_id in item_ids if item_key(item_id) not in found]
+        if missing:
+            raise NotFound(f"item {missing[0]!r} not found in this playlist")
+        plan = Plan(op={"type": "tracks.removed", "itemIds": list(item_ids)}, track_delta=-len(item_ids))
+        for item_id in item_ids:
+            track = TrackItem(pk=playlist.pk, sk=item_key(item_id))
+            plan.writes.append(lambda t, track=track: t.delete(track, condition=TrackItem.sk.exists()))
         return plan
 
     return edit(playlist_id, user_id, if_version, check_edit, build)

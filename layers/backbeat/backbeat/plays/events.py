@@ -28,6 +28,9 @@ class PlaybackContext(BaseModel):
 
     type: ContextType
     id: str | None = Field(default=None, min_length=1, max_length=64)
+    # The recommendation model arm the song was recommended under (`variant.name` of the
+    # recommendations answer, e.g. "challenger:2026-11-30"): the A/B report groups plays by it.
+    variant: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:._~-]+$")
 
 
 class PlaybackEvent(BaseModel):

@@ -1,0 +1,327 @@
+"""What serving reads, wired to the deployed stack: the promoted (and challenger) model, the candidate
+generators, the listener's plays and taste, the trending chart, the catalog.
+
+The model and the generators come from the training side (`backbeat.recs.artefacts`,
+`backbeat.recs.generators.*`). They are imported when first needed and any failure to load them
+reads as "no model" — which serving answers with the trending fallback — so a missing or broken
+artefact can slow nothing and break nothing. Everything is cached per execution environment: the
+model for `model_refresh_seconds`, the trending chart for a minute (refreshed in the background),
+the catalog's popular songs for ten minutes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from backbeat.aws import client
+from backbeat.catalog.models import META, SONG_PREFIX, ArtistItem, SongItem, artist_key, bind_catalog_table
+from backbeat.catalog.service import song_facts, song_views
+from backbeat.config import RecsServingSettings
+from backbeat.errors import NotFound
+from backbeat.observability import logger
+from backbeat.plain import from_image
+from backbeat.playlists.models import bind_playlists_table
+from backbeat.plays.counter_store import bind_counters_table
+from backbeat.plays.history import BY_STARTED_AT
+from backbeat.plays.records import PLAY_PREFIX, iso_ms
+from backbeat.plays.taste import bind_taste_table, load_profile
+from backbeat.plays.trending import trending as trending_chart
+from backbeat.recs.blend import parse_weights
+from backbeat.recs.serving import ListenerHistory, Recommender, Seeds, SongTraits, is_stale
+from backbeat.recs.types import SOURCES, Candidate, Generator, ListenerContext, Source
+from backbeat.recs.variants import Split
+
+FRESHNESS_DAYS = 30
+MAX_HISTORY = 1000  # plays read per request at most (newest first)
+RECENT = 50
+TRENDING_SECONDS = 60.0
+POPULAR_SECONDS = 600.0
+POPULAR_SCAN = 1000  # catalog items one popularity sample reads
+VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
+MAX_VIEWS = 50_000
+
+
+class _Timed:
+    """A value computed at most once per `seconds`; a stale value is served while a fresh one is
+    computed in the background, so only the very first reader of an environment waits."""
+
+    def __init__(self, compute: Callable[[], Any], seconds: float, pool: ThreadPoolExecutor) -> None:
+        self._compute, self._seconds, self._pool = compute, seconds, pool
+        self._value: Any = None
+        self._expires = 0.0
+        self._refresh: Future[Any] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, wait_seconds: float) -> Any:
+        with self._lock:
+            if time.monotonic() < self._expires:
+                return self._value
+            if self._refresh is None or self._refresh.done():
+                self._refresh = self._pool.submit(self._update)
+            refresh, value, known = self._refresh, self._value, self._expires > 0
+        if known:
+            return value
+        try:
+            refresh.result(timeout=wait_seconds)
+        except TimeoutError:
+            return None  # the caller falls back; the refresh carries on in the background
+        except Exception:
+            logger.exception("a recommendation cache could not be refreshed")
+            return None
+        return self._value
+
+    def prefetch(self) -> None:
+        """Start computing now (at cold start), so the first request finds the value ready."""
+        with self._lock:
+            if self._refresh is None:
+                self._refresh = self._pool.submit(self._update)
+
+    def _update(self) -> None:
+        value = self._compute()
+        with self._lock:
+            self._value, self._expires = value, time.monotonic() + self._seconds
+
+
+def plays_since(table: str, user_id: str, since: datetime, limit: int = MAX_HISTORY) -> list[dict[str, Any]]:
+    """The listener's play records started at or after `since`, newest first (the byStartedAt index)."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": BY_STARTED_AT,
+        "KeyConditionExpression": "userId = :user AND startedAt >= :since",
+        "ExpressionAttributeValues": {":user": {"S": user_id}, ":since": {"S": iso_ms(since)}},
+        "ProjectionExpression": "songId, startedAt",
+        "ScanIndexForward": False,
+    }
+    records: list[dict[str, Any]] = []
+    while len(records) < limit:
+        answer = client("dynamodb").query(**request, Limit=limit - len(records))
+        records += [from_image(item) for item in answer.get("Items", [])]
+        if "LastEvaluatedKey" not in answer:
+            break
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return records
+
+
+def popular_songs(limit: int) -> list[str]:
+    """The most popular songs of a sample of the catalog (one bounded Scan): what the fallback
+    answers while nothing is trending yet (a new stack)."""
+    answer = client("dynamodb").scan(
+        TableName=SongItem.Meta.table_name,
+        FilterExpression="begins_with(pk, :song) AND sk = :meta",
+        ExpressionAttributeValues={":song": {"S": SONG_PREFIX}, ":meta": {"S": META}},
+        ProjectionExpression="id, popularity",
+        Limit=POPULAR_SCAN,
+    )
+    items = [from_image(item) for item in answer.get("Items", [])]
+    items.sort(key=lambda item: (-float(item.get("popularity") or 0), item["id"]))
+    return [item["id"] for item in items[:limit]]
+
+
+class _GeneratorAdapter:
+    """A generator module's `candidates` function (or object), as the `Generator` protocol."""
+
+    def __init__(self, source: Source, candidates: Callable[..., list[Candidate]]) -> None:
+        self.source = source
+        self._candidates = candidates
+
+    def candidates(self, context: ListenerContext, model: object | None, limit: int) -> list[Candidate]:
+        return list(self._candidates(context, model, limit))
+
+
+def load_generators() -> dict[Source, Generator]:
+    """Every generator module the layer has: `backbeat.recs.generators.<source>` exposing
+    `candidates(context, model, limit)` itself or on an object with a `source` of that name."""
+    found: dict[Source, Generator] = {}
+    for source in SOURCES:
+        try:
+            module = importlib.import_module(f"backbeat.recs.generators.{source}")
+        except ImportError:
+            continue
+        if callable(getattr(module, "candidates", None)):
+            found[source] = _GeneratorAdapter(source, module.candidates)
+            continue
+        for value in vars(module).values():
+            if getattr(value, "source", None) == source and callable(getattr(value, "candidates", None)):
+                found[source] = _GeneratorAdapter(source, value.candidates)
+                break
+    return found
+
+
+def _load_model(loader: str) -> Any | None:
+    """`backbeat.recs.artefacts.<loader>()`, or None when there is no such model (or it cannot load)."""
+    try:
+        artefacts = importlib.import_module("backbeat.recs.artefacts")
+    except ImportError:
+        return None  # a layer without the training side: serving answers with the fallback
+    try:
+        load = getattr(artefacts, loader, None)
+        return load() if callable(load) else None
+    except Exception:  # a broken artefact must read as "no model": the fallback answers
+        logger.exception("recommendation model could not be loaded", extra={"loader": loader})
+        return None
+
+
+def trained_at(model: Any) -> Any:
+    for name in ("trained_at", "created_at", "published_at"):
+        value = getattr(model, name, None)
+        if value:
+            return value
+    return None
+
+
+class LiveBackend:
+    def __init__(
+        self,
+        plays_table: str,
+        model_max_age: timedelta = timedelta(days=14),
+        model_refresh_seconds: float = 300.0,
+        challenger_share: float = 0.5,
+        fallback_wait_seconds: float = 5.0,
+    ) -> None:
+        self.plays_table = plays_table
+        self.model_max_age = model_max_age
+        self.challenger_share = challenger_share
+        self.fallback_wait_seconds = fallback_wait_seconds
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-cache")
+        self._split = _Timed(self._load_split, model_refresh_seconds, self._pool)
+        self._generators = _Timed(load_generators, model_refresh_seconds, self._pool)
+        self._views: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._views_lock = threading.Lock()
+        self._trending = _Timed(
+            lambda: self._with_views([t.song_id for t in trending_chart(100)]), TRENDING_SECONDS, self._pool
+        )
+        self._popular = _Timed(lambda: self._with_views(popular_songs(200)), POPULAR_SECONDS, self._pool)
+        for cache in (self._split, self._generators, self._trending, self._popular):
+            cache.prefetch()
+
+    def _trending_songs(self) -> list[str]:
+        return self._with_views([trend.song_id for trend in trending_chart(100)])
+
+    def _with_views(self, song_ids: list[str]) -> list[str]:
+        """The fallback's songs, their views fetched with them: the fallback then reads no catalog."""
+        self.views(song_ids)
+        return song_ids
+
+    def views(self, song_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Songs' views as GET /songs/{id} answers them, from this environment's cache when fresh."""
+        now = time.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        missing: list[str] = []
+        with self._views_lock:
+            for song_id in dict.fromkeys(song_ids):
+                cached = self._views.get(song_id)
+                if cached is not None and cached[0] > now:
+                    found[song_id] = cached[1]
+                else:
+                    missing.append(song_id)
+        if missing:
+            fetched = song_views(missing)
+            with self._views_lock:
+                if len(self._views) + len(fetched) > MAX_VIEWS:
+                    self._views.clear()
+                self._views.update({song_id: (now + VIEW_SECONDS, view) for song_id, view in fetched.items()})
+            found.update(fetched)
+        return found
+
+    def _load_split(self) -> Split:
+        return Split(_load_model("load_promoted"), _load_model("load_challenger"), self.challenger_share)
+
+    def split(self) -> Split:
+        split: Split | None = self._split.get(wait_seconds=20.0)
+        return split or Split(None)
+
+    def model_is_stale(self, model: Any) -> bool:
+        return is_stale(trained_at(model), self.model_max_age)
+
+    def generators(self) -> Mapping[Source, Generator]:
+        generators: dict[Source, Generator] | None = self._generators.get(wait_seconds=20.0)
+        return generators or {}
+
+    def listener(self, user_id: str) -> ListenerHistory:
+        since = datetime.now(UTC) - timedelta(days=FRESHNESS_DAYS)
+        plays = plays_since(self.plays_table, user_id, since)
+        recent = tuple(dict.fromkeys(str(play["songId"]) for play in plays))[:RECENT]
+        profile = load_profile(user_id)
+        return ListenerHistory(
+            recent_song_ids=recent,
+            heard_song_ids=frozenset(str(play["songId"]) for play in plays),
+            artist_weights=profile.artists,
+            genre_weights=profile.genres,
+        )
+
+    def trending(self, limit: int) -> list[str]:
+        chart: list[str] = self._trending.get(self.fallback_wait_seconds) or []
+        if len(chart) < limit:
+            popular: list[str] = self._popular.get(self.fallback_wait_seconds) or []
+            chart = list(dict.fromkeys([*chart, *popular]))
+        return chart[:limit]
+
+    def traits(self, song_ids: Sequence[str], model: Any | None) -> dict[str, SongTraits]:
+        traits: dict[str, SongTraits] = {}
+        if model is not None:
+            for song_id in song_ids:
+                artist = model.song_artist(song_id)
+                if artist:
+                    genres = tuple(model.song_genres(song_id))
+                    traits[song_id] = SongTraits(artist, model.song_features(song_id), genres)
+        missing = [song_id for song_id in song_ids if song_id not in traits]
+        for song_id, view in self.views(missing).items():
+            traits[song_id] = SongTraits(view["artist"]["id"], view["audioFeatures"], tuple(view["genres"]))
+        return traits
+
+    def check_seeds(self, seeds: Seeds, model: Any | None) -> None:
+        """Unknown seeds are 404s: tracks and artists must be in the catalog, genres in the model."""
+        known_songs = song_facts(seeds.song_ids) if seeds.song_ids else {}
+        for song_id in seeds.song_ids:
+            if song_id not in known_songs:
+                raise NotFound(f"seed track:{song_id} not found")
+        if seeds.artist_ids:
+            keys = [(artist_key(artist_id), META) for artist_id in seeds.artist_ids]
+            known_artists = {artist.id for artist in ArtistItem.batch_get(keys)}
+            for artist_id in seeds.artist_ids:
+                if artist_id not in known_artists:
+                    raise NotFound(f"seed artist:{artist_id} not found")
+        if model is not None:
+            for genre in seeds.genres:
+                if not list(model.genre_songs(genre, 1)):
+                    raise NotFound(f"seed genre:{genre} not found")
+
+
+def songs_played(table: str, user_id: str) -> set[str]:
+    """Every song the plays table holds a play of for the listener (its whole retention)."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "userId = :user AND begins_with(sk, :play)",
+        "ExpressionAttributeValues": {":user": {"S": user_id}, ":play": {"S": PLAY_PREFIX}},
+        "ProjectionExpression": "songId",
+    }
+    songs: set[str] = set()
+    while True:
+        answer = client("dynamodb").query(**request)
+        songs.update(item["songId"]["S"] for item in answer.get("Items", []) if "songId" in item)
+        if "LastEvaluatedKey" not in answer:
+            return songs
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def recommender_for(settings: RecsServingSettings) -> tuple[Recommender, LiveBackend]:
+    """The recommender a function serves with, its tables bound (called once at cold start)."""
+    bind_catalog_table(settings.catalog_table)
+    bind_counters_table(settings.counters_table)
+    bind_taste_table(settings.taste_table)
+    bind_playlists_table(settings.playlists_table)
+    backend = LiveBackend(
+        settings.plays_table,
+        model_max_age=timedelta(days=settings.recs_model_max_age_days),
+        challenger_share=settings.recs_challenger_share,
+    )
+    recommender = Recommender(
+        backend, parse_weights(settings.recs_weights), source_timeout_seconds=settings.recs_source_timeout_ms / 1000
+    )
+    return recommender, backend
