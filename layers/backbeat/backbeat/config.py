@@ -167,3 +167,10 @@ class LakeAggregatesSettings(Settings):
     lake_database: str
     lake_workgroup: str
     lake_query_engine: str = "athena"
+
+
+class RecsModelSettings(Settings):
+    """Where trained recommendation models live: their artefacts (S3) and the registry (DynamoDB)."""
+
+    recs_models_bucket: str
+    recs_registry_table: str
