@@ -23,6 +23,7 @@ from typing import Any
 from backbeat.errors import BackbeatError
 from backbeat_ops import analytics_cli
 from backbeat_ops.plays_cli import register as register_plays
+from backbeat_ops.recs_cli import register as register_recs
 
 STATE_FILE = Path(".devstack") / "state.json"
 
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(run=_ingest)
     register_plays(groups)
     analytics_cli.register(groups)
+    register_recs(groups)
     return parser
 
 
