@@ -7,6 +7,8 @@ Files of a version (format 1):
 - `arrays.npz`: `item_factors` (songs x k, zero rows for songs the collaborative model never saw),
   `features` (songs x F, raw audio features), `content` (songs x F, standardised), `artist_vectors`
   (artists x d, unit rows, zero for artists with no tags);
+  and the item model's neighbour lists in CSR form over song rows (`neighbour_indptr`,
+  `neighbour_rows`, `neighbour_weights`: what listening to a song points to, strongest first);
 - `collaborative.voy`, `content.voy`, `artists.voy`: the ANN indexes over those rows (`backbeat.recs.ann`).
 
 Serving calls `load_promoted()`: the promoted version (the registry's pointer, `backbeat.recs.registry`),
@@ -88,11 +90,13 @@ class SongCatalog:
 
 @dataclass
 class FoldIn:
-    """How the collaborative model turns a listener's plays into a user vector (implicit ALS):
-    confidence = 1 + alpha * log1p(plays), solved against the item factors' Gram matrix."""
+    """How the collaborative model turns a listener's plays into a user vector: implicit ALS's own
+    user step (confidence = alpha * log(1 + full plays), as training weighted them) against the
+    fixed item factors; `als_share` is ALS's part in the blend with the item neighbours."""
 
     alpha: float
     regularization: float
+    als_share: float = 1.0
 
 
 class RecsModel:
@@ -107,6 +111,7 @@ class RecsModel:
         content: np.ndarray,
         artist_vectors: np.ndarray,
         fold_in: FoldIn,
+        neighbours: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
         indexes: Mapping[str, AnnIndex] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
@@ -117,6 +122,12 @@ class RecsModel:
         self.content = np.asarray(content, dtype=np.float32)
         self.artist_vectors = np.asarray(artist_vectors, dtype=np.float32)
         self.fold_in = fold_in
+        songs = len(catalog.song_ids)
+        empty = (np.zeros(songs + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        indptr, rows, weights = neighbours if neighbours is not None else empty
+        self.neighbour_indptr = np.asarray(indptr, dtype=np.int64)
+        self.neighbour_rows = np.asarray(rows, dtype=np.int32)
+        self.neighbour_weights = np.asarray(weights, dtype=np.float32)
         self.metadata = dict(metadata or {})
         self.song_index = {song_id: row for row, song_id in enumerate(catalog.song_ids)}
         self.artist_index = {artist_id: row for row, artist_id in enumerate(catalog.artists)}
@@ -189,12 +200,29 @@ class RecsModel:
         if not rows:
             return None
         counts = np.asarray([plays[self.catalog.song_ids[row]] for row in rows], dtype=np.float32)
-        confidence = 1.0 + self.fold_in.alpha * np.log1p(np.maximum(counts, 0.0))
+        confidence = self.fold_in.alpha * np.log1p(np.maximum(counts, 0.0))
         factors = self.item_factors[rows]
         k = factors.shape[1]
         left = self.gram + (factors.T * (confidence - 1.0)) @ factors + self.fold_in.regularization * np.eye(k)
         right = factors.T @ confidence
         return np.asarray(np.linalg.solve(left, right), dtype=np.float32)
+
+    def neighbour_scores(self, plays: Mapping[str, float]) -> dict[str, float]:
+        """The item model's scores: each played song's neighbours weighted by log(1 + plays),
+        scaled to the listener's most played song (as training scored them)."""
+        played = [(row, plays[song]) for song in plays if (row := self.song_index.get(song)) is not None]
+        if not played:
+            return {}
+        top = max(np.log1p(max(count, 0.0)) for _, count in played) or 1.0
+        scores: dict[int, float] = {}
+        for row, count in played:
+            weight = float(np.log1p(max(count, 0.0)) / top)
+            start, end = self.neighbour_indptr[row], self.neighbour_indptr[row + 1]
+            for neighbour, strength in zip(
+                self.neighbour_rows[start:end], self.neighbour_weights[start:end], strict=True
+            ):
+                scores[int(neighbour)] = scores.get(int(neighbour), 0.0) + weight * float(strength)
+        return {self.catalog.song_ids[row]: score for row, score in scores.items()}
 
     def content_profile(self, song_ids: Sequence[str]) -> np.ndarray | None:
         """The mean standardised audio features of the songs the model knows."""
@@ -222,7 +250,11 @@ class RecsModel:
             "artists": len(self.catalog.artists),
             "factors": int(self.item_factors.shape[1]),
             "trainedSongs": len(self.trained_rows),
-            "foldIn": {"alpha": self.fold_in.alpha, "regularization": self.fold_in.regularization},
+            "foldIn": {
+                "alpha": self.fold_in.alpha,
+                "regularization": self.fold_in.regularization,
+                "als_share": self.fold_in.als_share,
+            },
             "features": list(FEATURE_NAMES),
             "metadata": self.metadata,
         }
@@ -234,6 +266,9 @@ class RecsModel:
             features=self.features,
             content=self.content,
             artist_vectors=self.artist_vectors,
+            neighbour_indptr=self.neighbour_indptr,
+            neighbour_rows=self.neighbour_rows,
+            neighbour_weights=self.neighbour_weights,
         )
         for name, filename in INDEX_FILES.items():
             self.indexes[name].save(directory / filename)
@@ -260,6 +295,7 @@ class RecsModel:
             content=loaded["content"],
             artist_vectors=loaded["artist_vectors"],
             fold_in=FoldIn(**manifest["foldIn"]),
+            neighbours=(loaded["neighbour_indptr"], loaded["neighbour_rows"], loaded["neighbour_weights"]),
             indexes=indexes,
             metadata=manifest.get("metadata", {}),
         )
