@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -43,8 +44,10 @@ def audio_features(songs: Sequence[Song]) -> tuple[np.ndarray, np.ndarray]:
             value = song.audio_features.get(key)
             if value is not None:
                 raw[row, column] = float(value)
-    mean = np.nanmean(raw, axis=0) if len(songs) else np.zeros(len(FEATURE_NAMES))
-    spread = np.nanstd(raw, axis=0) if len(songs) else np.ones(len(FEATURE_NAMES))
+    with warnings.catch_warnings():  # a feature no song has: its mean is NaN, replaced by 0 below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(raw, axis=0) if len(songs) else np.zeros(len(FEATURE_NAMES))
+        spread = np.nanstd(raw, axis=0) if len(songs) else np.ones(len(FEATURE_NAMES))
     mean = np.nan_to_num(mean)
     spread = np.where(np.nan_to_num(spread) > 0, np.nan_to_num(spread), 1.0)
     standardised = np.nan_to_num((raw - mean) / spread)
