@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -26,30 +26,11 @@ from backbeat_recs.training import TrainingSettings, build_model, train
 
 logger = logging.getLogger(__name__)
 
-WINDOW_DAYS = 90
 SLICE_FRACTION = 0.1
 K = 10
 # "not worse": the candidate's NDCG@10 on the slice may trail the promoted model's by this much
 # (the slice's own noise at demo sizes); 0 would let sampling noise block every promotion.
 PROMOTION_TOLERANCE = 0.005
-
-# One row per listener and song: listening time in full-play equivalents (a play counts its share of
-# the song, at most 1), bot-flagged plays left out; the window is on the partition column dt.
-EXPORT_SQL = """
-SELECT userId AS user_id, songId AS song_id,
-       SUM(LEAST(CAST(playedMs AS DOUBLE) / GREATEST(COALESCE(durationMs, 180000), 1), 1.0)) AS weight,
-       MIN(startedAt) AS first_played, MAX(startedAt) AS last_played
-FROM plays
-WHERE dt >= '{since}' AND playedMs > 0 AND (reason IS NULL OR reason NOT LIKE 'bot:%')
-GROUP BY userId, songId
-"""
-
-
-def export_sql(now: datetime, window_days: int = WINDOW_DAYS) -> str:
-    from backbeat.analytics.queries import with_views
-
-    since = (now - timedelta(days=window_days)).date().isoformat()
-    return with_views(EXPORT_SQL.replace("{since}", since))
 
 
 @dataclass

@@ -46,7 +46,9 @@ def scenes(
     raw = centres[scene_of_song] + rng.normal(0.0, 0.3, size=(song_count, len(FEATURE_NAMES)))
     content = (raw - raw.mean(axis=0)) / raw.std(axis=0)
     tag_centres = rng.normal(0.0, 1.0, size=(clusters, 16))
-    vectors = np.asarray([tag_centres[int(a.split("-")[1])] for a in artists]) + rng.normal(0.0, 0.2, (len(artists), 16))
+    vectors = np.asarray([tag_centres[int(a.split("-")[1])] for a in artists]) + rng.normal(
+        0.0, 0.2, (len(artists), 16)
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     # popularity inside a scene falls off with the song's position (a few hits, a long tail)
     appeal = 1.0 / (1.0 + np.arange(songs_per_cluster)) ** 0.8
