@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from backbeat_recs.pipeline import ExportedPlays, run_training
-from backbeat_recs.synthetic import Scenes, scenes
-from backbeat_recs.training import TrainingSettings, build_model, train
 
 from backbeat.aws import client
 from backbeat.recs import artefacts, registry
 from backbeat.recs.artefacts import RecsModel
+from backbeat_recs.pipeline import ExportedPlays, run_training
+from backbeat_recs.synthetic import Scenes, scenes
+from backbeat_recs.training import TrainingSettings, build_model, train
 from devstack.stack import Deployment
 
 SMALL = TrainingSettings(factors=16, iterations=8, item_model_lambda=20.0)
@@ -173,3 +173,44 @@ def test_the_workflow_steps_export_train_and_promote(aws: Deployment, data: Scen
     promoted = load_function("recs_train_promote", aws).lambda_handler({"run": "w1"}, context)
     assert promoted["promoted"] == trained["version"]
     assert registry.promoted_version(table) == trained["version"]
+
+
+def test_the_export_weighs_listening_time_per_listener_and_song() -> None:
+    """The export's SQL over the lake's plays view (DuckDB, as the devstack runs it): each play counts
+    its share of the song (at most 1), the latest version of a play only, bot plays and plays
+    outside the window left out."""
+    import duckdb
+
+    from backbeat.recs.export import export_sql
+
+    columns = (
+        "playid, userid, songid, artistid, genres, tier, country, deviceid, devicetype, contexttype, contextid, "
+        "startedat, lasteventat, receivedat, playedms, durationms, bitratekbps, ended, billable, reason, events, "
+        "version, dt"
+    )
+    plays = [
+        # play, user, song, played ms, duration ms, reason, version, day
+        ("p1", "u1", "s1", 180_000, 180_000, "billable", 2, "2026-11-20"),
+        ("p1", "u1", "s1", 40_000, 180_000, "billable", 1, "2026-11-20"),  # an older version of p1
+        ("p2", "u1", "s1", 90_000, 180_000, "billable", 1, "2026-11-21"),
+        ("p3", "u1", "s2", 600_000, 200_000, "billable", 1, "2026-11-22"),  # repeats count once per play
+        ("p4", "u2", "s1", 20_000, 200_000, "short", 1, "2026-11-22"),
+        ("p5", "u2", "s2", 200_000, 200_000, "bot:rate", 1, "2026-11-22"),
+        ("p6", "u2", "s3", 200_000, 200_000, "billable", 1, "2026-06-01"),  # before the 90-day window
+    ]
+    connection = duckdb.connect()
+    connection.execute(
+        "CREATE TABLE plays_raw (playid VARCHAR, userid VARCHAR, songid VARCHAR, artistid VARCHAR, genres VARCHAR[],"
+        " tier VARCHAR, country VARCHAR, deviceid VARCHAR, devicetype VARCHAR, contexttype VARCHAR,"
+        " contextid VARCHAR, startedat VARCHAR, lasteventat VARCHAR, receivedat VARCHAR, playedms BIGINT,"
+        " durationms BIGINT, bitratekbps INTEGER, ended VARCHAR, billable BOOLEAN, reason VARCHAR, events INTEGER,"
+        " version INTEGER, dt VARCHAR)"
+    )
+    for play, user, song, played, duration, reason, version, day in plays:
+        started = f"{day}T10:00:00.000Z"
+        row = (play, user, song, "a", [], "free", "SE", "d", "web", None, None, started, started, started)
+        row += (played, duration, 160, "completed", reason == "billable", reason, 1, version, day)
+        connection.execute(f"INSERT INTO plays_raw ({columns}) VALUES ({', '.join('?' * len(row))})", row)
+    result = connection.execute(export_sql(datetime(2026, 11, 30, 22, tzinfo=UTC))).fetchall()
+    weights = {(user, song): round(weight, 3) for user, song, weight, _, _ in result}
+    assert weights == {("u1", "s1"): 1.5, ("u1", "s2"): 1.0, ("u2", "s1"): 0.1}

@@ -117,17 +117,20 @@ class Als:
 
     def fit(self, train: sp.csr_matrix) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
-        model = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            random_state=self.seed,
-            num_threads=THREADS,
-            calculate_training_loss=False,
-        )
-        model.fit(weighted(train, self.weighting, self.bm25_b), show_progress=False)
+        # implicit parallelises over users itself; BLAS threads inside each solve only contend
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=THREADS,
+                calculate_training_loss=False,
+            )
+            model.fit(weighted(train, self.weighting, self.bm25_b), show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
 
