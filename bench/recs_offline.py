@@ -20,10 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "packages" / "recs"), str(ROOT / "packages" / "ops")]
 
+from backbeat_ops.lastfm import DEFAULT_LASTFM_DIR  # noqa: E402
 from backbeat_recs.data import Interactions  # noqa: E402
 from backbeat_recs.evaluation import evaluate  # noqa: E402
-
-from backbeat_ops.lastfm import DEFAULT_LASTFM_DIR  # noqa: E402
 
 
 def lastfm_plays(directory: Path, users: int | None) -> Interactions:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from backbeat_recs.synthetic import Scenes, scenes
-from backbeat_recs.training import TrainingSettings, build_model, train
 
 from backbeat.recs.artefacts import RecsModel
 from backbeat.recs.generators import CollaborativeGenerator
 from backbeat.recs.types import ListenerContext
+from backbeat_recs.synthetic import Scenes, scenes
+from backbeat_recs.training import TrainingSettings, build_model, train
 
 
 @pytest.fixture(scope="module")

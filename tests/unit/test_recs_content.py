@@ -7,12 +7,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from backbeat_recs.features import audio_features
-from backbeat_recs.synthetic import Scenes, scenes
 
 from backbeat.recs.artefacts import FoldIn, RecsModel, SongCatalog
 from backbeat.recs.generators import ContentGenerator
 from backbeat.recs.types import ListenerContext
+from backbeat_recs.features import audio_features
+from backbeat_recs.synthetic import Scenes, scenes
 
 
 @pytest.fixture(scope="module")

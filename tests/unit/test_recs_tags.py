@@ -7,11 +7,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from backbeat_recs.features import tag_vectors
 
 from backbeat.recs.artefacts import FoldIn, RecsModel, SongCatalog
 from backbeat.recs.generators import TagsGenerator
 from backbeat.recs.types import ListenerContext
+from backbeat_recs.features import tag_vectors
 
 
 def tagged_model() -> RecsModel:
