@@ -1,9 +1,9 @@
 """`backbeat recs evaluate --interactions FILE.csv [--seed N] [--json]`: MostPop, EASE, plain ALS and
 ours on a held-out split of any `user,item,weight` CSV (`backbeat_recs.evaluation`).
 
-`backbeat recs train [--stack NAME]`: run the weekly training now against the devstack (or a
-deployed stack): export the lake's plays, train, evaluate against the promoted model, publish and
-promote if not worse (`backbeat_recs.pipeline`)."""
+`backbeat [--stack NAME] recs train`: run the weekly training workflow now against the devstack (or a
+deployed stack) and wait for it: export the lake's plays, train, compare with the promoted model,
+publish and promote if not worse (`RecommendationsStateMachine`)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def register(groups: Any) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="the split's seed (default 0)")
     evaluate.add_argument("--json", action="store_true", help="one JSON object per model")
     evaluate.set_defaults(run=_evaluate)
-    train = recs.add_parser("train", help="train, evaluate and publish a model now (the weekly workflow's work)")
-    train.add_argument("--no-promote", action="store_true", help="publish and register, but do not promote")
+    train = recs.add_parser("train", help="run the weekly training workflow now and wait for it")
+    train.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
     train.set_defaults(run=_train)
 
 
@@ -50,8 +50,28 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(evaluation.table())
 
 
-def _train(args: argparse.Namespace) -> None:
-    from backbeat_recs.pipeline import run_training_from_environment
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    """The execution's output: the export, the training's metrics and what was promoted."""
+    import time
 
-    outcome = run_training_from_environment(promote=not args.no_promote)
-    print(json.dumps(outcome, indent=2, sort_keys=True))
+    from backbeat.aws import client
+    from backbeat_ops.cli import stack_outputs
+
+    outputs = stack_outputs(args.stack)
+    functions = client("stepfunctions")
+    started = functions.start_execution(
+        stateMachineArn=outputs["RecommendationsStateMachineArn"], name=f"cli-{int(time.time())}", input="{}"
+    )
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        described = functions.describe_execution(executionArn=started["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(2)
+    else:
+        raise SystemExit(f"backbeat recs train: still running after {args.timeout:.0f} s: {started['executionArn']}")
+    if described["status"] != "SUCCEEDED":
+        raise SystemExit(
+            f"backbeat recs train: the workflow {described['status'].lower()}: {described.get('cause', '')}"
+        )
+    return dict(json.loads(described.get("output") or "{}"))
