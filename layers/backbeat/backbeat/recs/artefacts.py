@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -352,7 +353,12 @@ def load_promoted(now: float | None = None) -> RecsModel | None:
             if version is None:
                 _cache.model = None
             elif _cache.model is None or _cache.model.version != version:
-                _cache.model = download(settings.recs_models_bucket, version, client("s3"))
+                scratch = Path(tempfile.mkdtemp(prefix="recs-model-"))
+                try:
+                    model = download(settings.recs_models_bucket, version, client("s3"), scratch)
+                finally:  # the model is in memory (indexes included): its files are not needed
+                    shutil.rmtree(scratch, ignore_errors=True)
+                _cache.model = model
         except Exception:  # a broken artefact must not break serving: keep what we had
             logger.exception("could not load the promoted recommendation model")
         return _cache.model
