@@ -58,7 +58,9 @@ class AnnIndex:
         size = len(self)
         if size == 0 or k <= 0:
             return []
-        wanted = min(size, k + len(excluded))
+        # a listener who heard thousands of songs must not turn one look-up into a scan: fetch a bounded
+        # margin for the exclusions (a shorter answer beats a slow one)
+        wanted = min(size, k + min(len(excluded), 4 * k + 100))
         rows, distances = self.index.query(
             np.asarray(vector, dtype=np.float32), k=wanted, query_ef=max(QUERY_EF, wanted)
         )
