@@ -20,7 +20,7 @@ from backbeat_recs.metrics import Measures, held_out_users, measure
 from backbeat_recs.models import Als, Ease, Hybrid, MostPop, Recommender, top_items
 
 K = 10
-EASE_LAMBDAS = (50.0, 100.0, 250.0)
+EASE_LAMBDAS = (25.0, 50.0, 100.0, 250.0)
 PLAIN_ALS_ALPHAS = (1.0, 10.0, 40.0)
 # ours: ALS on log-scaled plays (a heavy listener's 10,000th play says less than their first)
 OUR_ALS = (
