@@ -22,13 +22,15 @@ from backbeat_recs.models import Als, Ease, Hybrid, MostPop, Recommender, top_it
 K = 10
 EASE_LAMBDAS = (25.0, 50.0, 100.0, 250.0)
 PLAIN_ALS_ALPHAS = (1.0, 10.0, 40.0)
-# ours: ALS on log-scaled plays (a heavy listener's 10,000th play says less than their first)
+# ours: ALS on log-scaled plays (a heavy listener's 10,000th play says less than their first), or on
+# presence with a higher confidence and stronger regularisation: validation picks what measures better
 OUR_ALS = (
-    Als(weighting="log", alpha=10.0, regularization=1.0),
-    Als(weighting="log", alpha=20.0, regularization=1.0),
     Als(weighting="log", alpha=10.0, regularization=1.0, factors=64),
+    Als(weighting="binary", alpha=20.0, regularization=1.0, factors=64),
+    Als(weighting="binary", alpha=10.0, regularization=20.0, factors=200),
 )
-BLEND_SHARES = (0.2, 0.35, 0.5)
+BLEND_SHARES = (0.35, 0.5)
+NEIGHBOURS = 200
 
 
 @dataclass
@@ -105,7 +107,7 @@ def tune(train: sp.csr_matrix, validation: sp.csr_matrix, log: Callable[[str], N
     best_als = max(ours_als, key=lambda pair: pair[0])[1]
     share_scores = {}
     for share in BLEND_SHARES:
-        hybrid = Hybrid(als=best_als, items=fitted[best_lambda], als_share=share)
+        hybrid = Hybrid(als=best_als, items=fitted[best_lambda], neighbours=NEIGHBOURS, als_share=share)
         share_scores[share] = _fit_and_score(hybrid, train, validation)[0].ndcg
         log(f"validation: ours ALS share={share:g} ndcg@10={share_scores[share]:.4f}")
     best_share = max(share_scores, key=lambda share: share_scores[share])
@@ -121,7 +123,8 @@ def our_model(tuning: dict[str, object], seed: int, items: Ease | None = None) -
     als_settings = dict(tuning["ourAls"])  # type: ignore[call-overload]
     als = Als(seed=seed, **als_settings)
     lam = float(tuning["easeLambda"])  # type: ignore[arg-type]
-    return Hybrid(als=als, items=items or Ease(regularization=lam), als_share=float(tuning["alsShare"]))  # type: ignore[arg-type]
+    share = float(tuning["alsShare"])  # type: ignore[arg-type]
+    return Hybrid(als=als, items=items or Ease(regularization=lam), neighbours=NEIGHBOURS, als_share=share)
 
 
 def evaluate(

@@ -92,12 +92,14 @@ class SongCatalog:
 @dataclass
 class FoldIn:
     """How the collaborative model turns a listener's plays into a user vector: implicit ALS's own
-    user step (confidence = alpha * log(1 + full plays), as training weighted them) against the
-    fixed item factors; `als_share` is ALS's part in the blend with the item neighbours."""
+    user step against the fixed item factors, with the confidence training gave a play: alpha *
+    log(1 + full plays) (`weighting` "log") or alpha for any play ("binary"); `als_share` is ALS's
+    part in the blend with the item neighbours."""
 
     alpha: float
     regularization: float
     als_share: float = 1.0
+    weighting: str = "log"
 
 
 class RecsModel:
@@ -201,7 +203,10 @@ class RecsModel:
         if not rows:
             return None
         counts = np.asarray([plays[self.catalog.song_ids[row]] for row in rows], dtype=np.float32)
-        confidence = self.fold_in.alpha * np.log1p(np.maximum(counts, 0.0))
+        if self.fold_in.weighting == "binary":
+            confidence = np.full(len(rows), self.fold_in.alpha, dtype=np.float64)
+        else:
+            confidence = self.fold_in.alpha * np.log1p(np.maximum(counts, 0.0)).astype(np.float64)
         factors = self.item_factors[rows]
         k = factors.shape[1]
         left = self.gram + (factors.T * (confidence - 1.0)) @ factors + self.fold_in.regularization * np.eye(k)
@@ -255,6 +260,7 @@ class RecsModel:
                 "alpha": self.fold_in.alpha,
                 "regularization": self.fold_in.regularization,
                 "als_share": self.fold_in.als_share,
+                "weighting": self.fold_in.weighting,
             },
             "features": list(FEATURE_NAMES),
             "metadata": self.metadata,
