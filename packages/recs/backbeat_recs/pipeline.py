@@ -3,12 +3,14 @@ promoted one on a held-out slice -> artefacts + registry record -> promoted if i
 
 Both models are judged through the scoring serving uses (`backbeat.recs.generators.collaborative`:
 fold-in ALS blended with the item neighbours), brute force over every song instead of the ANN index,
-on the same slice: 10 % of each listener's songs, which the candidate does not train on. The model
-published is the one measured.
+on the same slice: the (listener, song) pairs whose hash falls in the first SLICE_PERCENT of 100. The
+slice is the same every week, so no model, the promoted one included, ever trained on it: the
+comparison is fair across versions. The model published is the one measured.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,12 +23,11 @@ from backbeat.recs import registry
 from backbeat.recs.artefacts import RecsModel, publish
 from backbeat.recs.generators.collaborative import blended_scores
 from backbeat_recs.catalog import CatalogData
-from backbeat_recs.data import Interactions, holdout_split
 from backbeat_recs.training import TrainingSettings, build_model, train
 
 logger = logging.getLogger(__name__)
 
-SLICE_FRACTION = 0.1
+SLICE_PERCENT = 10
 K = 10
 # "not worse": the candidate's NDCG@10 on the slice may trail the promoted model's by this much
 # (the slice's own noise at demo sizes); 0 would let sampling noise block every promotion.
@@ -75,12 +76,10 @@ def slice_ndcg(model: RecsModel, train_plays: dict[str, dict[str, float]], held:
     return float(np.mean(values)) if values else 0.0
 
 
-def _by_user(interactions: Interactions, matrix: Any) -> dict[str, dict[str, float]]:
-    coo = matrix.tocoo()
-    result: dict[str, dict[str, float]] = {}
-    for row, column, value in zip(coo.row, coo.col, coo.data, strict=True):
-        result.setdefault(interactions.users[row], {})[interactions.items[column]] = float(value)
-    return result
+def in_slice(user: str, song: str) -> bool:
+    """Whether a (listener, song) pair belongs to the evaluation slice no model trains on."""
+    digest = hashlib.sha256(f"{user}\x1f{song}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < SLICE_PERCENT
 
 
 def run_training(
@@ -96,9 +95,9 @@ def run_training(
 ) -> dict[str, Any]:
     """Train, compare, publish, register and (maybe) promote; answers what happened."""
     moment = now or datetime.now(UTC)
-    interactions = Interactions.from_rows(exported.rows)
-    train_part, slice_part = holdout_split(interactions, SLICE_FRACTION, seed=moment.isocalendar().week)
-    collaborative = train(interactions.with_matrix(train_part), settings)
+    training_rows = [row for row in exported.rows if not in_slice(row[0], row[1])]
+    slice_rows = [row for row in exported.rows if in_slice(row[0], row[1])]
+    collaborative = train(training_rows, settings)
     version = registry.new_version(moment)
     candidate = build_model(
         version,
@@ -112,8 +111,12 @@ def run_training(
         catalog.artist_vectors,
         metadata={"windowStart": exported.window_start, "windowEnd": exported.window_end},
     )
-    train_plays = _by_user(interactions, train_part)
-    held = {user: set(songs) for user, songs in _by_user(interactions, slice_part).items()}
+    train_plays: dict[str, dict[str, float]] = {}
+    for user, song, weight in training_rows:
+        train_plays.setdefault(user, {})[song] = train_plays.get(user, {}).get(song, 0.0) + weight
+    held: dict[str, set[str]] = {}
+    for user, song, _ in slice_rows:
+        held.setdefault(user, set()).add(song)
     candidate_ndcg = slice_ndcg(candidate, train_plays, held)
     current_version = registry.promoted_version(registry_table)
     current_ndcg: float | None = None
