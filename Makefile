@@ -9,13 +9,13 @@ export SAM_CLI_TELEMETRY := 0
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/pyproject.toml
+$(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/pyproject.toml packages/recs/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# after the root project, so that upgrading an old venv (whose root project owned the `backbeat`
 	# script) cannot remove the script the ops package installs
-	$(BIN)/python -m pip install --quiet -e packages/client -e packages/ops
+	$(BIN)/python -m pip install --quiet -e packages/client -e packages/ops -e packages/recs
 	@touch $@
 
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT); its state is kept in
@@ -37,7 +37,7 @@ lint: venv
 	$(BIN)/ruff format --check layers packages functions devstack tests bench
 
 typecheck: venv
-	$(BIN)/mypy layers/backbeat/backbeat packages/client/backbeat_client packages/ops/backbeat_ops functions devstack
+	$(BIN)/mypy layers/backbeat/backbeat packages/client/backbeat_client packages/ops/backbeat_ops packages/recs/backbeat_recs functions devstack
 
 template: venv
 	$(BIN)/cfn-lint template.yaml
@@ -63,6 +63,8 @@ bench: venv
 	$(BIN)/python bench/listening.py --events 100000 --listeners 40 --probes 50
 	$(BIN)/python bench/lake_query.py
 	$(BIN)/python bench/devstack_start.py --runs 3
+	$(BIN)/python bench/recs_offline.py
+	$(BIN)/python bench/recs_training.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -32,6 +32,7 @@ from devstack.demo_audio import (
     pipeline_fingerprint,
 )
 from devstack.demo_listening import start_demo_listening
+from devstack.demo_recs import start_demo_recs
 from devstack.persistence import DataDir, DataDirInUse, rebase, template_fingerprint
 from devstack.resources import Deployment
 from devstack.search_snapshot import create_indices, load_documents
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
         print(f"Backbeat devstack ready at {stack.url} ({total:.1f} s)", flush=True)
         if args.demo_listening and not args.no_seed:
-            start_demo_listening(
+            listening = start_demo_listening(
                 stack,
                 catalog_dir=args.catalog_dir,
                 catalog_limit=args.catalog_limit,
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 stopping=lambda: stop_requested[0],
                 log=_say,
             )
+            start_demo_recs(stack, listening, stopping=lambda: stop_requested[0], log=_say)
         while not stop_requested[0]:
             time.sleep(0.2)
         _say("stopping")

@@ -50,6 +50,7 @@ DEV_PARAMETERS = {
     "Transcoder": "ffmpeg",
     "LakeQueryEngine": "duckdb",
     "LakeBufferSeconds": "2",
+    "RecsTrainer": "lambda",
 }
 
 

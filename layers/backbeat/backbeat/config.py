@@ -251,3 +251,24 @@ class DiscoverWeeklyListenersSettings(LakeAggregatesSettings):
     manifests_bucket: str
     active_days: int = 28
     batch_size: int = 25
+
+
+class RecsModelSettings(Settings):
+    """Where trained recommendation models live: their artefacts (S3) and the registry (DynamoDB)."""
+
+    recs_models_bucket: str
+    recs_registry_table: str
+
+
+class RecsExportSettings(LakeAggregatesSettings):
+    """The training workflow's export step: the lake's plays -> training/<run>/ in the models bucket."""
+
+    recs_models_bucket: str
+
+
+class RecsTrainingSettings(RecsModelSettings, CatalogSettings):
+    """The training step (in-process in the devstack, a SageMaker Processing job in AWS)."""
+
+
+class RecsPromoteSettings(RecsModelSettings):
+    """The training workflow's last step: promote the new version if the run says so."""

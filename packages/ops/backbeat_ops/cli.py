@@ -25,6 +25,7 @@ from typing import Any
 from backbeat.errors import BackbeatError
 from backbeat_ops import analytics_cli, artists_cli, discover_cli
 from backbeat_ops.plays_cli import register as register_plays
+from backbeat_ops.recs_cli import register as register_recs
 
 STATE_FILE = Path(".devstack") / "state.json"
 
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     analytics_cli.register(groups)
     artists_cli.register(groups)
     discover_cli.register(groups)
+
+    register_recs(groups)
     return parser
 
 

@@ -11,7 +11,6 @@ the catalog's popular songs for ten minutes.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +33,7 @@ from backbeat.plays.taste import bind_taste_table, load_profile
 from backbeat.plays.trending import trending as trending_chart
 from backbeat.recs.blend import parse_weights
 from backbeat.recs.serving import ListenerHistory, Recommender, Seeds, SongTraits, is_stale
-from backbeat.recs.types import SOURCES, Candidate, Generator, ListenerContext, Source
+from backbeat.recs.types import Generator, Source
 from backbeat.recs.variants import Split
 
 FRESHNESS_DAYS = 30
@@ -123,44 +122,30 @@ def popular_songs(limit: int) -> list[str]:
     return [item["id"] for item in items[:limit]]
 
 
-class _GeneratorAdapter:
-    """A generator module's `candidates` function (or object), as the `Generator` protocol."""
-
-    def __init__(self, source: Source, candidates: Callable[..., list[Candidate]]) -> None:
-        self.source = source
-        self._candidates = candidates
-
-    def candidates(self, context: ListenerContext, model: object | None, limit: int) -> list[Candidate]:
-        return list(self._candidates(context, model, limit))
-
-
 def load_generators() -> dict[Source, Generator]:
-    """Every generator module the layer has: `backbeat.recs.generators.<source>` exposing
-    `candidates(context, model, limit)` itself or on an object with a `source` of that name."""
-    found: dict[Source, Generator] = {}
-    for source in SOURCES:
-        try:
-            module = importlib.import_module(f"backbeat.recs.generators.{source}")
-        except ImportError:
-            continue
-        if callable(getattr(module, "candidates", None)):
-            found[source] = _GeneratorAdapter(source, module.candidates)
-            continue
-        for value in vars(module).values():
-            if getattr(value, "source", None) == source and callable(getattr(value, "candidates", None)):
-                found[source] = _GeneratorAdapter(source, value.candidates)
-                break
-    return found
+    """The five candidate generators (`backbeat.recs.generators`), by source."""
+    from backbeat.recs.generators.collaborative import CollaborativeGenerator
+    from backbeat.recs.generators.content import ContentGenerator
+    from backbeat.recs.generators.exploration import ExplorationGenerator
+    from backbeat.recs.generators.tags import TagsGenerator
+    from backbeat.recs.generators.trending import TrendingGenerator
+
+    generators: list[Generator] = [
+        CollaborativeGenerator(),
+        ContentGenerator(),
+        TagsGenerator(),
+        TrendingGenerator(),
+        ExplorationGenerator(),
+    ]
+    return {generator.source: generator for generator in generators}
 
 
 def _load_model(loader: str) -> Any | None:
     """`backbeat.recs.artefacts.<loader>()`, or None when there is no such model (or it cannot load)."""
+    from backbeat.recs import artefacts
+
     try:
-        artefacts = importlib.import_module("backbeat.recs.artefacts")
-    except ImportError:
-        return None  # a layer without the training side: serving answers with the fallback
-    try:
-        load = getattr(artefacts, loader, None)
+        load = getattr(artefacts, loader, None)  # no `load_challenger` while the registry holds no challenger
         return load() if callable(load) else None
     except Exception:  # a broken artefact must read as "no model": the fallback answers
         logger.exception("recommendation model could not be loaded", extra={"loader": loader})
@@ -168,6 +153,10 @@ def _load_model(loader: str) -> Any | None:
 
 
 def trained_at(model: Any) -> Any:
+    """When the model was trained (its metadata's `trainedAt`), or None when it does not say."""
+    metadata = getattr(model, "metadata", None)
+    if isinstance(metadata, Mapping) and metadata.get("trainedAt"):
+        return metadata["trainedAt"]
     for name in ("trained_at", "created_at", "published_at"):
         value = getattr(model, name, None)
         if value:
