@@ -232,7 +232,7 @@ def test_sync_on_reconnect_deletes_removed_songs_and_downloads_added_ones(tmp_pa
     store.request_downloads(song_ids=[SONG_A, SONG_B])
     store.fetch_ready()
     server.sync_answer = {
-        "playlists": [{"playlistId": "p1", "add": [SONG_C], "remove": [{"songId": SONG_A}]}],
+        "playlists": [{"playlistId": "p1", "add": [SONG_C], "removed": False, "delete": [SONG_A]}],
         "cursor": "c1",
     }
 
