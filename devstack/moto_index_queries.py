@@ -1,4 +1,8 @@
-"""Index queries in moto's DynamoDB answered from a per-attribute map, not by walking the table.
+"""Queries in moto's DynamoDB answered from the queried partition, not by walking the table.
+
+moto answers a Query on the table's own key by listing and sorting every item of the table, so a
+listener's play history costs as much as the plays of everyone. Here its candidates are the items
+of the partition the query names (moto still checks the conditions, sorts, pages and filters).
 
 moto answers a Query on a global or local secondary index by testing every item of the table, so
 an artist page (a Query on `byArtist`) costs as much as the whole catalog. DynamoDB reads one
@@ -90,6 +94,16 @@ def _items_with(table: Any, attribute: str, value: Any) -> list[Any]:
         return list(entries.values())
 
 
+def _partition(table: Any, hash_key: Any) -> list[Any]:
+    """The items under one partition key: a Query on the table itself reads only those (moto lists
+    and sorts every item of the table for each one)."""
+    with _LOCK:
+        bucket = table.items.get(hash_key)
+        if bucket is None:
+            return []
+        return list(bucket.values()) if table.range_key_attr else [bucket]
+
+
 def _single_hash_attribute(table: Any, index_name: str) -> str | None:
     for index in table.all_indexes():
         if index.name == index_name:
@@ -118,6 +132,13 @@ def patch_moto_index_queries() -> None:
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         arguments = query_signature.bind(self, *args, **kwargs).arguments
         index_name = arguments.get("index_name")
+        if not index_name and arguments.get("hash_key") is not None:
+            by_table = _CANDIDATES.__dict__.setdefault("by_table", {})
+            by_table[id(self)] = _partition(self, arguments["hash_key"])
+            try:
+                return original_query(self, *args, **kwargs)
+            finally:
+                by_table.pop(id(self), None)
         attribute = _single_hash_attribute(self, index_name) if index_name else None
         conditions = dict(arguments.get("hash_key_conditions") or [])
         value = conditions.get(attribute) if attribute else None

@@ -187,3 +187,46 @@ def test_an_index_query_reads_only_the_queried_partition(table: Any) -> None:
     finally:
         Table.all_items = original  # type: ignore[method-assign]
     assert tested == [2]
+
+
+def test_a_table_query_reads_only_the_queried_partition(table: Any) -> None:
+    """A Query on the table's own key tests the partition's items, in key order, page by page."""
+    from moto.dynamodb.models.table import Table
+
+    for number in range(30):
+        _put(table, f"s{number:02}", "other", f"t{number}")
+    for sk in ("c", "a", "b"):
+        table.put_item(TableName="catalog", Item={"pk": {"S": "PL#1"}, "sk": {"S": sk}})
+    tested: list[int] = []
+    original = Table.all_items
+
+    def counting(self: Any) -> Any:
+        items = original(self)
+        tested.append(len(items))
+        return items
+
+    Table.all_items = counting  # type: ignore[method-assign]
+    try:
+        pages, request = [], {"TableName": "catalog", "KeyConditionExpression": "pk = :pk", "Limit": 2}
+        request["ExpressionAttributeValues"] = {":pk": {"S": "PL#1"}}
+        while True:
+            answer = table.query(**request)
+            pages.append([item["sk"]["S"] for item in answer["Items"]])
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        backwards = table.query(
+            TableName="catalog",
+            KeyConditionExpression="pk = :pk AND sk > :a",
+            ExpressionAttributeValues={":pk": {"S": "PL#1"}, ":a": {"S": "a"}},
+            ScanIndexForward=False,
+        )
+        absent = table.query(
+            TableName="catalog", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "none"}}
+        )
+    finally:
+        Table.all_items = original  # type: ignore[method-assign]
+    assert pages == [["a", "b"], ["c"]]
+    assert [item["sk"]["S"] for item in backwards["Items"]] == ["c", "b"]
+    assert absent["Items"] == []
+    assert max(tested) <= 3  # never the table's 33 items
