@@ -167,3 +167,17 @@ class LakeAggregatesSettings(Settings):
     lake_database: str
     lake_workgroup: str
     lake_query_engine: str = "athena"
+
+
+class RoyaltiesSettings(LakeAggregatesSettings):
+    """The monthly royalties: their table and bucket, the lake they count plays in, and the terms:
+    the pool is `royalty_pool_percent` % of each tier's revenue, the publishing right takes
+    `royalty_publishing_percent` % of a song's money (the recording right the rest), a month closes
+    `royalty_grace_days` days after its end (late events), amounts are in `royalty_currency`."""
+
+    royalties_table: str
+    royalties_bucket: str
+    royalty_pool_percent: str = "70"
+    royalty_publishing_percent: int = 20
+    royalty_grace_days: int = 3
+    royalty_currency: str = "USD"
