@@ -170,23 +170,36 @@ def default_splits(artist_id: str) -> list[Split]:
 
 @dataclass
 class SplitsRegister:
-    """Every song's splits; stored as one gzipped JSON document, so an import replaces it at once."""
+    """Every song's splits; stored as one gzipped JSON document, so an import replaces it at once.
+
+    A demo stack's register is `synthetic`: a song without imported splits gets the deterministic
+    synthetic ones of `backbeat.royalties.demo` (computed when asked, so seeding costs nothing);
+    otherwise such a song gets `default_splits`."""
 
     songs: dict[str, list[Split]] = field(default_factory=dict)
+    synthetic: bool = False
 
     def merged(self, imported: Mapping[str, list[Split]]) -> SplitsRegister:
         """This register with the imported songs' splits replacing theirs (other songs kept)."""
-        return SplitsRegister({**self.songs, **imported})
+        return SplitsRegister({**self.songs, **imported}, self.synthetic)
 
     def splits_for(self, song_id: str, artist_id: str) -> list[Split]:
-        return self.songs.get(song_id) or default_splits(artist_id)
+        registered = self.songs.get(song_id)
+        if registered:
+            return registered
+        if self.synthetic:
+            from backbeat.royalties.demo import demo_splits
+
+            return demo_splits(song_id, artist_id)
+        return default_splits(artist_id)
 
     def to_bytes(self) -> bytes:
         document = {
             song: [[split.right, split.holder, split.role, split.units] for split in splits]
             for song, splits in sorted(self.songs.items())
         }
-        text = json.dumps({"format": 1, "songs": document}, separators=(",", ":"), sort_keys=True)
+        body = {"format": 1, "songs": document, "synthetic": self.synthetic}
+        text = json.dumps(body, separators=(",", ":"), sort_keys=True)
         return gzip.compress(text.encode("utf-8"), mtime=0)  # mtime 0: the same register, the same bytes
 
     @classmethod
