@@ -8,6 +8,7 @@ through the stack's CloudFormation outputs).
     backbeat search reindex [--segments N]
     backbeat ingest FILE --title T --artist A [--album B] [--wait]
     backbeat plays list --user EMAIL [--limit N] [--json]
+    backbeat royalties import-splits|revenue set|run MONTH|compare MONTH ...
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from backbeat.errors import BackbeatError
 from backbeat_ops import analytics_cli
 from backbeat_ops.plays_cli import register as register_plays
+from backbeat_ops.royalties_cli import register as register_royalties
 
 STATE_FILE = Path(".devstack") / "state.json"
 
@@ -154,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(run=_ingest)
     register_plays(groups)
     analytics_cli.register(groups)
+    register_royalties(groups)
     return parser
 
 
