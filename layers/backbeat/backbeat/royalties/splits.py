@@ -205,7 +205,8 @@ class SplitsRegister:
     @classmethod
     def from_bytes(cls, data: bytes) -> SplitsRegister:
         document = json.loads(gzip.decompress(data))
-        return cls({song: [Split(*row) for row in rows] for song, rows in document["songs"].items()})
+        songs = {song: [Split(*row) for row in rows] for song, rows in document["songs"].items()}
+        return cls(songs, bool(document.get("synthetic", False)))
 
     def digest(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()
