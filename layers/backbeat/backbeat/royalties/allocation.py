@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from backbeat.royalties.money import apportion, largest_remainder, split_evenly
-from backbeat.royalties.splits import SHARE_UNITS, SplitsRegister
+from backbeat.royalties.splits import SHARE_UNITS, Split, SplitsRegister
 
 MICRO_PER_CENT = 10_000  # the user-centric step divides listeners' money in millionths of a unit
 
@@ -35,7 +35,7 @@ class SongTally:
     weight: int
 
 
-@dataclass
+@dataclass(slots=True)
 class StatementLine:
     song_id: str
     artist_id: str
@@ -118,6 +118,7 @@ def allocate(
     rights_percent = {"recording": 100 - publishing_percent, "publishing": publishing_percent}
     holders: dict[str, dict[LineKey, StatementLine]] = {}
     results: dict[str, TierResult] = {}
+    song_splits: dict[str, list[Split]] = {}  # each song's splits, looked up once for all tiers
     for tier in sorted(pools):
         pool = pools[tier]
         songs = tallies.get(tier, {})
@@ -131,7 +132,10 @@ def allocate(
         exact: dict[str, dict[LineKey, int]] = {}
         for (song, artist), tally in sorted(songs.items()):
             song_numerator = pool * tally.weight  # the song's cents = song_numerator / total_weight
-            for split in register.splits_for(song, artist):
+            splits = song_splits.get(song)
+            if splits is None:
+                splits = song_splits[song] = register.splits_for(song, artist)
+            for split in splits:
                 numerator = song_numerator * rights_percent[split.right] * split.units
                 lines = holders.setdefault(split.holder, {})
                 key = (song, split.right)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from backbeat.royalties.money import split_evenly
 from backbeat.royalties.splits import SHARE_UNITS, Holder, Split
 from backbeat.royalties.store import RoyaltiesStore
 
@@ -61,9 +60,11 @@ def demo_splits(song_id: str, artist_id: str) -> list[Split]:
     writer_total = SHARE_UNITS // 2 if published else SHARE_UNITS
     if published:
         publishing[(_holder("publisher", draw[11] % POOLS["publisher"]), "publisher")] = SHARE_UNITS - writer_total
-    # equal co-writers: thirds come out as 33.3334 / 33.3333 / 33.3333 (largest remainder, exact)
-    for writer, units in split_evenly(writer_total, dict.fromkeys(writers, 1)).items():
-        publishing[(writer, "songwriter")] = units
+    # equal co-writers: thirds come out as 33.3334 / 33.3333 / 33.3333 (the largest remainder rule:
+    # the units left over go to the first writers by id)
+    each, left = divmod(writer_total, len(writers))
+    for index, writer in enumerate(sorted(writers)):
+        publishing[(writer, "songwriter")] = each + (1 if index < left else 0)
     splits = [Split("recording", holder, role, units) for (holder, role), units in recording.items()]
     splits += [Split("publishing", holder, role, units) for (holder, role), units in publishing.items()]
     return sorted(splits)

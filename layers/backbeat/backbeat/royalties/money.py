@@ -16,7 +16,6 @@ from backbeat.errors import InvalidInput
 K = TypeVar("K", bound=Hashable)
 
 CENT = Decimal("0.01")
-RATE_PLACES = Decimal("0.0000000001")  # per-stream rates are shown to 10 decimal places
 
 
 def parse_amount(text: str, what: str = "amount") -> int:
@@ -46,11 +45,17 @@ def cents_to_str(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def ratio_str(numerator: int, denominator: int, places: Decimal = RATE_PLACES) -> str:
-    """numerator / denominator as a decimal string rounded half-even to `places` ("0" when empty)."""
+def ratio_str(numerator: int, denominator: int, places: int = 10) -> str:
+    """numerator / denominator (non-negative integers) as a decimal string rounded half-even to
+    `places` decimal places ("0.0000000000" when the denominator is 0). Integer arithmetic only."""
+    scale = 10**places
     if denominator == 0:
-        return str(Decimal(0).quantize(places))
-    return str((Decimal(numerator) / Decimal(denominator)).quantize(places, rounding=ROUND_HALF_EVEN))
+        return f"0.{'0' * places}"
+    quotient, remainder = divmod(numerator * scale, denominator)
+    if remainder * 2 > denominator or (remainder * 2 == denominator and quotient % 2 == 1):
+        quotient += 1
+    whole, fraction = divmod(quotient, scale)
+    return f"{whole}.{fraction:0{places}d}"
 
 
 def percent_of(cents: int, percent: Decimal) -> int:

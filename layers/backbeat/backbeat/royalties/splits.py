@@ -42,7 +42,13 @@ class Split:
     @property
     def percent(self) -> str:
         """The share as the percentage an import file gives it (``33.3333``)."""
-        return str((Decimal(self.units) / Decimal(10_000)).quantize(Decimal("0.0001")))
+        return share_percent(self.units)
+
+
+def share_percent(units: int) -> str:
+    """Millionths of a right as the percentage with four places: 333_333 -> "33.3333"."""
+    whole, part = divmod(units, 10_000)
+    return f"{whole}.{part:04d}"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from backbeat.royalties.allocation import Allocation
 from backbeat.royalties.money import cents_to_str, ratio_str
-from backbeat.royalties.splits import Split
+from backbeat.royalties.splits import share_percent
 
 
 def statement_columns(tiers: Sequence[str]) -> list[str]:
@@ -30,7 +30,7 @@ def statement_csv(allocation: Allocation, holder: str) -> bytes:
     writer.writerow(statement_columns(tiers))
     totals = dict.fromkeys(tiers, 0)
     for _key, line in sorted(allocation.holders[holder].items()):
-        row: list[str] = [line.song_id, line.artist_id, line.right, line.role, Split("", "", "", line.units).percent]
+        row: list[str] = [line.song_id, line.artist_id, line.right, line.role, share_percent(line.units)]
         for tier in tiers:
             numerator, denominator = line.rates.get(tier, (0, 0))
             cents = line.cents.get(tier, 0)
