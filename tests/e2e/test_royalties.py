@@ -102,7 +102,8 @@ def test_a_month_of_listening_is_stated_to_the_cent_and_a_bad_split_file_changes
     body = s3.get_object(Bucket=statements[artist]["bucket"], Key=statements[artist]["key"])["Body"].read()
     *lines, total = list(csv.DictReader(io.StringIO(body.decode())))
     assert any(line["songId"] == songs[0].id for line in lines)
-    assert sum(Decimal(line["amount"]) for line in lines) == Decimal(total["amount"]) == Decimal(statements[artist]["amount"])
+    amount = Decimal(statements[artist]["amount"])
+    assert sum(Decimal(line["amount"]) for line in lines) == Decimal(total["amount"]) == amount
 
     # a split file whose second song's recording shares sum to 99 %: refused whole, the row named
     bad = tmp_path / "splits.csv"
