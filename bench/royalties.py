@@ -14,9 +14,10 @@ Then, each in a fresh process (so its peak RSS is its own), twice in a row (the 
 figure: the files are in the page cache for both queries alike):
 - bare: ``SELECT songid, tier, count(*) FROM <the files> GROUP BY songid, tier`` (the floor);
 - royalties: what the monthly run does after reading its inputs: the royalty SQL
-  (backbeat/analytics/sql/royalties.sql, `billable_by_song`, through the deduplicating `plays`
-  view), then the money (every tier's pool over the songs and their synthetic splits, largest
-  remainder to the cent) and one statement CSV per holder, in memory.
+  (backbeat/analytics/sql/royalties.sql, `billable_by_song`: distinct billable playIds per song and
+  tier over plays_raw), then the money (every tier's pool over the songs and their synthetic splits,
+  largest remainder to the cent) and one statement CSV per holder, in memory;
+- view: the same count through the deduplicating `plays` view (its window), for comparison.
 Prints wall time and peak RSS for each, and the ratio of the royalty run's total to the bare query.
 """
 
@@ -145,7 +146,8 @@ def run_royalties(directory: Path) -> dict[str, object]:
         revenue = {"premium": 450_000_000, "free": 35_000_000}  # $4.5 M and $350 k, in cents
         pools = {tier: percent_of(amount, Decimal(70)) for tier, amount in revenue.items()}
         allocation = allocate(revenue, pools, pro_rata_weights(rows), SplitsRegister(synthetic=True), 20)
-        statements = {holder: statement_csv(allocation, holder) for holder in allocation.holders}
+        rates: dict[tuple[int, int], str] = {}
+        statements = {holder: statement_csv(allocation, holder, rates) for holder in allocation.holders}
         finished = time.perf_counter()
         paid = {tier: result.total_paid for tier, result in allocation.tiers.items()}
         assert paid == pools, f"payments {paid} differ from the pools {pools}"
@@ -163,8 +165,29 @@ def run_royalties(directory: Path) -> dict[str, object]:
     return {"runs": runs}
 
 
+def run_view(directory: Path) -> dict[str, object]:
+    from backbeat.analytics.queries import with_views
+
+    connection = connect(directory)
+    connection.execute(
+        f"CREATE VIEW plays_raw AS SELECT * FROM read_parquet('{files(directory)}', hive_partitioning = true, "
+        "union_by_name = true, hive_types = {'dt': 'VARCHAR'})"
+    )
+    sql = with_views(
+        "SELECT tier, songId, artistId, count(*) AS plays FROM plays "
+        "WHERE billable AND dt >= '2026-10-01' AND dt < '2026-11-01' GROUP BY tier, songId, artistId"
+    )
+    seconds, rows = [], []
+    for _ in range(2):
+        started = time.perf_counter()
+        rows = connection.execute(sql).fetchall()
+        seconds.append(time.perf_counter() - started)
+    return {"seconds": seconds, "rows": len(rows), "plays": sum(row[3] for row in rows)}
+
+
 def child(directory: Path, measure: str) -> None:
-    result = run_bare(directory) if measure == "bare" else run_royalties(directory)
+    runs = {"bare": run_bare, "royalties": run_royalties, "view": run_view}
+    result = runs[measure](directory)
     print(json.dumps({**result, "peak_rss_mib": peak_rss_mib()}))
 
 
@@ -173,7 +196,7 @@ def main() -> None:
     parser.add_argument("--plays", type=int, default=100_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/backbeat-royalties-bench"))
     parser.add_argument("--regenerate", action="store_true")
-    parser.add_argument("--measure", choices=["bare", "royalties"], help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--measure", choices=["bare", "royalties", "view"], help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     directory = args.dir / f"{args.plays}"
     if args.measure:
@@ -183,7 +206,7 @@ def main() -> None:
         generate(directory, args.plays)
     print(f"duckdb {duckdb.__version__}; month {MONTH}, {args.plays:,} billable plays, 2 threads, {MEMORY_LIMIT}")
     results = {}
-    for measure in ("bare", "royalties"):
+    for measure in ("bare", "royalties", "view"):
         process = subprocess.run(
             [sys.executable, __file__, "--plays", str(args.plays), "--dir", str(args.dir), "--measure", measure],
             capture_output=True,
@@ -204,10 +227,16 @@ def main() -> None:
             f"{run['holders']:,} statements ({run['statementBytes'] / 2**20:,.1f} MiB)"
         )
     print(f"royalties peak RSS {royalty['peak_rss_mib']:,.0f} MiB (the bare query's: {bare['peak_rss_mib']:,.0f} MiB)")
+    view = results["view"]
+    print(
+        f"the same count through the plays view  runs {', '.join(f'{s:.2f}' for s in view['seconds'])} s; "
+        f"peak RSS {view['peak_rss_mib']:,.0f} MiB; {view['plays']:,} plays"
+    )
     warm_bare, warm_royalty = bare["seconds"][-1], royalty["runs"][-1]
     print(
         f"ratio to the bare group-by (second runs): SQL {warm_royalty['sql'] / warm_bare:.2f}x, "
-        f"whole computation {warm_royalty['total'] / warm_bare:.2f}x; "
+        f"whole computation {warm_royalty['total'] / warm_bare:.2f}x, "
+        f"the count through the view {view['seconds'][-1] / warm_bare:.2f}x; "
         f"peak memory {royalty['peak_rss_mib'] / bare['peak_rss_mib']:.2f}x"
     )
 

@@ -207,3 +207,22 @@ def test_a_splits_import_is_all_or_nothing_against_the_catalog(aws: Deployment, 
     with pytest.raises(InvalidInput, match="row 3: unknown holder someone"):
         import_splits(store, catalog, good.replace("art-a,songwriter", "someone,songwriter"))
     assert store.load_register().to_bytes() == before
+
+
+def test_the_royalty_counts_are_the_plays_views_counts(aws: Deployment, hub: FirehoseHub, engine: Any) -> None:
+    """The royalty SQL skips the view's window (see royalties.sql); on a lake with a record
+    delivered twice and a play whose early version was not billable, it counts what the view does."""
+    from backbeat.analytics.queries import with_views
+    from backbeat.royalties.counting import billable_by_song
+
+    october(hub, aws)
+    deliver(hub, aws, [play("p9", 1, "2026-10-20T10:00:00.000Z", songId=SONG_B, artistId="art-b", billable=False)])
+    deliver(hub, aws, [play("p9", 2, "2026-10-20T10:00:00.000Z", songId=SONG_B, artistId="art-b")])
+    through_view = engine.query(
+        with_views(
+            "SELECT tier, songId, artistId, count(*) FROM plays WHERE billable AND dt >= '2026-10-01' "
+            "AND dt < '2026-11-01' GROUP BY tier, songId, artistId"
+        )
+    ).rows
+    assert sorted(billable_by_song(engine, MONTH)) == sorted((t, s, a, int(n)) for t, s, a, n in through_view)
+    assert sum(row[3] for row in billable_by_song(engine, MONTH)) == 7

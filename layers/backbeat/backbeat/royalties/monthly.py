@@ -105,7 +105,8 @@ def compute_month(engine: LakeEngine, store: RoyaltiesStore, month: str, model: 
         premium = [(u, s, a, p) for t, u, s, a, p in listener_rows if t == USER_CENTRIC_TIER]
         tallies[USER_CENTRIC_TIER] = user_centric_weights(pools[USER_CENTRIC_TIER], premium)
     allocation = allocate(revenue, pools, tallies, store.load_register(), terms.publishing_percent)
-    statements = {holder: statement_csv(allocation, holder) for holder in sorted(allocation.holders)}
+    rates: dict[tuple[int, int], str] = {}
+    statements = {holder: statement_csv(allocation, holder, rates) for holder in sorted(allocation.holders)}
     summary = {
         "month": month,
         "model": model,

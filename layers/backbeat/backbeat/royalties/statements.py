@@ -23,19 +23,25 @@ def statement_columns(tiers: Sequence[str]) -> list[str]:
     return [*columns, "amount"]
 
 
-def statement_csv(allocation: Allocation, holder: str) -> bytes:
+def statement_csv(allocation: Allocation, holder: str, rates: dict[tuple[int, int], str] | None = None) -> bytes:
+    """The holder's statement. `rates` caches formatted per-stream rates across one run's statements
+    (a song's rate is the same on each of its holders' lines)."""
     tiers = sorted(allocation.tiers)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(statement_columns(tiers))
     totals = dict.fromkeys(tiers, 0)
+    rates = {} if rates is None else rates
     for _key, line in sorted(allocation.holders[holder].items()):
         row: list[str] = [line.song_id, line.artist_id, line.right, line.role, share_percent(line.units)]
         for tier in tiers:
             numerator, denominator = line.rates.get(tier, (0, 0))
             cents = line.cents.get(tier, 0)
             totals[tier] += cents
-            row += [str(line.plays.get(tier, 0)), ratio_str(numerator, denominator * 100), cents_to_str(cents)]
+            rate = rates.get((numerator, denominator))
+            if rate is None:
+                rate = rates[(numerator, denominator)] = ratio_str(numerator, denominator * 100)
+            row += [str(line.plays.get(tier, 0)), rate, cents_to_str(cents)]
         writer.writerow([*row, cents_to_str(line.amount)])
     total_row = ["TOTAL", "", "", "", ""]
     for tier in tiers:
