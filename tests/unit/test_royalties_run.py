@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from backbeat.errors import Conflict, InvalidInput
+from backbeat.royalties.comparison import compare_models
 from backbeat.royalties.demo import seed_demo_royalties
 from backbeat.royalties.monthly import Terms, run_month
 from backbeat.royalties.register import import_splits
@@ -182,6 +183,12 @@ def test_user_centric_follows_each_premium_listener_and_provisional_runs_pay_not
         )
         assert amounts == expected
     assert store.query("HOLDER#art-a", f"PAYMENT#{MONTH}") == []
+    report = compare_models(engine, store, MONTH, Terms(publishing_percent=0))
+    assert {row["holderId"]: (row["proRata"], row["userCentric"], row["difference"]) for row in report.rows} == {
+        "art-a": ("525.00", "350.00", "-175.00"),
+        "art-b": ("175.00", "350.00", "175.00"),
+    }
+    assert store.get_object(f"reports/{MONTH}/models.csv") == report.csv
     item = store.get("HOLDER#art-a", f"STATEMENT#{MONTH}#pro-rata")
     assert item is not None and item["provisional"] is True and "/provisional/" in item["key"]
     with pytest.raises(Conflict, match="still open"):
