@@ -10,8 +10,8 @@ songs of 12,500 artists with a steep skew (song = floor(100,000 * u^6): the top 
 about half the plays), 2 M listeners (skewed too; 45 % premium), and 0.1 % of the plays delivered a
 second time (Firehose's at-least-once), which the royalty SQL's `plays` view counts once.
 
-Then, each in a fresh process (so its peak RSS is its own), twice in a row (the second run is the
-figure: the files are in the page cache for both queries alike):
+Then, each in a fresh process (so its peak RSS is its own), twice in a row (--runs; the last run is
+the figure: the files are in the page cache for all queries alike):
 - bare: ``SELECT songid, tier, count(*) FROM <the files> GROUP BY songid, tier`` (the floor);
 - royalties: what the monthly run does after reading its inputs: the royalty SQL
   (backbeat/analytics/sql/royalties.sql, `billable_by_song`: distinct billable playIds per song and
@@ -39,6 +39,7 @@ import duckdb  # noqa: E402
 MONTH = "2026-10"
 SONGS = 100_000
 USERS = 2_000_000
+RUNS = 2  # --runs: each measure's runs in its process (the last is the figure)
 MEMORY_LIMIT = "6GB"  # a 2-core machine shared with others: DuckDB spills to --dir beyond this
 
 GENERATE = f"""
@@ -116,7 +117,7 @@ def run_bare(directory: Path) -> dict[str, object]:
     connection = connect(directory)
     sql = f"SELECT songid, tier, count(*) AS plays FROM read_parquet('{files(directory)}') GROUP BY songid, tier"
     seconds, rows = [], []
-    for _ in range(2):
+    for _ in range(RUNS):
         started = time.perf_counter()
         rows = connection.execute(sql).fetchall()
         seconds.append(time.perf_counter() - started)
@@ -139,7 +140,7 @@ def run_royalties(directory: Path) -> dict[str, object]:
     )
     sql = royalty_sql("billable_by_song", MONTH)
     runs = []
-    for _ in range(2):
+    for _ in range(RUNS):
         started = time.perf_counter()
         rows = [(str(t), str(s), str(a), int(p)) for t, s, a, p in connection.execute(sql).fetchall()]
         counted = time.perf_counter()
@@ -178,7 +179,7 @@ def run_view(directory: Path) -> dict[str, object]:
         "WHERE billable AND dt >= '2026-10-01' AND dt < '2026-11-01' GROUP BY tier, songId, artistId"
     )
     seconds, rows = [], []
-    for _ in range(2):
+    for _ in range(RUNS):
         started = time.perf_counter()
         rows = connection.execute(sql).fetchall()
         seconds.append(time.perf_counter() - started)
@@ -196,9 +197,12 @@ def main() -> None:
     parser.add_argument("--plays", type=int, default=100_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/backbeat-royalties-bench"))
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each measure (default 2; the last counts)")
     parser.add_argument("--measure", choices=["bare", "royalties", "view"], help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     directory = args.dir / f"{args.plays}"
+    global RUNS
+    RUNS = args.runs
     if args.measure:
         child(directory, args.measure)
         return
@@ -207,8 +211,9 @@ def main() -> None:
     print(f"duckdb {duckdb.__version__}; month {MONTH}, {args.plays:,} billable plays, 2 threads, {MEMORY_LIMIT}")
     results = {}
     for measure in ("bare", "royalties", "view"):
+        command = [sys.executable, __file__, "--plays", str(args.plays), "--dir", str(args.dir)]
         process = subprocess.run(
-            [sys.executable, __file__, "--plays", str(args.plays), "--dir", str(args.dir), "--measure", measure],
+            [*command, "--runs", str(args.runs), "--measure", measure],
             capture_output=True,
             text=True,
             check=True,
@@ -234,7 +239,7 @@ def main() -> None:
     )
     warm_bare, warm_royalty = bare["seconds"][-1], royalty["runs"][-1]
     print(
-        f"ratio to the bare group-by (second runs): SQL {warm_royalty['sql'] / warm_bare:.2f}x, "
+        f"ratio to the bare group-by (last runs): SQL {warm_royalty['sql'] / warm_bare:.2f}x, "
         f"whole computation {warm_royalty['total'] / warm_bare:.2f}x, "
         f"the count through the view {view['seconds'][-1] / warm_bare:.2f}x; "
         f"peak memory {royalty['peak_rss_mib'] / bare['peak_rss_mib']:.2f}x"
