@@ -7,7 +7,8 @@
 -- judged once (docs/decisions.md 30: billable never turns back), and its song, artist and tier are
 -- set when the record is created, so "billable in its latest version" is "billable in some version",
 -- and Firehose's second copy of a record, or a play's earlier versions, add no distinct playId.
--- The window over a month of plays costs about twice the count (docs/performance.md, Royalties).
+-- The view's window over a month of plays costs several times this count (docs/performance.md,
+-- Royalties: 3.5x over 100 M plays).
 
 -- aggregate: billable_by_song
 -- Pro-rata: plays per tier and song.
