@@ -17,12 +17,11 @@ import boto3
 import pytest
 
 from backbeat.errors import Conflict, InvalidInput
-from backbeat.royalties.comparison import compare_models
 from backbeat.royalties.demo import seed_demo_royalties
 from backbeat.royalties.monthly import Terms, run_month
-from backbeat.royalties.register import import_splits
 from backbeat.royalties.revenue import set_revenue
 from backbeat.royalties.store import RoyaltiesStore
+from backbeat_ops.royalties_cli import compare_models, import_splits
 from devstack.firehose import FirehoseHub, patch_moto_firehose, set_active_hub
 from devstack.resources import Deployment
 from tests.unit.conftest import load_function

@@ -14,11 +14,22 @@ the number of statements (--json: one object with a `tiers` list, money as decim
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from backbeat.analytics.engines import LakeEngine
+from backbeat.catalog.models import META, artist_key, song_key
+from backbeat.royalties.money import cents_to_str
+from backbeat.royalties.monthly import Terms, compute_month
+from backbeat.royalties.splits import parse_holders, parse_splits
+from backbeat.royalties.store import RoyaltiesStore
+
+COMPARISON_COLUMNS = ["holderId", "role", "proRata", "userCentric", "difference"]
 TIER_COLUMNS = ("tier", "revenue", "pool", "billablePlays", "perStreamRate", "totalPaid", "statements")
 
 
@@ -68,15 +79,11 @@ def _store(stack: str | None) -> tuple[Any, dict[str, str]]:
 
 
 def _import_holders(args: argparse.Namespace) -> dict[str, Any]:
-    from backbeat.royalties.register import import_holders
-
     store, _outputs = _store(args.stack)
     return import_holders(store, args.file.read_text(encoding="utf-8"))
 
 
 def _import_splits(args: argparse.Namespace) -> dict[str, Any]:
-    from backbeat.royalties.register import import_splits
-
     store, outputs = _store(args.stack)
     return import_splits(store, outputs["CatalogTableName"], args.file.read_text(encoding="utf-8"))
 
@@ -147,8 +154,6 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def _compare(args: argparse.Namespace) -> str:
-    from backbeat.royalties.comparison import compare_models
-    from backbeat.royalties.monthly import Terms
     from backbeat_ops.analytics_cli import lake_engine
 
     store, _outputs = _store(args.stack)
@@ -160,3 +165,72 @@ def _compare(args: argparse.Namespace) -> str:
     if args.json:
         return "\n".join(json.dumps(row) for row in report.rows)
     return report.csv.decode("utf-8").rstrip("\n") + f"\n(written to s3://{store.bucket}/{report.key})"
+
+
+# ------------------------------------------------------------ importing holders and splits
+# A whole file is checked against the catalog and the registered holders before anything is written,
+# and then written at once (the splits register is one object): one bad row changes nothing.
+
+
+def import_holders(store: RoyaltiesStore, text: str) -> dict[str, Any]:
+    """Register the holders of a `holderId,name,kind` file (labels, songwriters, publishers, producers)."""
+    holders = parse_holders(text)
+    store.put_holders(holders)
+    return {"holders": len(holders)}
+
+
+def import_splits(store: RoyaltiesStore, catalog_table: str, text: str) -> dict[str, Any]:
+    """Replace the splits of every song of a `songId,right,holder,role,share` file, all or nothing."""
+
+    def unknown_songs(songs: set[str]) -> set[str]:
+        keys = [(song_key(song), META) for song in sorted(songs)]
+        found = store.existing_catalog_items(catalog_table, keys)
+        return {song for song in songs if song_key(song) not in found}
+
+    def unknown_holders(holders: set[str]) -> set[str]:
+        artists = store.existing_catalog_items(catalog_table, [(artist_key(h), META) for h in sorted(holders)])
+        rest = {holder for holder in holders if artist_key(holder) not in artists}
+        return rest - store.known_holders(rest) if rest else set()
+
+    splits = parse_splits(text, unknown_songs, unknown_holders)
+    register = store.load_register().merged(splits)
+    store.save_register(register)
+    return {"songs": len(splits), "rows": sum(len(rows) for rows in splits.values()), "registered": len(register.songs)}
+
+
+# ------------------------------------------------ pro-rata against user-centric, per holder
+
+
+@dataclass
+class Comparison:
+    key: str
+    csv: bytes
+    rows: list[dict[str, Any]]
+
+
+def compare_models(engine: LakeEngine, store: RoyaltiesStore, month: str, terms: Terms) -> Comparison:
+    pro_rata = compute_month(engine, store, month, "pro-rata", terms).allocation
+    user_centric = compute_month(engine, store, month, "user-centric", terms).allocation
+    rows: list[dict[str, Any]] = []
+    for holder in sorted(set(pro_rata.holders) | set(user_centric.holders)):
+        lines = pro_rata.holders.get(holder) or user_centric.holders[holder]
+        roles = sorted({line.role for line in lines.values()})
+        a = pro_rata.total(holder) if holder in pro_rata.holders else 0
+        b = user_centric.total(holder) if holder in user_centric.holders else 0
+        rows.append(
+            {
+                "holderId": holder,
+                "role": "+".join(roles),
+                "proRata": cents_to_str(a),
+                "userCentric": cents_to_str(b),
+                "difference": cents_to_str(b - a),
+            }
+        )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COMPARISON_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    body = out.getvalue().encode("utf-8")
+    key = f"reports/{month}/models.csv"
+    store.put_object(key, body)
+    return Comparison(key, body, rows)
