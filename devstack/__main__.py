@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.media import ffmpeg
+from backbeat.royalties.demo import seed_demo_stack
 from backbeat_ops.dataset import Catalog
 from backbeat_ops.reindex import ReindexReport
 from devstack.demo_audio import (
@@ -275,6 +276,8 @@ def seed(stack: Devstack, args: argparse.Namespace, phases: dict[str, float]) ->
     mark = time.perf_counter()
     seed_demo_users(stack.url, stack.deployment.tables["UsersTable"])
     _say("demo users: free@demo.backbeat.dev, premium@demo.backbeat.dev")
+    holders = seed_demo_stack(stack.deployment.ref("RoyaltiesTable"), stack.deployment.ref("RoyaltiesBucket"))
+    _say(f"royalties: {holders} synthetic rights holders; every demo song gets synthetic splits")
     demo = None if args.no_demo_audio else start_demo_audio(stack, args.audio_dir, args.audio_cache)
     phases["demo users and audio start"] = time.perf_counter() - mark
     if not args.catalog_dir.is_dir():

@@ -272,3 +272,17 @@ class RecsTrainingSettings(RecsModelSettings, CatalogSettings):
 
 class RecsPromoteSettings(RecsModelSettings):
     """The training workflow's last step: promote the new version if the run says so."""
+
+
+class RoyaltiesSettings(LakeAggregatesSettings):
+    """The monthly royalties: their table and bucket, the lake they count plays in, and the terms:
+    the pool is `royalty_pool_percent` % of each tier's revenue, the publishing right takes
+    `royalty_publishing_percent` % of a song's money (the recording right the rest), a month closes
+    `royalty_grace_days` days after its end (late events), amounts are in `royalty_currency`."""
+
+    royalties_table: str
+    royalties_bucket: str
+    royalty_pool_percent: str = "70"
+    royalty_publishing_percent: int = 20
+    royalty_grace_days: int = 3
+    royalty_currency: str = "USD"

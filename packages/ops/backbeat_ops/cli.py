@@ -10,6 +10,7 @@ through the stack's CloudFormation outputs).
     backbeat search reindex [--segments N]
     backbeat ingest FILE --title T --artist A [--album B] [--wait]
     backbeat plays list --user EMAIL [--limit N] [--json]
+    backbeat royalties import-splits|revenue set|run MONTH|compare MONTH ...
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from backbeat.errors import BackbeatError
 from backbeat_ops import analytics_cli, artists_cli, discover_cli
 from backbeat_ops.plays_cli import register as register_plays
 from backbeat_ops.recs_cli import register as register_recs
+from backbeat_ops.royalties_cli import register as register_royalties
 
 STATE_FILE = Path(".devstack") / "state.json"
 
@@ -162,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     discover_cli.register(groups)
 
     register_recs(groups)
+
+    register_royalties(groups)
     return parser
 
 
