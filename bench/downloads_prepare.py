@@ -89,7 +89,7 @@ class Shim:
                 "sk": f"DEVICE#{device_id}",
                 "deviceId": device_id,
                 "name": "bench",
-                "type": "mobile",
+                "type": "phone",
                 "publicKey": public_pem(),
                 "createdAt": datetime.now(UTC).isoformat(),
             }
@@ -163,7 +163,7 @@ def run(stack: RunningStack, songs: list[str], shim_wanted: bool) -> dict[str, A
     def register() -> str:
         if shim:
             return shim.register()
-        body = {"name": "bench", "type": "mobile", "publicKey": public_pem()}
+        body = {"name": "bench", "type": "phone", "publicKey": public_pem()}
         status, device, _ = http("POST", f"{url}/me/devices", body, token=token)
         assert status in (200, 201), device
         return str(device["deviceId"])

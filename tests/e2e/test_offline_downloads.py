@@ -82,7 +82,7 @@ def test_a_premium_listener_plays_a_downloaded_playlist_offline(
         assert http("POST", f"{url}/playlists/{playlist['id']}/tracks", {"songId": song_id}, token=token)[0] == 201
 
     store = OfflineStore(tmp_path / "phone", HttpApi(url, lambda: token))
-    device_id = store.register_device("e2e phone", "mobile")
+    device_id = store.register_device("e2e phone", "phone")
     try:
         requested = time.perf_counter()
         answer = store.request_downloads(playlist_id=playlist["id"], quality="very_high")

@@ -150,7 +150,7 @@ def server(clock: FakeClock) -> FakeBackbeat:
 
 def _phone(tmp_path: Path, server: FakeBackbeat, clock: FakeClock, name: str = "phone") -> OfflineStore:
     store = OfflineStore(tmp_path / name, server, clock=clock)
-    store.register_device(name, "mobile")
+    store.register_device(name, "phone")
     return store
 
 
