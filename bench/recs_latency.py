@@ -53,21 +53,41 @@ def set_faults(url: str, plan: dict[str, Any] | None) -> None:
     assert status == 200, body
 
 
+def wait_for_model(url: str, token: str, timeout: float = 1200) -> None:
+    """Until the stack serves a promoted model (the demo listening's replay, then the training run)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        status, body, _ = http("GET", f"{url}/me/recommendations?limit=5", token=token)
+        if status == 200 and (body.get("model") or {}).get("version"):
+            print(f"model {body['model']['version']} served {time.monotonic() - started:.0f} s after the ready line")
+            return
+        time.sleep(10)
+    raise SystemExit(f"no promoted model after {timeout:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--no-demo-audio", action="store_true", help="start the stack without encoding demo audio")
+    parser.add_argument(
+        "--with-model",
+        action="store_true",
+        help="replay the demo listening and wait for the model it trains before measuring (the blended path)",
+    )
     add_catalog_limit(parser)
     args = parser.parse_args()
     songs = sample(seeded_songs(args), args.requests, seed=12)
     feed = ["/me/recommendations?limit=20&deviceType=mobile&tz=Europe/Paris"] * args.requests
     seeded = [f"/recommendations?seed=artist:{song.artist_id}&limit=20" for song in songs]
-    flags = [*devstack_args(args), "--no-demo-listening", *(["--no-demo-audio"] if args.no_demo_audio else [])]
+    listening = "--demo-listening" if args.with_model else "--no-demo-listening"
+    flags = [*devstack_args(args), listening, *(["--no-demo-audio"] if args.no_demo_audio else [])]
     stack = start_devstack(Path(tempfile.mkdtemp()) / "state.json", *flags)
     results: list[tuple[str, str, dict[str, Any]]] = []
     try:
         url = stack.url
         token = http("POST", f"{url}/auth/login", PREMIUM)[1]["accessToken"]
+        if args.with_model:
+            wait_for_model(url, token)
         measure(url, token, feed[:5] + seeded[:5])  # warm: cold starts, the model, the trending cache
         for condition, plan in (
             ("all sources healthy", None),
