@@ -141,7 +141,7 @@ def test_the_events_stream_is_read_from_kinesis_into_events_by_day_received(aws:
     assert not others and key.startswith("events/dt=2026-12-03/")
     row = pq.read_table(io.BytesIO(body)).to_pylist()[0]
     assert row["eventid"] == event["eventId"]
-    assert row["context"] == {"type": "playlist", "id": "pl-1"}
+    assert row["context"] == {"type": "playlist", "id": "pl-1", "variant": None}
     assert row["receivedat"] == datetime(2026, 12, 3, 6, 0, 1, 250000)
 
 

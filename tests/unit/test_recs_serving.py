@@ -253,3 +253,40 @@ def test_the_devstack_fault_switch_fails_the_named_source_only() -> None:
         breaker.source_fault = saved
     assert answer.sources["collaborative"] == "InjectedSourceFailure" and answer.sources["content"] == "ok"
     assert faults.status()["injected"] == {"recsSourceFailure:collaborative": 1} and not answer.fallback
+
+
+def test_the_popular_songs_sample_reads_past_pages_without_a_song(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Scan's Limit counts items before its filter: the first pages of a big catalog may hold only
+    artists and albums, and the fallback must still find songs (it did not on the full catalog)."""
+    import boto3
+    from moto import mock_aws
+
+    from backbeat.aws import client
+    from backbeat.catalog.models import SongItem
+    from backbeat.recs.backend import POPULAR_SCAN_PAGE, popular_songs
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    client.cache_clear()  # a client another test made may point at another endpoint
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="catalog",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table("catalog")
+        with table.batch_writer() as batch:
+            for n in range(POPULAR_SCAN_PAGE + 500):  # sorted before every SONG# key
+                batch.put_item(Item={"pk": f"ARTIST#{n:05}", "sk": "META", "id": f"a{n}"})
+            for n, popularity in enumerate((10, 90, 50, 70)):
+                batch.put_item(Item={"pk": f"SONG#s{n}", "sk": "META", "id": f"s{n}", "popularity": popularity})
+        previous = SongItem.Meta.table_name
+        SongItem.Meta.table_name = "catalog"
+        try:
+            assert popular_songs(3) == ["s1", "s3", "s2"]
+        finally:
+            SongItem.Meta.table_name = previous
+            client.cache_clear()

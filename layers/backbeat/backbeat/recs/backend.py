@@ -41,7 +41,9 @@ MAX_HISTORY = 1000  # plays read per request at most (newest first)
 RECENT = 50
 TRENDING_SECONDS = 60.0
 POPULAR_SECONDS = 600.0
-POPULAR_SCAN = 1000  # catalog items one popularity sample reads
+POPULAR_SAMPLE = 1000  # songs one popularity sample holds
+POPULAR_SCAN_PAGE = 1000  # items a Scan page reads
+POPULAR_SCAN_BUDGET = 200_000  # items one sample may read at most (cached ten minutes per environment)
 VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
 MAX_VIEWS = 50_000
 
@@ -108,16 +110,26 @@ def plays_since(table: str, user_id: str, since: datetime, limit: int = MAX_HIST
 
 
 def popular_songs(limit: int) -> list[str]:
-    """The most popular songs of a sample of the catalog (one bounded Scan): what the fallback
-    answers while nothing is trending yet (a new stack)."""
-    answer = client("dynamodb").scan(
-        TableName=SongItem.Meta.table_name,
-        FilterExpression="begins_with(pk, :song) AND sk = :meta",
-        ExpressionAttributeValues={":song": {"S": SONG_PREFIX}, ":meta": {"S": META}},
-        ProjectionExpression="id, popularity",
-        Limit=POPULAR_SCAN,
-    )
-    items = [from_image(item) for item in answer.get("Items", [])]
+    """The most popular songs of a sample of the catalog: what the fallback answers while nothing is
+    trending yet (a new stack). The Scan reads pages until the sample holds POPULAR_SAMPLE songs or
+    POPULAR_SCAN_BUDGET items were read: a page may hold no song at all (a Scan's Limit counts items
+    before the filter, and artists and albums share the table)."""
+    request: dict[str, Any] = {
+        "TableName": SongItem.Meta.table_name,
+        "FilterExpression": "begins_with(pk, :song) AND sk = :meta",
+        "ExpressionAttributeValues": {":song": {"S": SONG_PREFIX}, ":meta": {"S": META}},
+        "ProjectionExpression": "id, popularity",
+        "Limit": POPULAR_SCAN_PAGE,
+    }
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    while len(items) < POPULAR_SAMPLE and scanned < POPULAR_SCAN_BUDGET:
+        answer = client("dynamodb").scan(**request)
+        scanned += int(answer.get("ScannedCount", 0))
+        items += [from_image(item) for item in answer.get("Items", [])]
+        if "LastEvaluatedKey" not in answer:
+            break
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
     items.sort(key=lambda item: (-float(item.get("popularity") or 0), item["id"]))
     return [item["id"] for item in items[:limit]]
 
