@@ -43,7 +43,8 @@ TRENDING_SECONDS = 60.0
 POPULAR_SECONDS = 600.0
 POPULAR_SAMPLE = 1000  # songs one popularity sample holds
 POPULAR_SCAN_PAGE = 1000  # items a Scan page reads
-POPULAR_SCAN_BUDGET = 200_000  # items one sample may read at most (cached ten minutes per environment)
+POPULAR_SCAN_BUDGET = 20_000  # items one sample may read at most (cached ten minutes per environment)
+POPULAR_SEGMENTS = 16
 VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
 MAX_VIEWS = 50_000
 
@@ -111,25 +112,31 @@ def plays_since(table: str, user_id: str, since: datetime, limit: int = MAX_HIST
 
 def popular_songs(limit: int) -> list[str]:
     """The most popular songs of a sample of the catalog: what the fallback answers while nothing is
-    trending yet (a new stack). The Scan reads pages until the sample holds POPULAR_SAMPLE songs or
-    POPULAR_SCAN_BUDGET items were read: a page may hold no song at all (a Scan's Limit counts items
-    before the filter, and artists and albums share the table)."""
-    request: dict[str, Any] = {
-        "TableName": SongItem.Meta.table_name,
-        "FilterExpression": "begins_with(pk, :song) AND sk = :meta",
-        "ExpressionAttributeValues": {":song": {"S": SONG_PREFIX}, ":meta": {"S": META}},
-        "ProjectionExpression": "id, popularity",
-        "Limit": POPULAR_SCAN_PAGE,
-    }
+    trending yet (a new stack). The sample is read segment by segment of a parallel Scan (a segment is
+    a slice of the table by partition-key hash, so songs, artists and albums are mixed in each) until
+    it holds POPULAR_SAMPLE songs or POPULAR_SCAN_BUDGET items were read; a small catalog is read
+    whole. Reading the table from its start instead may meet only artists and albums for a long while."""
     items: list[dict[str, Any]] = []
     scanned = 0
-    while len(items) < POPULAR_SAMPLE and scanned < POPULAR_SCAN_BUDGET:
-        answer = client("dynamodb").scan(**request)
-        scanned += int(answer.get("ScannedCount", 0))
-        items += [from_image(item) for item in answer.get("Items", [])]
-        if "LastEvaluatedKey" not in answer:
+    for segment in range(POPULAR_SEGMENTS):
+        request: dict[str, Any] = {
+            "TableName": SongItem.Meta.table_name,
+            "FilterExpression": "begins_with(pk, :song) AND sk = :meta",
+            "ExpressionAttributeValues": {":song": {"S": SONG_PREFIX}, ":meta": {"S": META}},
+            "ProjectionExpression": "id, popularity",
+            "Limit": POPULAR_SCAN_PAGE,
+            "Segment": segment,
+            "TotalSegments": POPULAR_SEGMENTS,
+        }
+        while True:
+            answer = client("dynamodb").scan(**request)
+            scanned += int(answer.get("ScannedCount", 0))
+            items += [from_image(item) for item in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer or scanned >= POPULAR_SCAN_BUDGET:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        if len(items) >= POPULAR_SAMPLE or scanned >= POPULAR_SCAN_BUDGET:
             break
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
     items.sort(key=lambda item: (-float(item.get("popularity") or 0), item["id"]))
     return [item["id"] for item in items[:limit]]
 
