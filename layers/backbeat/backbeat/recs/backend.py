@@ -45,6 +45,7 @@ POPULAR_SAMPLE = 1000  # songs one popularity sample holds
 POPULAR_SCAN_PAGE = 1000  # items a Scan page reads
 POPULAR_SCAN_BUDGET = 20_000  # items one sample may read at most (cached ten minutes per environment)
 POPULAR_SEGMENTS = 16
+FIRST_SAMPLE_WAIT_SECONDS = 20.0
 VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
 MAX_VIEWS = 50_000
 
@@ -266,7 +267,10 @@ class LiveBackend:
     def trending(self, limit: int) -> list[str]:
         chart: list[str] = self._trending.get(self.fallback_wait_seconds) or []
         if len(chart) < limit:
-            popular: list[str] = self._popular.get(self.fallback_wait_seconds) or []
+            # The sample is taken once per environment (prefetched at cold start) and kept ten
+            # minutes; only the first request of a fresh environment may wait for it, so that even
+            # that answer is never empty (a long wait only on a new stack with a big catalog).
+            popular: list[str] = self._popular.get(FIRST_SAMPLE_WAIT_SECONDS) or []
             chart = list(dict.fromkeys([*chart, *popular]))
         return chart[:limit]
 
