@@ -41,11 +41,11 @@ MAX_HISTORY = 1000  # plays read per request at most (newest first)
 RECENT = 50
 TRENDING_SECONDS = 60.0
 POPULAR_SECONDS = 600.0
-POPULAR_SAMPLE = 1000  # songs one popularity sample holds
+POPULAR_SAMPLE = 200  # songs one popularity sample holds (the fallback asks for 200)
 POPULAR_SCAN_PAGE = 1000  # items a Scan page reads
 POPULAR_SCAN_BUDGET = 20_000  # items one sample may read at most (cached ten minutes per environment)
-POPULAR_SEGMENTS = 16
-FIRST_SAMPLE_WAIT_SECONDS = 20.0
+POPULAR_SEGMENTS = 64  # a segment of a 100,000-item catalog is ~1,500 items: two Scan pages
+FIRST_SAMPLE_WAIT_SECONDS = 25.0
 VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
 MAX_VIEWS = 50_000
 
