@@ -45,7 +45,7 @@ POPULAR_SAMPLE = 200  # songs one popularity sample holds (the fallback asks for
 POPULAR_SCAN_PAGE = 1000  # items a Scan page reads
 POPULAR_SCAN_BUDGET = 20_000  # items one sample may read at most (cached ten minutes per environment)
 POPULAR_SEGMENTS = 64  # a segment of a 100,000-item catalog is ~1,500 items: two Scan pages
-FIRST_SAMPLE_WAIT_SECONDS = 25.0
+FIRST_SAMPLE_WAIT_SECONDS = 15.0  # within the function timeout (29 s) with a cold start before it
 VIEW_SECONDS = 300.0  # a song's catalog view is reused this long (titles and features rarely change)
 MAX_VIEWS = 50_000
 
