@@ -10,7 +10,7 @@ import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -20,7 +20,7 @@ from backbeat.downloads import devices, downloads, sync
 from backbeat.downloads.models import bind_downloads_table
 from backbeat.errors import InvalidInput
 from backbeat.http import caller_id, create_resolver
-from backbeat.idempotency import HEADER, OnceOnly
+from backbeat.idempotency import IdempotencyKey, OnceOnly
 from backbeat.identity.models import bind_users_table
 from backbeat.media import signing
 from backbeat.observability import HTTP_API, count, lambda_entry, tracer
@@ -49,14 +49,6 @@ PublicKey = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Quality = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 DeviceId = Annotated[str, Query(min_length=1, max_length=64)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias=HEADER,
-        max_length=255,
-        description="Send the same key when retrying a write: the retry gets the first answer, not a second write.",
-    ),
-]
 
 
 class NewDevice(BaseModel):

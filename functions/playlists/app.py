@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
@@ -11,7 +11,7 @@ from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import PlaylistsSettings
 from backbeat.errors import InvalidInput
 from backbeat.http import caller_id, create_resolver
-from backbeat.idempotency import HEADER, OnceOnly
+from backbeat.idempotency import IdempotencyKey, OnceOnly
 from backbeat.identity.models import bind_users_table
 from backbeat.observability import HTTP_API, count, lambda_entry, tracer
 from backbeat.playlists import service
@@ -31,14 +31,6 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, m
 Version = Annotated[int, Field(ge=0)]
 Snapshot = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Position = Annotated[int, Field(ge=0, le=MAX_TRACKS)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias=HEADER,
-        max_length=255,
-        description="Send the same key when retrying a write: the retry gets the first answer, not a second write.",
-    ),
-]
 
 
 class Versioned(BaseModel):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -28,6 +29,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from backbeat.errors import Conflict, InvalidInput
 
 HEADER = "Idempotency-Key"
+# The route parameter every write that honours the header declares (so the OpenAPI document names it).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=255,
+        description="Send the same key when retrying a write: the retry gets the first answer, not a second write.",
+    ),
+]
 RECORD_LIFETIME_SECONDS = 24 * 3600
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
