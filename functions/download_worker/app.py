@@ -15,7 +15,7 @@ from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import DownloadWorkerSettings
 from backbeat.downloads.keys import bind_content_keys_table
 from backbeat.downloads.preparation import DownloadJob, Preparer
-from backbeat.observability import count, lambda_entry, logger
+from backbeat.observability import correlated, count, lambda_entry, logger, sqs_correlation_id
 
 settings = DownloadWorkerSettings()
 bind_catalog_table(settings.catalog_table)
@@ -33,6 +33,11 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def prepare_record(record: SQSRecord) -> None:
+    with correlated(sqs_correlation_id(record.raw_event)):
+        _prepare(record)
+
+
+def _prepare(record: SQSRecord) -> None:
     try:
         job = DownloadJob.model_validate_json(record.body)
     except ValidationError:
@@ -52,11 +57,10 @@ def prepare_record(record: SQSRecord) -> None:
     count(f"Downloads{prepared.outcome.capitalize()}")
     if prepared.encrypted:
         count("OfflineRenditionsEncrypted")
-    if prepared.outcome != "ready":
-        logger.info(
-            "download job " + prepared.outcome,
-            extra={"jobId": job.job_id, "songId": job.song_id, "reason": prepared.reason},
-        )
+    logger.info(
+        "download job " + prepared.outcome,
+        extra={"jobId": job.job_id, "songId": job.song_id, "reason": prepared.reason},
+    )
 
 
 @lambda_entry()

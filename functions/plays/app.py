@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from backbeat.config import PlaysSettings
-from backbeat.observability import count, lambda_entry, logger
+from backbeat.observability import correlated, count, lambda_entry, logger
 from backbeat.plays.consumer import PlaysStore, apply_events
 from backbeat.plays.events import StreamedEvent
 from backbeat.plays.verdicts import VerdictRules
@@ -41,11 +41,24 @@ def _readable(records: list[dict[str, Any]]) -> list[tuple[str, StreamedEvent]]:
 @lambda_entry()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
-    result = apply_events(store, _readable(records), rules, settings.listener_threads)
+    readable = _readable(records)
+    result = apply_events(store, readable, rules, settings.listener_threads)
+    events = dict(readable)
 
     def report(record: KinesisStreamRecord) -> None:
-        if record.kinesis.sequence_number in result.failed:
-            raise NotApplied(record.kinesis.sequence_number)
+        sequence = record.kinesis.sequence_number
+        played = events.get(sequence)
+        with correlated(played.correlationId if played else None):
+            if sequence in result.failed:
+                logger.warning(
+                    "playback event not recorded; the stream delivers it again", extra={"sequenceNumber": sequence}
+                )
+                raise NotApplied(sequence)
+            if played is not None:  # DEBUG: one line per play is the busiest log there is (decision 44)
+                logger.debug(
+                    "playback event recorded",
+                    extra={"eventId": str(played.eventId), "playId": str(played.playId), "type": played.type},
+                )
 
     response = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
     count("PlaybackEventsApplied", result.applied)

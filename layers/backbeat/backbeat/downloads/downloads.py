@@ -42,7 +42,7 @@ from backbeat.media import signing
 from backbeat.media.ffmpeg import LADDER_KBPS, SAMPLE_RATE, SEGMENT_SECONDS
 from backbeat.media.manifest import QUALITY_CEILINGS_KBPS
 from backbeat.media.pipeline import READY as ENCODED
-from backbeat.observability import logger
+from backbeat.observability import correlation_message_attributes, logger
 from backbeat.plain import plain
 
 RUNGS: dict[str, int] = {f"{kbps}k": kbps for kbps in LADDER_KBPS}
@@ -157,7 +157,15 @@ class DownloadQueue:
         sqs = client("sqs")
 
         def send_batch(batch: Sequence[dict[str, str]]) -> set[str]:
-            entries = [{"Id": str(index), "MessageBody": json.dumps(body)} for index, body in enumerate(batch)]
+            attributes = correlation_message_attributes()  # the request's id, for the worker's logs
+            entries = [
+                {
+                    "Id": str(index),
+                    "MessageBody": json.dumps(body),
+                    **({"MessageAttributes": attributes} if attributes else {}),
+                }
+                for index, body in enumerate(batch)
+            ]
             try:
                 answer = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
             except (BotoCoreError, ClientError):

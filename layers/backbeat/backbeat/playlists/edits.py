@@ -25,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 
 from backbeat.errors import Conflict
 from backbeat.ids import base62_id
+from backbeat.observability import correlation_id
 from backbeat.playlists.access import load
 from backbeat.playlists.models import (
     MAX_TRACKS,
@@ -61,7 +62,21 @@ def connection() -> Connection:
 
 
 def change_item(playlist_id: str, version: int, op: dict[str, Any], user_id: str, at: str) -> ChangeItem:
-    return ChangeItem(pk=playlist_key(playlist_id), sk=log_key(version), version=version, op=op, by=user_id, at=at)
+    return ChangeItem(
+        pk=playlist_key(playlist_id),
+        sk=log_key(version),
+        version=version,
+        op=op,
+        by=user_id,
+        at=at,
+        correlation_id=correlation_id(),
+    )
+
+
+def last_correlation_id_action() -> Action:
+    """Set the playlist item's `lastCorrelationId` to the current request's (remove it without one)."""
+    current = correlation_id()
+    return PlaylistItem.last_correlation_id.set(current) if current else PlaylistItem.last_correlation_id.remove()
 
 
 def member_item(playlist_id: str, user_id: str, role: str) -> MemberItem:
@@ -121,6 +136,7 @@ def edit(
             PlaylistItem.last_op.set(plan.op),
             PlaylistItem.last_by.set(user_id),
             PlaylistItem.last_at.set(at),
+            last_correlation_id_action(),
             *plan.meta_actions,
         ]
         if plan.track_delta:

@@ -106,6 +106,9 @@ class PlaylistItem(PlaylistModel):
     last_op = JSONAttribute(attr_name="lastOp", null=True)  # type: ignore[var-annotated]
     last_by = UnicodeAttribute(attr_name="lastBy", null=True)
     last_at = UnicodeAttribute(attr_name="lastAt", null=True)
+    # The request that made the last change (backbeat.observability): the fan-out logs under it and
+    # puts it in the WebSocket message.
+    last_correlation_id = UnicodeAttribute(attr_name="lastCorrelationId", null=True)
 
     @property
     def id(self) -> str:
@@ -130,6 +133,7 @@ class ChangeItem(PlaylistModel):
     op = JSONAttribute()  # type: ignore[var-annotated]
     by = UnicodeAttribute()
     at = UnicodeAttribute()
+    correlation_id = UnicodeAttribute(attr_name="correlationId", null=True)
 
 
 class MemberItem(PlaylistModel):

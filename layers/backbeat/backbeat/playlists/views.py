@@ -80,4 +80,7 @@ def changes(playlist_id: str, from_version: int, limit: int) -> list[dict[str, A
         consistent_read=True,
         limit=limit,
     )
-    return [{"version": int(c.version), "op": c.op, "by": c.by, "at": c.at} for c in query]
+    return [
+        {"version": int(c.version), "op": c.op, "by": c.by, "at": c.at, "correlationId": c.correlation_id}
+        for c in query
+    ]

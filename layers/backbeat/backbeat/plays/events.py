@@ -63,6 +63,8 @@ class StreamedEvent(PlaybackEvent):
     artistId: str
     durationMs: int = Field(ge=0)
     genres: tuple[str, ...] = ()
+    # The request that reported the event (backbeat.observability): its consumers log under it.
+    correlationId: str | None = Field(default=None, max_length=100)
 
     def partition_key(self) -> str:
         """The stream's partition key: the listener, so that one listener's events arrive in order

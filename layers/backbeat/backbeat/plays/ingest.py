@@ -39,7 +39,7 @@ from backbeat.aws import client
 from backbeat.catalog.service import SongFacts
 from backbeat.errors import ServiceUnavailable
 from backbeat.identity.models import UserItem
-from backbeat.observability import count, logger
+from backbeat.observability import correlation_id, count, logger
 from backbeat.payloads import describe
 from backbeat.plays.events import PlaybackEvent, StreamedEvent, Tier
 
@@ -305,6 +305,7 @@ def ingest(
                 "artistId": song.artist_id,
                 "durationMs": song.duration_ms,
                 "genres": song.genres,
+                "correlationId": correlation_id(),
             }
         )
         candidates.append((index, streamed))

@@ -3,7 +3,8 @@ the fan-out of the playlist table's stream to the subscribers through `post_to_c
 
 Messages to clients (JSON):
 - ``{"type": "subscribed", "playlistId", "version", "snapshotId"}``
-- ``{"type": "playlist.changed", "playlistId", "version", "snapshotId", "op", "by", "at"}``
+- ``{"type": "playlist.changed", "playlistId", "version", "snapshotId", "op", "by", "at", "correlationId"?}``
+  (`correlationId`: the request that made the change, backbeat.observability)
 - ``{"type": "resynced", "playlistId", "version"}`` after the replayed changes
 - ``{"type": "error", "code", "message", "field"?, "playlistId"?}``
 """
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from backbeat.aws import client
 from backbeat.errors import BackbeatError, Unauthorized, error_fields
-from backbeat.observability import logger
+from backbeat.observability import CORRELATION_FIELD, correlated, logger
 from backbeat.plain import json_default
 from backbeat.playlists import service as playlists
 from backbeat.playlists.models import PlaylistItem, playlist_from_image
@@ -193,8 +194,10 @@ def unsubscribe(connection_id: str, playlist_id: str) -> None:
         batch.delete(SubscriptionItem(pk=connection_key(connection_id), sk=subscription_key(playlist_id)))
 
 
-def changed_message(playlist_id: str, version: int, op: Any, by: Any, at: Any) -> dict[str, Any]:
-    return {
+def changed_message(
+    playlist_id: str, version: int, op: Any, by: Any, at: Any, correlation_id: str | None = None
+) -> dict[str, Any]:
+    message = {
         "type": "playlist.changed",
         "playlistId": playlist_id,
         "version": version,
@@ -203,6 +206,9 @@ def changed_message(playlist_id: str, version: int, op: Any, by: Any, at: Any) -
         "by": by,
         "at": at,
     }
+    if correlation_id:
+        message[CORRELATION_FIELD] = correlation_id
+    return message
 
 
 def resync(sockets: Sockets, connection_id: str, playlist_id: str, from_version: int) -> None:
@@ -214,7 +220,9 @@ def resync(sockets: Sockets, connection_id: str, playlist_id: str, from_version:
     for change in playlists.changes(playlist_id, from_version, MAX_RESYNC_CHANGES):
         if not sockets.post(
             connection_id,
-            changed_message(playlist_id, change["version"], change["op"], change["by"], change["at"]),
+            changed_message(
+                playlist_id, change["version"], change["op"], change["by"], change["at"], change.get("correlationId")
+            ),
         ):
             return
         last = change["version"]
@@ -236,7 +244,7 @@ def _change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any], PlaylistIte
     version = int(new.version)
     if version <= (int(old.version) if old is not None else 0):
         return None
-    message = changed_message(new.id, version, new.last_op, new.last_by, new.last_at)
+    message = changed_message(new.id, version, new.last_op, new.last_by, new.last_at, new.last_correlation_id)
     return new.id, message, old, new
 
 
@@ -248,12 +256,21 @@ def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) 
     if change is None:
         return
     playlist_id, message, old, new = change
-    listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
-    deliver = [s for s in listeners if s.since_version < message["version"]]
-    deliver = [s for s in deliver if playlists.may_read(new, s.user_id) or playlists.may_read(old, s.user_id)]
-    posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
-    for post in posts:
-        post.result()
-    for listener in listeners:  # lost access (removed, made private, deleted): stop listening
-        if not playlists.may_read(new, listener.user_id):
-            unsubscribe(listener.connection_id, playlist_id)
+    with correlated(message.get(CORRELATION_FIELD)):
+        listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
+        deliver = [s for s in listeners if s.since_version < message["version"]]
+        deliver = [s for s in deliver if playlists.may_read(new, s.user_id) or playlists.may_read(old, s.user_id)]
+        posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
+        delivered = sum(1 for post in posts if post.result())
+        for listener in listeners:  # lost access (removed, made private, deleted): stop listening
+            if not playlists.may_read(new, listener.user_id):
+                unsubscribe(listener.connection_id, playlist_id)
+        logger.info(
+            "playlist change fanned out",
+            extra={
+                "playlistId": playlist_id,
+                "version": message["version"],
+                "sockets": len(deliver),
+                "delivered": delivered,
+            },
+        )
