@@ -25,7 +25,7 @@ from backbeat.observability import (
 )
 from devstack.pollers.base import lambda_json
 from devstack.resources import Deployment
-from tests.support import api_event
+from tests.support import ROOT, api_event
 from tests.unit.conftest import FakeContext, load_function
 from tests.unit.test_playback_ingest import playback_event, post, seed_songs_and_listeners
 from tests.unit.test_realtime import event as socket_event
@@ -215,3 +215,22 @@ def test_a_state_machine_task_logs_under_its_inputs_id(logs: Captured) -> None:
     task({"step": "prepare"}, FakeContext())
     ran = logs.saying("task ran")
     assert [line.get("correlation_id") for line in ran] == ["run-2026-12", None]
+
+
+def _lambda_tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        if state["Type"] == "Task" and str(state.get("Resource", "")).endswith("FunctionArn}"):
+            yield name, state
+        for branch in state.get("Branches") or []:
+            yield from _lambda_tasks(branch["States"])
+
+
+def test_every_state_machine_lambda_task_is_given_the_executions_id() -> None:
+    """Each Lambda task of the top-level flows gets `correlationId` (the execution's name), which
+    `lambda_entry` logs under; a distributed map's children get their items as sent."""
+    tasks = 0
+    for path in sorted((ROOT / "statemachines").glob("*.asl.json")):
+        for name, state in _lambda_tasks(json.loads(path.read_text())["States"]):
+            assert state["Parameters"]["correlationId.$"] == "$$.Execution.Name", f"{path.name}: {name}"
+            tasks += 1
+    assert tasks >= 10
