@@ -66,6 +66,7 @@ class Stack:
     meter_url: str | None
     process: subprocess.Popen[str] | None = None
     startup: list[str] = field(default_factory=list)
+    state_file: Path | None = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -88,7 +89,7 @@ def start_stack(args: argparse.Namespace, *, units: bool = False) -> Stack:
     """The metered devstack on free ports, its state in a temporary folder (or `--data-dir`)."""
     if args.state:
         state = json.loads(Path(args.state).read_text())
-        return Stack(url=state["url"], pid=int(state["pid"]), meter_url=None)
+        return Stack(url=state["url"], pid=int(state["pid"]), meter_url=None, state_file=Path(args.state))
     work = Path(tempfile.mkdtemp(prefix="load-"))
     port, meter_port = free_port(), free_port()
     data_dir = args.data_dir or work / "data"
@@ -108,6 +109,7 @@ def start_stack(args: argparse.Namespace, *, units: bool = False) -> Stack:
         meter_url=f"http://127.0.0.1:{meter_port}",
         process=spawned.process,
         startup=spawned.lines,
+        state_file=work / "state.json",
     )
 
 
@@ -224,8 +226,16 @@ class LiveListeners:
         return messages, lags
 
     def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+        """Cancel every socket's task (closing it) and wait for them, then stop the loop."""
+
+        async def cancel_all() -> None:
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 

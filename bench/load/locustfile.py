@@ -37,7 +37,7 @@ WEIGHTS = {
     "edit_playlist": 3,  # POST or DELETE a track on that playlist (fanned out to its listeners)
 }
 TASKS_PER_SECOND = 1.0
-EVENTS_PER_BATCH = 5  # a client flushes every 75 s of listening: start, progress every 15 s, end
+EVENTS_PER_BATCH = 2  # the client SDK flushes every 10 s and reports every 15 s of listening: one or two events
 PLAYLIST_CAP = 60  # editors remove tracks past this size, so the playlist stays a realistic length
 
 _FIXTURE: dict[str, Any] = json.loads(open(os.environ["BACKBEAT_LOAD_FIXTURE"]).read())  # noqa: SIM115
