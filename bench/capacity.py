@@ -524,13 +524,14 @@ def model(inputs: dict[str, Any]) -> None:
         f"(`SONG#id#k`, k = hash(playId) % N, summed on read), as the day index already does with "
         f"`COUNTER_SHARDS` |"
     )
-    fanout_ms = per_edit["billedMs"]
+    big = 10_000
     print(
         f"| API Gateway: the same {QUOTAS['api_gateway_account_rps']:,} requests/s cover `@connections` posts | "
-        f"a playlist with 10,000 live listeners at 1 edit/s | 50 edits/s x 10,000 = 500,000 posts/s | "
-        f"a broadcast tier: coalesce a playlist's changes into one message per 250 ms, and past ~1,000 listeners "
-        f"publish once to a topic (AWS IoT Core or AppSync Events) that fans out, instead of one post per socket "
-        f"(fan-out measured here: {fanout_ms:.0f} ms of Lambda per edit to a handful of sockets) |"
+        f"a playlist with {big:,} live listeners at 1 edit/s | 50 edits/s x {big:,} = {50 * big:,} posts/s; "
+        f"{money(50 * big * SECONDS_PER_MONTH / 1e6 * price('ws_message_per_million'))} a month in messages for "
+        f"that one playlist | a broadcast tier: coalesce a playlist's changes into one message per 250 ms (at most "
+        f"4 messages/s a listener whatever the edit rate), and past ~1,000 listeners publish once to a topic "
+        f"(AWS IoT Core or AppSync Events) that fans out, instead of one post per socket |"
     )
     artist = routes.get("CatalogFunction GET /artists/{artistId}")
     if artist:
