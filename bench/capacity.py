@@ -500,26 +500,36 @@ def model(inputs: dict[str, Any], bill_catalog: int | None) -> None:
     busy_seconds += EVENTS_PER_PLAY * per_event["billedMs"] / 1000
     concurrency = plays_peak * busy_seconds
     song_wru_per_play = 2.0  # a billable play ADDs to its song's hour item inside a transaction (2 WRU a 1 KB item)
-    print("\n## Quotas and hot keys, in the order they break as plays grow\n")
+    print("\n## Account quotas, in the order they break as plays grow\n")
     print("| limit (default) | reached at | at the seed's peak | the design that absorbs it |")
     print("|---|---|---|---|")
-    print(
-        f"| API Gateway: {QUOTAS['api_gateway_account_rps']:,} requests/s per account and region | "
-        f"{QUOTAS['api_gateway_account_rps'] / (rps_peak / plays_peak):,.0f} plays/s | {rps_peak:,.0f} requests/s | "
-        "batch playback events (one request per 30-60 s of listening, not per event), raise the quota, "
-        "and split listeners over regional cells (one stack per region and account) |"
-    )
-    print(
-        f"| Lambda: {QUOTAS['lambda_concurrency']:,} concurrent executions per account and region | "
-        f"{QUOTAS['lambda_concurrency'] / busy_seconds:,.0f} plays/s | {concurrency:,.0f} concurrent | "
-        "quota increase (tens of thousands per region are granted), cells as above |"
-    )
-    print(
-        f"| Kinesis on-demand: {QUOTAS['kinesis_on_demand_records_per_second']:,} records/s per stream | "
-        f"{QUOTAS['kinesis_on_demand_records_per_second'] / EVENTS_PER_PLAY:,.0f} plays/s | "
-        f"{records_peak:,.0f} records/s | "
-        f"provisioned mode with {shards:,} shards, or one record per batch of events (aggregation) |"
-    )
+    quota_rows = [
+        (
+            QUOTAS["lambda_concurrency"] / busy_seconds,
+            f"Lambda: {QUOTAS['lambda_concurrency']:,} concurrent executions per account and region",
+            f"{concurrency:,.0f} concurrent",
+            "quota increases (tens of thousands per region are granted) and regional cells: one stack per region "
+            "and account, listeners routed to their region's cell",
+        ),
+        (
+            QUOTAS["api_gateway_account_rps"] / (rps_peak / plays_peak),
+            f"API Gateway: {QUOTAS['api_gateway_account_rps']:,} requests/s per account and region",
+            f"{rps_peak:,.0f} requests/s",
+            "batch playback events (one request per 30-60 s of listening, not per event: 16 requests a play "
+            "become 4-7), a quota increase, and the cells above",
+        ),
+        (
+            QUOTAS["kinesis_on_demand_records_per_second"] / EVENTS_PER_PLAY,
+            f"Kinesis on-demand: {QUOTAS['kinesis_on_demand_records_per_second']:,} records/s per stream",
+            f"{records_peak:,.0f} records/s",
+            f"provisioned mode with {shards:,} shards (the line in the bill), or one record per batch of events",
+        ),
+    ]
+    for reached, limit, peak, design in sorted(quota_rows):
+        print(f"| {limit} | {reached:,.0f} plays/s | {peak} | {design} |")
+    print("\n## Hot keys\n")
+    print("| limit | reached at | at the seed's scale | the design that absorbs it |")
+    print("|---|---|---|---|")
     viral = QUOTAS["dynamodb_partition_wcu"] / song_wru_per_play
     print(
         f"| DynamoDB: {QUOTAS['dynamodb_partition_wcu']:,} WCU/s per partition key (a song's or an artist's hour "
