@@ -1,6 +1,6 @@
 """Load: the highest rate the 2-core devstack sustains with p99 under 500 ms, on a realistic mix.
 
-    .venv/bin/python bench/load.py [--steps 4,6,9,13,19,28,42] [--step-seconds 45] [--catalog-limit N]
+    .venv/bin/python bench/load.py [--steps 2,3,4,6,9,13,19,28,42,63] [--step-seconds 40] [--catalog-limit N]
     .venv/bin/python bench/load.py --state .devstack/state.json     # attach to a running devstack
 
 Starts a devstack of its own (full demo catalog, every song linked to an encoded demo track from
@@ -498,8 +498,8 @@ def print_report(steps: list[Step], best: Step | None, profile: Path | None, pro
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", default="4,6,9,13,19,28,42,63", help="listener counts, rising")
-    parser.add_argument("--step-seconds", type=int, default=45)
+    parser.add_argument("--steps", default="2,3,4,6,9,13,19,28,42,63", help="listener counts, rising")
+    parser.add_argument("--step-seconds", type=int, default=40)
     parser.add_argument("--accounts", type=int, default=100, help="fresh listener accounts (>= the largest step)")
     parser.add_argument("--editors", type=int, default=10, help="accounts sharing one collaborative playlist")
     parser.add_argument("--sockets-per-playlist", type=int, default=10)
