@@ -441,7 +441,7 @@ def print_report(steps: list[Step], best: Step | None, profile: Path | None, pro
         cpu = s.cpu
         print(
             f"| {s.users} | {s.rate:.1f} | {float(s.total['50%']):.0f} | {s.p99:.0f} | {100 * s.failure_share:.2f}% | "
-            f"{percentile(s.lags_ms, 99):.0f} | {cpu.get('devstack (python)', 0):.2f} / "
+            f"{f'{percentile(s.lags_ms, 99):.0f}' if s.lags_ms else '-'} | {cpu.get('devstack (python)', 0):.2f} / "
             f"{cpu.get('search engine (osmem-server)', 0):.2f} / {cpu.get('locust (load generator)', 0):.2f} | "
             f"{stack_cpu_ms(s):.0f} | {'yes' if s.sustained else 'no'} |"
         )
@@ -457,10 +457,13 @@ def print_report(steps: list[Step], best: Step | None, profile: Path | None, pro
         best = steps[0]
     else:
         print(f"\nhighest sustained: {best.users} listeners, {best.rate:.1f} requests/s, p99 {best.p99:.0f} ms")
-    print(
-        f"fan-out at that rate: {best.messages} playlist messages to live listeners, lag p50 "
-        f"{percentile(best.lags_ms, 50):.0f} ms, p99 {percentile(best.lags_ms, 99):.0f} ms"
-    )
+    if best.lags_ms:
+        print(
+            f"fan-out at that rate: {best.messages} playlist messages to live listeners, lag p50 "
+            f"{percentile(best.lags_ms, 50):.0f} ms, p99 {percentile(best.lags_ms, 99):.0f} ms"
+        )
+    else:
+        print("fan-out at that rate: no playlist edit in the step, so no message to the live listeners")
     print("\n| route at that rate | requests | requests/s | p50 ms | p99 ms | failures |")
     print("|---|---|---|---|---|---|")
     for name, row in sorted(best.rows.items(), key=lambda item: -int(item[1]["Request Count"])):
