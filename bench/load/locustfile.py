@@ -79,7 +79,8 @@ class Listener(HttpUser):
                 answer.failure(f"{answer.status_code}: {answer.text[:200]}")
                 return
             manifest = answer.json()
-        start = next(r for r in manifest["renditions"] if r["bitrateKbps"] == manifest["startBitrateKbps"])
+        rungs = manifest["renditions"]
+        start = next((r for r in rungs if r["bitrateKbps"] == manifest["startBitrateKbps"]), rungs[0])
         playlist = self.client.get(start["playlistUrl"], name="GET /media/{rung}.m3u8")
         base = start["playlistUrl"].rsplit("/", 1)[0]
         self.segments = [f"{base}/{line}" for line in _SEGMENT.findall(playlist.text) if line.endswith(".m4s")]
