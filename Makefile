@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test system-deps lint typecheck template unit integration bench build clean venv
+.PHONY: dev test system-deps lint typecheck template unit integration fuzz bench build clean venv
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,21 @@ unit: venv
 
 integration: venv
 	$(BIN)/python -m pytest -q -rs --durations=15 tests/integration tests/e2e
+
+## make fuzz: the HTTP API fuzzed from its OpenAPI document at length, on a devstack of its own:
+## FUZZ_EXAMPLES cases per operation and FUZZ_SCENARIOS linked scenarios of FUZZ_STEPS calls, from a
+## random seed it prints (`make fuzz FUZZ_SEED=<n>` replays a run); `make test` runs a small fixed sample
+FUZZ_EXAMPLES  ?= 150
+FUZZ_SCENARIOS ?= 60
+FUZZ_STEPS     ?= 15
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+fuzz: venv
+	@echo "fuzz seed $(FUZZ_SEED) (replay with: make fuzz FUZZ_SEED=$(FUZZ_SEED))"
+	BACKBEAT_FUZZ_SEED=$(FUZZ_SEED) BACKBEAT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	BACKBEAT_FUZZ_STATEFUL_SCENARIOS=$(FUZZ_SCENARIOS) BACKBEAT_FUZZ_STATEFUL_STEPS=$(FUZZ_STEPS) \
+	$(BIN)/python -m pytest -q -rs --durations=10 tests/e2e/test_api_fuzz.py
 
 ## make bench: every benchmark at the sizes docs/performance.md quotes (each section names its command)
 bench: venv

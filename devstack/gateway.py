@@ -34,6 +34,7 @@ from devstack.lambdas import FunctionError, FunctionTimedOut, LambdaRuntime
 from devstack.resources import Deployment, HttpRoute
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_LINE_BYTES = 10240  # API Gateway's quota on the request line and header values (aiohttp's default: 8190)
 _log = logging.getLogger("devstack.gateway")
 
 ERROR_CODES = {
@@ -100,9 +101,21 @@ class _JsonErrorRequestHandler(web_protocol.RequestHandler):
         if status >= 500:
             _log.error("gateway error for %s", request.remote, exc_info=exc)
         reason = message or (getattr(exc, "message", None) if exc else None) or "bad request"
+        if isinstance(exc, http_exceptions.LineTooLong):
+            status, reason = _too_long(exc)
         response = _error_for(status, reason if status < 500 else "Internal Server Error")
         response.force_close()
         return response
+
+
+def _too_long(error: http_exceptions.LineTooLong) -> tuple[int, str]:
+    """414 for a request line (method, path and query) over MAX_LINE_BYTES, 431 for a header line,
+    without echoing the oversized line back."""
+    line = error.args[0] if error.args else b""
+    head = (bytes(line) if isinstance(line, bytes | bytearray) else str(line).encode())[:16]
+    if head.startswith(b"/") or b" /" in head:
+        return 414, f"the request line is over the {MAX_LINE_BYTES}-byte limit"
+    return 431, f"a request header is over the {MAX_LINE_BYTES}-byte limit"
 
 
 class _JsonErrorServer(web_server.Server):
@@ -111,7 +124,13 @@ class _JsonErrorServer(web_server.Server):
 
 
 class GatewayRunner(web.AppRunner):
-    """An AppRunner whose connections answer unparseable requests in the JSON error shape."""
+    """An AppRunner whose connections answer unparseable requests in the JSON error shape, with API
+    Gateway's line limits."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("max_line_size", MAX_LINE_BYTES)
+        kwargs.setdefault("max_field_size", MAX_LINE_BYTES)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web_server.Server:
         server = await super()._make_server()

@@ -26,6 +26,43 @@ DOCUMENT = ROOT / "docs" / "openapi.json"
 SERVED_COPY = ROOT / "functions" / "health" / "openapi.json"  # what GET /openapi.json answers
 REGENERATE = "python scripts/openapi.py --write"
 
+# OpenAPI `links`: which later requests can use what an answer names (the id of a playlist just made,
+# the item id of a song just added). Clients and stateful fuzzing (tests/e2e/test_api_fuzz.py) follow
+# them. (method, path, status) -> link name -> (target method, target path, parameters or a body).
+LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, Any]]]] = {
+    ("post", "/playlists", "201"): {
+        name: (method, path, {"parameters": {"playlist_id": "$response.body#/id"}})
+        for name, method, path in (
+            ("GetPlaylist", "get", "/playlists/{playlist_id}"),
+            ("UpdatePlaylist", "patch", "/playlists/{playlist_id}"),
+            ("AddTracks", "post", "/playlists/{playlist_id}/tracks"),
+            ("ReorderTracks", "put", "/playlists/{playlist_id}/tracks"),
+            ("AddCollaborator", "post", "/playlists/{playlist_id}/collaborators"),
+            ("DeletePlaylist", "delete", "/playlists/{playlist_id}"),
+        )
+    },
+    ("post", "/playlists/{playlist_id}/tracks", "201"): {
+        "RemoveTrack": (
+            "delete",
+            "/playlists/{playlist_id}/tracks/{item_id}",
+            {"parameters": {"playlist_id": "$request.path.playlist_id", "item_id": "$response.body#/itemId"}},
+        ),
+        "GetPlaylist": (
+            "get",
+            "/playlists/{playlist_id}",
+            {"parameters": {"playlist_id": "$request.path.playlist_id"}},
+        ),
+    },
+    ("post", "/me/devices", "201"): {
+        "RemoveDevice": (
+            "delete",
+            "/me/devices/{device_id}",
+            {"parameters": {"device_id": "$response.body#/deviceId"}},
+        ),
+    },
+    ("post", "/auth/signup", "201"): {"LogIn": ("post", "/auth/login", {"requestBody": "$request.body"})},
+}
+
 TITLE = "Backbeat HTTP API"
 VERSION = "1"
 SECURITY_SCHEME = "cognitoJwt"
@@ -99,11 +136,23 @@ def build(resolvers: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str
                 }
             operation["responses"] = dict(sorted(responses.items()))
     document["paths"] = dict(sorted(document.get("paths", {}).items()))
+    _add_links(document["paths"])
     # Powertools' own validation-error shapes are answered by our Error schema instead.
     text = json.dumps(document["paths"])
     referenced = {name for name in schemas if f'"#/components/schemas/{name}"' in text or name == "ErrorDetail"}
     document["components"]["schemas"] = {name: schemas[name] for name in sorted(referenced)}
     return dict(document)
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    """LINKS on the answers they start from, naming each target by its operationId (which follows
+    the handler's name, so it is looked up rather than written down)."""
+    for (method, path, status), links in LINKS.items():
+        answer = paths[path][method]["responses"][status]
+        answer["links"] = {
+            name: {"operationId": paths[target_path][target_method]["operationId"], **fields}
+            for name, (target_method, target_path, fields) in sorted(links.items())
+        }
 
 
 def _error_statuses(method: str, operation: Mapping[str, Any], public: bool) -> list[int]:
@@ -113,7 +162,9 @@ def _error_statuses(method: str, operation: Mapping[str, Any], public: bool) -> 
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.add(422)
     if operation.get("requestBody"):
-        statuses |= {400, 415}
+        statuses |= {400, 413, 415}
+    if any(parameter["in"] in ("path", "query") for parameter in operation.get("parameters", [])):
+        statuses.add(414)  # a path or query can be made longer than API Gateway's request line quota
     if method in ("post", "put", "patch", "delete"):
         statuses |= {403, 409} if not public else {401, 409}
     if "403" in operation.get("responses", {}):  # a read the route restricts (declared with `responses`)

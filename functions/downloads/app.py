@@ -122,7 +122,8 @@ def list_downloads(deviceId: DeviceId) -> dict[str, Any]:
 @app.get("/downloads/sync")
 @tracer.capture_method
 def sync_downloads(
-    deviceId: DeviceId, since: Annotated[str | None, Query(min_length=1, max_length=8192)] = None
+    deviceId: DeviceId,
+    since: Annotated[str | None, Query(min_length=1, max_length=8192, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> dict[str, Any]:
     return sync.sync(caller_id(app), deviceId, since)
 

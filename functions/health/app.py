@@ -2,6 +2,7 @@
 answers, else 503; GET /openapi.json (JWT): the API's OpenAPI document (generated from the resolvers
 by scripts/openapi.py, the same file as docs/openapi.json)."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from backbeat.observability import HTTP_API, lambda_entry, logger
 from backbeat.search.engine import connect
 
 settings = HealthSettings()
-OPENAPI_DOCUMENT = (Path(__file__).parent / "openapi.json").read_text()
+# Parsed once at cold start: the route answers the document itself (a JSON object), as it declares.
+OPENAPI_DOCUMENT: dict[str, Any] = json.loads((Path(__file__).parent / "openapi.json").read_text())
 app = create_resolver()
 
 
@@ -46,7 +48,7 @@ def health() -> Response[dict[str, Any]]:
 
 
 @app.get("/openapi.json")
-def openapi_document() -> Response[str]:
+def openapi_document() -> Response[dict[str, Any]]:
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,

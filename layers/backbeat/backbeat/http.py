@@ -23,13 +23,15 @@ from backbeat.observability import logger
 from backbeat.payloads import invalid_input, load_json
 
 # Every error status a route of this API can answer, with what it means (the OpenAPI document lists
-# them on every operation with the error schema).
+# them on every operation with the error schema); 413 and 414 come from API Gateway itself.
 ERROR_STATUSES = {
     400: "The request cannot be read",
     401: "No valid access token, or wrong credentials",
     403: "The caller may not do this",
     404: "No such resource, or no route",
     409: "The resource changed since the version the request named",
+    413: "The body is over API Gateway's 10 MB payload limit",
+    414: "The request line is over API Gateway's 10,240-byte limit (the query is too long)",
     415: "The body is not application/json",
     422: "A field is missing or invalid; `field` names it",
     500: "Unexpected error",
