@@ -109,7 +109,7 @@ export function renew(): Promise<boolean> {
   if (renewing) return renewing;
   const current = session;
   if (!current || !current.refreshToken) return Promise.resolve(false);
-  renewing = (async () => {
+  const attempt = async (): Promise<boolean> => {
     try {
       const tokens = await request<Tokens>("POST", "/auth/refresh", { refreshToken: current.refreshToken }, false);
       setSession(fromTokens(current.email, tokens, current.refreshToken));
@@ -121,10 +121,11 @@ export function renew(): Promise<boolean> {
         scheduleRetry();
       }
       return false;
-    } finally {
-      renewing = null;
     }
-  })();
+  };
+  renewing = attempt().finally(() => {
+    renewing = null;
+  });
   return renewing;
 }
 

@@ -77,6 +77,14 @@ function Messages() {
   );
 }
 
+/** Stop playback (reported as a skip), send what is queued while the token still works, then log out. */
+async function logOut(): Promise<void> {
+  player.stop();
+  await Promise.race([flush(), new Promise((resolve) => window.setTimeout(resolve, 3_000))]);
+  logout();
+  location.hash = "#/";
+}
+
 function App() {
   const [session, setSession] = useState<Session | null>(currentSession());
   const [reason, setReason] = useState<string | null>(null);
@@ -137,7 +145,7 @@ function App() {
             {session.email}
             {me ? ` (${me.tier})` : ""}
           </span>{" "}
-          <button type="button" onClick={() => (logout(), (location.hash = "#/"))}>
+          <button type="button" onClick={() => void logOut()}>
             Log out
           </button>
         </div>
@@ -150,5 +158,7 @@ function App() {
     </>
   );
 }
+
+(window as unknown as { backbeatPlayer: typeof player }).backbeatPlayer = player; // for tests and benchmarks
 
 void loadConfig().then(() => render(<App />, document.getElementById("app")!));

@@ -28,6 +28,13 @@ export function loadHls(): Promise<HlsModule> {
   return hlsModule;
 }
 
+/** The rung's nominal bitrate (from its playlist name, master_128k.m3u8), else the declared BANDWIDTH. */
+function rungKbps(level: { bitrate: number; url?: string[]; uri?: string }): number {
+  const url = level.uri || level.url?.[0] || "";
+  const named = /_(\d+)k\.m3u8/.exec(url);
+  return named ? Number(named[1]) : Math.round(level.bitrate / 1000);
+}
+
 const QUALITY = "very_high"; // ask for the best: the service caps it at the tier's rung
 
 export class Player {
@@ -215,7 +222,7 @@ export class Player {
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
       // The master lists only the rungs the tier may play; start at the manifest's start rung.
-      const levels = data.levels.map((level) => Math.round(level.bitrate / 1000));
+      const levels = data.levels.map(rungKbps);
       const start = levels.findIndex((kbps) => Math.abs(kbps - manifest.startBitrateKbps) <= 8);
       if (start >= 0) hls.startLevel = start;
       hls.autoLevelCapping = levels.length - 1;
@@ -223,7 +230,7 @@ export class Player {
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
       const level = hls.levels[data.level];
-      if (level) this.set({ bitrateKbps: Math.round(level.bitrate / 1000) });
+      if (level) this.set({ bitrateKbps: rungKbps(level) });
     });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       const status = data.response?.code;

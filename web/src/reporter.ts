@@ -26,7 +26,7 @@ interface Result {
   status: "accepted" | "duplicate" | "rejected" | "retry";
 }
 
-const OUTBOX_KEY = "backbeat.outbox";
+const OUTBOX_KEY = "backbeat.outbox."; // + the listener's email: events are sent with their own token
 const DEVICE_KEY = "backbeat.device";
 const FLUSH_EVERY_MS = 5_000;
 const MAX_BATCH = 100;
@@ -50,16 +50,24 @@ function deviceId(): string {
   return id;
 }
 
+function outboxKey(): string | null {
+  const session = currentSession();
+  return session ? OUTBOX_KEY + session.email : null;
+}
+
 function readOutbox(): PlaybackEvent[] {
+  const key = outboxKey();
+  if (!key) return [];
   try {
-    return JSON.parse(localStorage.getItem(OUTBOX_KEY) || "[]") as PlaybackEvent[];
+    return JSON.parse(localStorage.getItem(key) || "[]") as PlaybackEvent[];
   } catch {
     return [];
   }
 }
 
 function writeOutbox(events: PlaybackEvent[]): void {
-  localStorage.setItem(OUTBOX_KEY, JSON.stringify(events.slice(-MAX_QUEUED)));
+  const key = outboxKey();
+  if (key) localStorage.setItem(key, JSON.stringify(events.slice(-MAX_QUEUED)));
 }
 
 export type OutboxState = { queued: number; offline: boolean };
@@ -85,35 +93,35 @@ export function pendingEvents(): number {
 /** Send what is queued, oldest first; stops at the first batch the network refuses. */
 export function flush(): Promise<void> {
   if (flushing) return flushing;
-  flushing = (async () => {
-    try {
-      while (currentSession()) {
-        const batch = readOutbox().slice(0, MAX_BATCH);
-        if (!batch.length) break;
-        let answer: { results: Result[] };
-        try {
-          answer = await request<{ results: Result[] }>("POST", "/events/playback", { events: batch }, true, {
-            keepalive: true,
-          });
-        } catch (error) {
-          if (error instanceof ApiError && error.status === 422) {
-            // a batch the service cannot read at all: drop it rather than block every later play
-            dropEvents(new Set(batch.map((e) => e.eventId)));
-            continue;
-          }
-          offline = error instanceof ApiError && error.status === 0;
-          break;
+  const send = async (): Promise<void> => {
+    while (currentSession()) {
+      const batch = readOutbox().slice(0, MAX_BATCH);
+      if (!batch.length) break;
+      let answer: { results: Result[] };
+      try {
+        answer = await request<{ results: Result[] }>("POST", "/events/playback", { events: batch }, true, {
+          keepalive: true,
+        });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 422) {
+          // a batch the service cannot read at all: drop it rather than block every later play
+          dropEvents(new Set(batch.map((e) => e.eventId)));
+          continue;
         }
-        offline = false;
-        const settled = new Set(answer.results.filter((r) => r.status !== "retry").map((r) => r.eventId));
-        dropEvents(settled);
-        if (settled.size < batch.length) break; // the stream took only part: retry on the next tick
+        offline = error instanceof ApiError && error.status === 0;
+        break;
       }
-    } finally {
-      flushing = null;
-      notify();
+      offline = false;
+      const settled = new Set(answer.results.filter((r) => r.status !== "retry").map((r) => r.eventId));
+      dropEvents(settled);
+      if (settled.size < batch.length) break; // the stream took only part: retry on the next tick
     }
-  })();
+  };
+  // Cleared in a callback that always runs later, even when `send` finishes without waiting.
+  flushing = send().finally(() => {
+    flushing = null;
+    notify();
+  });
   return flushing;
 }
 
