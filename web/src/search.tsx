@@ -3,7 +3,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describe, request } from "./api";
-import { AddToPlaylist, go, rememberSongs, SongList, Status, useApi } from "./ui";
+import { go, rememberSongs, SongList, Status, useApi } from "./ui";
 import type { AlbumItem, ArtistItem, Page, Playlist, Song } from "./types";
 
 interface Suggestion {
@@ -17,6 +17,7 @@ const cache = new Map<string, Suggestion[]>();
 export function SearchBox({ initial }: { initial: string }) {
   const [text, setText] = useState(initial);
   const [suggestions, setSuggestions] = useState<Suggestion[]>([]);
+  const [shownFor, setShownFor] = useState(""); // the text the suggestions shown answer
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(-1);
   const [error, setError] = useState<string | null>(null);
@@ -37,6 +38,7 @@ export function SearchBox({ initial }: { initial: string }) {
     const cached = cache.get(q.toLowerCase());
     if (cached) {
       setSuggestions(cached);
+      setShownFor(q);
       setOpen(true);
       return;
     }
@@ -51,6 +53,7 @@ export function SearchBox({ initial }: { initial: string }) {
         if (latest.current !== q) return;
         setError(null);
         setSuggestions(answer.suggestions);
+        setShownFor(q);
         setOpen(true);
       },
       (failure) => {
@@ -110,7 +113,7 @@ export function SearchBox({ initial }: { initial: string }) {
         onKeyDown={onKey}
         onBlur={() => window.setTimeout(() => setOpen(false), 150)}
       />
-      <ul id="search-suggestions" role="listbox" aria-label="Suggestions" class="suggestions" hidden={!open || !suggestions.length}>
+      <ul id="search-suggestions" data-for={shownFor} role="listbox" aria-label="Suggestions" class="suggestions" hidden={!open || !suggestions.length}>
         {suggestions.map((suggestion, index) => (
           <li
             key={`${suggestion.type}-${suggestion.id}`}
@@ -186,5 +189,3 @@ export function SearchPage({ q }: { q: string }) {
     </section>
   );
 }
-
-export { AddToPlaylist };
