@@ -23,18 +23,17 @@ import argparse
 import random
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backbeat_ops.dataset import load_catalog  # noqa: E402
-from bench.foundation import percentile  # noqa: E402
-from tests.conftest import start_devstack, stop_devstack  # noqa: E402
-from tests.support import CATALOG_DIR, ROOT, http  # noqa: E402
-from tests.web_player import CHROMIUM, CHROMIUM_ARGS, budget_bytes, ensure_built, shipped_js  # noqa: E402
+from backbeat_ops.dataset import load_catalog
+from bench.foundation import percentile
+from tests.conftest import start_devstack, stop_devstack
+from tests.support import CATALOG_DIR, ROOT, http
+from tests.web_player import CHROMIUM, CHROMIUM_ARGS, budget_bytes, ensure_built, shipped_js
 
 PASSWORD = "a-long-password"
 NOW = "performance.timeOrigin + performance.now()"
@@ -204,7 +203,8 @@ def main() -> None:
     print("|---|---|")
     print(f"| click on a song to `playing` (hls.js, Web Audio gain) | {figures(play)} |")
     print(f"| keystroke to suggestions shown | {figures(keys)} |")
-    print(f"| JS shipped, gzipped, hls.js excluded | {sum(chunks.values()) / 1000:.1f} kB of a {budget_bytes() / 1000:.0f} kB budget |")
+    shipped, budget = sum(chunks.values()) / 1000, budget_bytes() / 1000
+    print(f"| JS shipped, gzipped, hls.js excluded | {shipped:.1f} kB of a {budget:.0f} kB budget |")
     print(f"| drag and drop to the collaborator's list updated | {figures(lags)} |")
 
 
