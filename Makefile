@@ -78,6 +78,7 @@ bench: venv
 	$(BIN)/python bench/devstack_start.py --runs 3
 	$(BIN)/python bench/recs_offline.py
 	$(BIN)/python bench/recs_training.py
+	$(BIN)/python bench/web_player.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

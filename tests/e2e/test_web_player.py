@@ -87,7 +87,8 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
     from playwright.sync_api import expect, sync_playwright
 
     ensure_built()
-    AXE.is_file() or pytest.fail(f"{AXE} is missing: `npm ci` in web/")
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `npm ci` in web/ installs it")
     SHOTS.mkdir(parents=True, exist_ok=True)
     axe = Axe()
     url = devstack.url + "/"
