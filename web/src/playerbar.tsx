@@ -33,13 +33,13 @@ export function PlayerBar() {
         )}
       </div>
       <div class="controls">
-        <button type="button" aria-label="Previous" disabled={!song} onClick={() => player.previous()}>
-          Prev
+        <button type="button" disabled={!song} onClick={() => player.previous()}>
+          Previous
         </button>
-        <button type="button" aria-label={state.playing ? "Pause" : "Play"} disabled={!song} onClick={() => player.toggle()}>
+        <button type="button" disabled={!song} onClick={() => player.toggle()}>
           {state.playing ? "Pause" : "Play"}
         </button>
-        <button type="button" aria-label="Next" disabled={state.index + 1 >= state.queue.length} onClick={() => player.next()}>
+        <button type="button" disabled={state.index + 1 >= state.queue.length} onClick={() => player.next()}>
           Next
         </button>
         <span class="time" aria-hidden="true">
