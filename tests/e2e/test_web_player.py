@@ -2,7 +2,8 @@
 headless Chromium: signs up, searches with a typo (suggestions as they type, all results on Enter),
 plays a song (playback advances, the bitrate shows, the start event reaches the event lake), makes a
 collaborative playlist and invites a second listener, whose own browser context sees the song arrive
-live and catches up after its socket drops, opens Discover Weekly, and logs out.
+live, catches up after its socket drops and reorders with the keyboard, opens Discover Weekly, and logs
+out.
 
 Each step saves a screenshot under test-results/web-player/ and runs axe-core (from web/node_modules)
 on the page: no serious or critical violation is allowed."""
@@ -195,13 +196,21 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             expect(other.get_by_test_id("connection")).to_have_text("live")
             _shot(other, "08-collaborator-resynced")
 
-            # 7. Discover Weekly.
+            # 7. The friend moves the first song down with the keyboard (Alt+Down on the focused song).
+            first = tracks.get_by_role("listitem").first
+            first.focus()
+            first.press("Alt+ArrowDown")
+            expect(tracks.get_by_role("listitem").nth(1)).to_have_attribute("data-song-id", song.id, timeout=15_000)
+            status, saved, _ = http("GET", f"{devstack.url}/playlists/{playlist_id}", token=token)
+            assert [item["songId"] for item in saved["tracks"]["items"]] == [second.id, song.id], saved
+
+            # 8. Discover Weekly.
             page.get_by_role("link", name="Discover Weekly").click()
             expect(page.get_by_text(re.compile(r"^Week "))).to_be_visible(timeout=30_000)
             axe.check(page, "discover weekly")
             _shot(page, "09-discover-weekly")
 
-            # 8. Log out: back at the login form, the player stopped.
+            # 9. Log out: back at the login form, the player stopped.
             page.get_by_role("button", name="Log out").click()
             expect(page.get_by_role("heading", name="Log in")).to_be_visible()
             assert page.evaluate("window.backbeatPlayer.audio.paused")
