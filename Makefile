@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test system-deps lint typecheck template unit integration fuzz bench build clean venv
+.PHONY: dev test system-deps web lint typecheck template unit integration fuzz bench build clean venv
 
 venv: $(VENV)/.installed
 
@@ -21,16 +21,29 @@ $(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/p
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT); its state is kept in
 ## .devstack/data between starts, `make dev RESET=1` starts clean; the first start replays demo listening
 ## (synthetic listeners from Last.fm 2K) in the background once it is ready
-dev: venv
+dev: venv web
 	exec $(BIN)/python -m devstack --port $(PORT) --demo-listening $(if $(RESET),--reset) $(DEVSTACK_ARGS)
 
 ## make test: lint, type check, template checks and the whole pytest suite
-test: venv system-deps lint typecheck template
+test: venv system-deps web lint typecheck template
 	$(BIN)/python -m pytest -q -rs --durations=15 tests
 
 ## system packages some tests need (Chromium, ffprobe, Node.js): installed when missing and root
 system-deps:
 	@bash scripts/system-deps
+
+## make web: the web player's static build in web/dist (served at / by the devstack), made again when
+## web/dist is missing or older than its sources or packages; without npm it says so and goes on
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json web/vite.config.ts web/tsconfig.json
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	@if command -v npm >/dev/null; then cd web && npm ci --no-audit --no-fund; \
+	else echo "npm not found: the web player is not built (bash scripts/system-deps installs Node.js)"; fi
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	@if command -v npm >/dev/null; then cd web && npm run build && touch dist/index.html; \
+	else echo "npm not found: the web player is not built (bash scripts/system-deps installs Node.js)"; fi
 
 lint: venv
 	$(BIN)/ruff check layers packages functions devstack tests bench
@@ -80,6 +93,7 @@ bench: venv
 	$(BIN)/python bench/devstack_start.py --runs 3
 	$(BIN)/python bench/recs_offline.py
 	$(BIN)/python bench/recs_training.py
+	$(BIN)/python bench/web_player.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -38,6 +38,7 @@ from devstack.moto_patches import (
 from devstack.pollers import PollerGroup
 from devstack.resources import DEV_PARAMETERS, Deployment, ResourceCreator
 from devstack.template import load_template
+from devstack.webapp import routes as web_player_routes
 from devstack.websocket import WebSocketGateway
 
 REGION = "us-east-1"
@@ -153,6 +154,7 @@ class Devstack:
         if {"MediaSigningSecretArn", "MediaBucketName"} <= set(self.deployment.outputs):
             self.gateway.extra_routes.extend(self._media_server(self.gateway).routes())
             self.gateway.extra_routes.extend(fault_routes())
+        self.gateway.extra_routes.extend(web_player_routes())
         self._start_gateway()
         return self
 

@@ -1,4 +1,4 @@
-"""Identity API: POST /auth/signup, POST /auth/login (public) and GET /me (JWT)."""
+"""Identity API: POST /auth/signup, POST /auth/login, POST /auth/refresh (public) and GET /me (JWT)."""
 
 from typing import Annotated, Any
 
@@ -36,6 +36,11 @@ class Credentials(BaseModel):
     password: Password = Field(repr=False)
 
 
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refreshToken: str = Field(min_length=1, max_length=4096, repr=False)
+
+
 class Profile(BaseModel):
     userId: str
     email: str
@@ -66,6 +71,12 @@ def signup(body: Credentials) -> Response[SignedUp]:
 @tracer.capture_method
 def login(body: Credentials) -> Tokens:
     return Tokens.model_validate(service.login(pool, body.email, body.password))
+
+
+@app.post("/auth/refresh")
+@tracer.capture_method
+def refresh(body: RefreshRequest) -> Tokens:
+    return Tokens.model_validate(service.refresh(pool, body.refreshToken))
 
 
 @app.get("/me")

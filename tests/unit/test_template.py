@@ -15,7 +15,7 @@ from backbeat import config
 from devstack.template import load_template, merged_function_properties
 from tests.support import ROOT
 
-PUBLIC_ROUTES = {("GET", "/health"), ("POST", "/auth/signup"), ("POST", "/auth/login")}
+PUBLIC_ROUTES = {("GET", "/health"), ("POST", "/auth/signup"), ("POST", "/auth/login"), ("POST", "/auth/refresh")}
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,31 @@ def login(pool: UserPool, email: str, password: str) -> dict[str, Any]:
     }
 
 
+def refresh(pool: UserPool, refresh_token: str) -> dict[str, Any]:
+    """New access and id tokens for a refresh token (a player renews before its access token expires)."""
+    cognito = client("cognito-idp")
+    try:
+        response = cognito.initiate_auth(
+            ClientId=pool.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+    except ClientError as error:
+        if _cognito_code(error) in ("NotAuthorizedException", "UserNotFoundException"):
+            raise Unauthorized("the session has expired: log in again") from None
+        raise
+    result = response.get("AuthenticationResult") or {}
+    if "AccessToken" not in result:
+        raise Unauthorized("the session has expired: log in again")
+    return {
+        "accessToken": result["AccessToken"],
+        "idToken": result["IdToken"],
+        "refreshToken": result.get("RefreshToken") or refresh_token,
+        "expiresIn": result["ExpiresIn"],
+        "tokenType": result.get("TokenType", "Bearer"),
+    }
+
+
 def me(user_id: str) -> dict[str, Any]:
     try:
         user = UserItem.get(user_id)
