@@ -301,8 +301,8 @@ class RateLimitSettings(Settings):
 
     rate_limits_table: str
     rate_limit_enabled: bool = True
-    rate_limit_search: str = "300/60"
-    rate_limit_suggest: str = "600/60"
+    rate_limit_search: str = "600/60"
+    rate_limit_suggest: str = "1200/60"
     rate_limit_events: str = "300/60"
     rate_limit_playlist_edits: str = "300/60"
     rate_limit_default: str = "600/60"
