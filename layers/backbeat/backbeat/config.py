@@ -306,7 +306,7 @@ class RateLimitSettings(Settings):
     rate_limit_events: str = "300/60"
     rate_limit_playlist_edits: str = "300/60"
     rate_limit_default: str = "600/60"
-    rate_limit_signup: str = "600/3600"
+    rate_limit_signup: str = "1000/3600"
     rate_limit_socket_messages: str = "120/60"
     # Login: failed attempts (plus attempts in flight) allowed per account and per source IP in one
     # window; once reached, logins for that account (or from that IP) answer 429 until it ends.
