@@ -85,6 +85,7 @@ class FixedWindowCounters:
         self.clock = clock
         self._spent: dict[str, float] = {}  # counter key -> when its window ends
         self._lock = threading.Lock()
+        client("dynamodb")  # created at cold start (the init phase), not in the first request's time
 
     def _window(self, limit: Limit) -> tuple[int, int]:
         now = self.clock()
