@@ -10,7 +10,9 @@ is one of the configured audiences. Claims reach the function as strings in
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +22,23 @@ import jwt
 
 from devstack.resources import JwtAuthorizer
 
+log = logging.getLogger("devstack.authorizer")
+
+# What a caller is told whatever the reason (API Gateway answers a bare "Unauthorized" too): the
+# reason -- a parser's complaint about padding, an unknown `kid` -- helps an attacker, not a user.
+PUBLIC_REASON = "a valid access token is required"
+
+# An unknown `kid` refetches the issuer's keys at most this often; in between it is refused at once.
+JWKS_REFETCH_INTERVAL_SECONDS = 30.0
+
 
 class AuthorizationFailed(Exception):
-    """The request is not authorized: the gateway answers 401."""
+    """The request is not authorized: the gateway answers 401 with `PUBLIC_REASON`; `reason` is
+    for the devstack's log only."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(PUBLIC_REASON)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -38,20 +54,43 @@ def _stringify(value: Any) -> str:
 
 
 class JwksCache:
-    """Fetches and caches each issuer's signing keys; refetches once when a `kid` is unknown."""
+    """Fetches and caches each issuer's signing keys. A `kid` the cache does not hold refetches them
+    (a key rotation), but at most once per `refetch_interval` per issuer: in between, unknown kids are
+    refused without waiting for the lock or the network, so a flood of tokens with made-up kids costs
+    one fetch per interval instead of one per request (a negative cache)."""
 
-    def __init__(self, fetch: Callable[[str], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[str], dict[str, Any]],
+        refetch_interval: float = JWKS_REFETCH_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
+        self._refetch_interval = refetch_interval
+        self._clock = clock
         self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
+        self._fetched_at: dict[str, float] = {}
         self._lock = threading.Lock()
+        self.fetches = 0
+
+    def _fresh(self, issuer: str) -> bool:
+        fetched = self._fetched_at.get(issuer)
+        return fetched is not None and self._clock() - fetched < self._refetch_interval
 
     def key(self, issuer: str, kid: str) -> jwt.PyJWK:
+        keys = self._keys.get(issuer, {})
+        if kid in keys:
+            return keys[kid]
+        if self._fresh(issuer):
+            raise AuthorizationFailed("unknown signing key (keys fetched recently)")
         with self._lock:
             keys = self._keys.get(issuer, {})
-            if kid not in keys:
+            if kid not in keys and not self._fresh(issuer):  # another thread may have just fetched
                 document = self._fetch(issuer)
+                self.fetches += 1
                 keys = {item["kid"]: jwt.PyJWK(item) for item in document.get("keys", []) if "kid" in item}
                 self._keys[issuer] = keys
+                self._fetched_at[issuer] = self._clock()
         if kid not in keys:
             raise AuthorizationFailed("unknown signing key")
         return keys[kid]
@@ -82,6 +121,14 @@ def token_from_header(value: str | None) -> str:
 
 
 def authorize(header: str | None, authorizer: JwtAuthorizer, jwks: JwksCache) -> Principal:
+    try:
+        return _verified(header, authorizer, jwks)
+    except AuthorizationFailed as failure:
+        log.debug("request not authorized: %s", failure.reason)
+        raise
+
+
+def _verified(header: str | None, authorizer: JwtAuthorizer, jwks: JwksCache) -> Principal:
     token = token_from_header(header)
     try:
         kid = jwt.get_unverified_header(token).get("kid", "")

@@ -134,6 +134,13 @@ def build(resolvers: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str
                     "description": ERROR_STATUSES[status],
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
+                if status == 429:
+                    responses[str(status)]["headers"] = {
+                        "Retry-After": {
+                            "description": "Seconds until the caller may retry",
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    }
             operation["responses"] = dict(sorted(responses.items()))
     document["paths"] = dict(sorted(document.get("paths", {}).items()))
     _add_links(document["paths"])
@@ -169,6 +176,8 @@ def _error_statuses(method: str, operation: Mapping[str, Any], public: bool) -> 
         statuses |= {403, 409} if not public else {401, 409}
     if "403" in operation.get("responses", {}):  # a read the route restricts (declared with `responses`)
         statuses.add(403)
+    if not public or method == "post":  # rate limits: per user, per source IP (sign-up), per account (login)
+        statuses.add(429)
     return sorted(statuses)
 
 

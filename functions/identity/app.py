@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from backbeat.config import IdentitySettings
 from backbeat.http import caller_id, create_resolver
 from backbeat.identity import service
+from backbeat.identity.login_guard import LoginGuard
 from backbeat.identity.models import bind_users_table
 from backbeat.observability import HTTP_API, count, lambda_entry, tracer
 
@@ -16,6 +17,7 @@ settings = IdentitySettings()
 bind_users_table(settings.users_table)
 pool = service.UserPool(settings.user_pool_id, settings.user_pool_client_id, settings.auto_confirm_signup)
 app = create_resolver()
+login_guard = LoginGuard.from_settings()
 
 Email = Annotated[
     str,
@@ -70,7 +72,9 @@ def signup(body: Credentials) -> Response[SignedUp]:
 @app.post("/auth/login")
 @tracer.capture_method
 def login(body: Credentials) -> Tokens:
-    return Tokens.model_validate(service.login(pool, body.email, body.password))
+    source_ip = app.current_event.request_context.http.source_ip
+    tokens = login_guard.attempt(body.email, source_ip, lambda: service.login(pool, body.email, body.password))
+    return Tokens.model_validate(tokens)
 
 
 @app.post("/auth/refresh")

@@ -11,6 +11,7 @@ from backbeat.errors import BackbeatError, InvalidInput, Unauthorized
 from backbeat.observability import WEBSOCKET_API, count, lambda_entry, logger
 from backbeat.payloads import invalid_input, load_json
 from backbeat.playlists.models import bind_playlists_table
+from backbeat.ratelimit_routes import RequestLimiter
 from backbeat.realtime import service
 from backbeat.realtime.models import bind_connections_table
 
@@ -18,6 +19,7 @@ settings = RealtimeSettings()
 bind_connections_table(settings.connections_table)
 bind_playlists_table(settings.playlists_table)
 sockets = service.Sockets(settings.websocket_endpoint)
+limiter = RequestLimiter.from_settings()
 
 PlaylistId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -86,6 +88,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _status(200)
     if route == "$disconnect":
         service.forget_connection(connection_id)
+        return _status(200)
+    refusal = limiter.check_socket_message(connection_id)
+    if refusal is not None:  # answered on the socket, which stays open: no reconnect storm
+        sockets.post(connection_id, {**service.error_message(refusal), "retryAfter": refusal.retry_after})
         return _status(200)
     try:
         _message(route, connection_id, event.get("body"))

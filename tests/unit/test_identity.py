@@ -45,6 +45,7 @@ def test_wrong_password_is_401_and_duplicate_signup_409(aws, context) -> None:
     assert _call(identity, api_event("POST", "/auth/signup", body=body), context)[0] == 201
     status, error = _call(identity, api_event("POST", "/auth/signup", body=body), context)
     assert status == 409 and error["error"]["code"] == "Conflict"
+    assert "bob@example.com" not in error["error"]["message"]  # the address is not echoed back
     status, error = _call(
         identity, api_event("POST", "/auth/login", body={**body, "password": "not-the-password"}), context
     )

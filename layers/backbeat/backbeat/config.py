@@ -286,3 +286,30 @@ class RoyaltiesSettings(LakeAggregatesSettings):
     royalty_publishing_percent: int = 20
     royalty_grace_days: int = 3
     royalty_currency: str = "USD"
+
+
+class RateLimitSettings(Settings):
+    """Per-caller request limits (backbeat.ratelimit; docs/decisions.md, 41), read by every API
+    function at cold start. Counters live in `rate_limits_table`. Each route class's limit is
+    ``"<requests>/<seconds>"``: at most that many requests of one caller in each fixed window of that
+    many seconds (`RATE_LIMIT_SEARCH=300/60`); the sustained rate is their quotient and the window's
+    allowance is the burst. Authenticated routes are counted per user (the token's `sub`), signup per
+    source IP, WebSocket messages per connection. `rate_limit_enabled=false` switches every counter
+    off (an operator's escape hatch; the template never sets it)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False, env_prefix="")
+
+    rate_limits_table: str
+    rate_limit_enabled: bool = True
+    rate_limit_search: str = "600/60"
+    rate_limit_suggest: str = "1200/60"
+    rate_limit_events: str = "300/60"
+    rate_limit_playlist_edits: str = "300/60"
+    rate_limit_default: str = "600/60"
+    rate_limit_signup: str = "1000/3600"
+    rate_limit_socket_messages: str = "120/60"
+    # Login: failed attempts (plus attempts in flight) allowed per account and per source IP in one
+    # window; once reached, logins for that account (or from that IP) answer 429 until it ends.
+    login_failures_per_account: int = 10
+    login_failures_per_ip: int = 500
+    login_failure_window_seconds: int = 900

@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field
 from backbeat.errors import BackbeatError, InvalidInput, Unauthorized, UnsupportedMediaType, error_fields
 from backbeat.observability import logger
 from backbeat.payloads import invalid_input, load_json
+from backbeat.ratelimit import RateLimited
+from backbeat.ratelimit_routes import RequestLimiter
 
 # Every error status a route of this API can answer, with what it means (the OpenAPI document lists
 # them on every operation with the error schema); 413 and 414 come from API Gateway itself.
@@ -34,6 +36,7 @@ ERROR_STATUSES = {
     414: "The request line is over API Gateway's 10,240-byte limit (the query is too long)",
     415: "The body is not application/json",
     422: "A field is missing or invalid; `field` names it",
+    429: "Too many requests from this caller; retry after `Retry-After` seconds (also `retryAfter`)",
     500: "Unexpected error",
     503: "A dependency is unavailable",
 }
@@ -43,6 +46,7 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable code, e.g. NotFound, InvalidInput, Conflict")
     message: str = Field(description="What went wrong, naming the field or resource")
     field: str | None = Field(default=None, description="The input to blame, when there is one")
+    retryAfter: int | None = Field(default=None, description="429 only: seconds until the caller may retry")
 
 
 class ErrorBody(BaseModel):
@@ -57,9 +61,20 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
 
 
 def domain_error_response(error: BackbeatError) -> Response:
+    if isinstance(error, RateLimited):
+        return Response(
+            status_code=error.status,
+            content_type=content_types.APPLICATION_JSON,
+            body={"error": rate_limited_fields(error)},
+            headers={"Retry-After": str(error.retry_after)},
+        )
     return Response(
         status_code=error.status, content_type=content_types.APPLICATION_JSON, body={"error": error_fields(error)}
     )
+
+
+def rate_limited_fields(error: RateLimited) -> dict[str, Any]:
+    return {**error_fields(error), "retryAfter": error.retry_after}
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -73,12 +88,27 @@ def _content_type(event: Mapping[str, Any]) -> str:
 
 
 class JsonApiResolver(APIGatewayHttpResolver):
-    """The HTTP API resolver: JSON bodies only (415 otherwise), parsed with bounded nesting.
+    """The HTTP API resolver: per-caller rate limits (429 with Retry-After, `backbeat.ratelimit_routes`),
+    then JSON bodies only (415 otherwise), parsed with bounded nesting.
 
     A body in a type the API does not read (a browser's `fetch` sends a string body as text/plain;
     forms are urlencoded) is refused before routing, so no route can misread it."""
 
+    limiter: RequestLimiter | None = None
+
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        refusal_for_rate = self.limiter.check_http(event) if self.limiter is not None else None
+        if refusal_for_rate is not None:
+            return {
+                "statusCode": refusal_for_rate.status,
+                "headers": {
+                    "Content-Type": content_types.APPLICATION_JSON,
+                    "Retry-After": str(refusal_for_rate.retry_after),
+                },
+                "cookies": [],
+                "body": json.dumps({"error": rate_limited_fields(refusal_for_rate)}),
+                "isBase64Encoded": False,
+            }
         content_type = _content_type(event)
         if event.get("body") and not is_json_media_type(content_type):
             refusal = UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; send application/json")
@@ -97,8 +127,10 @@ class JsonApiResolver(APIGatewayHttpResolver):
 
 
 def create_resolver() -> JsonApiResolver:
-    """A resolver with request validation on and every error mapped to the JSON error shape."""
+    """A resolver with request validation on, every error mapped to the JSON error shape, and the
+    rate limits of the function's routes (their settings read now, at cold start)."""
     app = JsonApiResolver(enable_validation=True, json_body_deserializer=load_json)
+    app.limiter = RequestLimiter.from_settings()
 
     @app.exception_handler(BackbeatError)
     def _domain_error(exc: BackbeatError) -> Response:

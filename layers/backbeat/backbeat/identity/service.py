@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from backbeat.aws import client
 from backbeat.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from backbeat.identity.models import TIERS, UserItem
+from backbeat.identity.passwords import check_new_password
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ def _ensure_user_record(user_id: str, email: str) -> UserItem:
 
 
 def signup(pool: UserPool, email: str, password: str) -> dict[str, Any]:
+    """A new account. An email that already has one is refused (409) without echoing the address:
+    sign-up says an account exists, as most music services do, and sign-ups per source IP are
+    rate-limited so that addresses cannot be probed at scale (docs/decisions.md, 41)."""
+    check_new_password(password, email)
     cognito = client("cognito-idp")
     try:
         response = cognito.sign_up(
@@ -56,7 +61,7 @@ def signup(pool: UserPool, email: str, password: str) -> dict[str, Any]:
     except ClientError as error:
         code = _cognito_code(error)
         if code == "UsernameExistsException":
-            raise Conflict(f"an account for {email} already exists") from None
+            raise Conflict("an account with this email already exists; log in instead") from None
         if code == "InvalidPasswordException":
             raise InvalidInput(error.response["Error"].get("Message", "weak password"), "password") from None
         if code == "InvalidParameterException":
