@@ -55,8 +55,12 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
 
 
 def domain_error_response(error: BackbeatError) -> Response:
+    retry_after = getattr(error, "retry_after", None)
     return Response(
-        status_code=error.status, content_type=content_types.APPLICATION_JSON, body={"error": error_fields(error)}
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": error_fields(error)},
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 

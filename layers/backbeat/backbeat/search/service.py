@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
+from backbeat.errors import ServiceUnavailable
 from backbeat.plays.taste import TasteProfile
 from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
 from backbeat.search.engine import index_name
-from backbeat.search.ranking import CANDIDATES, rerank, search_query, suggest_query, suggestion_order
+from backbeat.search.ranking import CANDIDATES, page_query, rerank, search_query, suggest_query, suggestion_order
 
 _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "song": song_view,
@@ -23,6 +26,12 @@ _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "playlist": playlist_view,
 }
 _TEXT = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
+RETRY_AFTER_SECONDS = 5  # what a 503 tells the client to wait when the engine is slow or down
+_OVERLOADED = {429, 500, 502, 503, 504}  # engine answers that mean "not now" rather than "wrong query"
+
+
+def _unavailable(detail: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"search is unavailable: the search engine {detail}; try again", RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -40,12 +49,22 @@ class SearchIndex:
         for entity, query in requests:
             body += [{"index": self.alias(entity)}, query]
         started = time.perf_counter()
-        answer = self.client.msearch(body=body)
-        if timings is not None:  # the engine's own time, and the round trip to it
-            timings["engine"] = float(
-                answer.get("took", max((r.get("took", 0) for r in answer["responses"]), default=0))
+        try:
+            answer = self.client.msearch(body=body)
+        except ConnectionTimeout as error:  # no answer within the client's timeout
+            raise _unavailable("did not answer in time") from error
+        except EngineConnectionError as error:  # refused or reset
+            raise _unavailable("is unreachable") from error
+        except TransportError as error:
+            if error.status_code in _OVERLOADED:
+                raise _unavailable(f"answered {error.status_code}") from error
+            raise
+        if timings is not None:  # the engine's own time, and the round trip to it (summed over calls)
+            took = float(answer.get("took", max((r.get("took", 0) for r in answer["responses"]), default=0)))
+            timings["engine"] = timings.get("engine", 0.0) + took
+            timings["engine_round_trip"] = (
+                timings.get("engine_round_trip", 0.0) + (time.perf_counter() - started) * 1000
             )
-            timings["engine_round_trip"] = (time.perf_counter() - started) * 1000
         responses = list(answer["responses"])
         for position, ((entity, _), response) in enumerate(zip(requests, responses, strict=True)):
             if "error" not in response:
@@ -53,8 +72,17 @@ class SearchIndex:
             if "index_not_found" in str(response["error"]):  # nothing indexed yet: no results
                 responses[position] = {"hits": {"hits": [], "total": {"value": 0}}}
                 continue
+            if response.get("status") in _OVERLOADED:
+                raise _unavailable(f"answered {response['status']} for {entity}s")
             raise RuntimeError(f"search on {entity} failed: {response['error']}")
         return responses
+
+    def song_views(self, ids: list[str], timings: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
+        """Song id -> its full document (with the catalog view), for the final page only."""
+        if not ids:
+            return {}
+        (response,) = self.msearch([("song", page_query(ids))], timings)
+        return {hit["_source"]["id"]: hit["_source"] for hit in response["hits"]["hits"]}
 
 
 def search(
@@ -65,19 +93,28 @@ def search(
     offset: int,
     profile: TasteProfile | None = None,
     timings: dict[str, float] | None = None,
+    candidates: int = CANDIDATES,
 ) -> dict[str, Any]:
-    size = max(CANDIDATES, offset + limit)
+    """One `_msearch` of `candidates` per type carrying only the fields ranking reads, re-ranked here;
+    then one more request for the views of the songs on the final page."""
+    size = max(candidates, offset + limit)
     responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types], timings)
+    pages: dict[str, list[dict[str, Any]]] = {}
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
-        ranked = rerank(entity, text, response["hits"]["hits"], profile)
+        pages[entity] = rerank(entity, text, response["hits"]["hits"], profile)[offset : offset + limit]
         total = response["hits"]["total"]
         result[f"{entity}s"] = {
-            "items": [_VIEWS[entity](document) for document in ranked[offset : offset + limit]],
+            "items": [],
             "total": int(total["value"] if isinstance(total, dict) else total),
             "limit": limit,
             "offset": offset,
         }
+    if "song" in pages:  # a song deleted between the two requests drops out of the page
+        full = index.song_views([document["id"] for document in pages["song"]], timings)
+        pages["song"] = [full[document["id"]] for document in pages["song"] if document["id"] in full]
+    for entity, page in pages.items():
+        result[f"{entity}s"]["items"] = [_VIEWS[entity](document) for document in page]
     return result
 
 
