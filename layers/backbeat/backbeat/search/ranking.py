@@ -37,6 +37,16 @@ _FIELDS = {
 }
 _TITLE = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
 
+# What a candidate carries back from the engine: the fields re-ranking reads and, for albums, artists
+# and playlists, the few their views are built from. A song's view (three quarters of its document)
+# is fetched for the final page only (`page_query`).
+CANDIDATE_FIELDS = {
+    "song": ["id", "title", "artist", "artistId", "popularity", "genres", "view.genres"],
+    "album": ["id", "title", "type", "artist", "artistId", "trackCount", "popularity", "genres"],
+    "artist": ["id", "name", "songCount", "popularity", "genres"],
+    "playlist": ["id", "name", "description", "ownerId", "trackCount", "popularity"],
+}
+
 
 def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
     fields = _FIELDS[entity]
@@ -58,7 +68,23 @@ def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
         {"term": {f"{title}.keyword": {"value": folded, "boost": 10}}},
         {"match": {f"{title}.prefix": {"query": text, "operator": "and", "boost": 0.5}}},
     ]
-    return {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "size": size, "track_total_hits": True}
+    return {
+        "query": {"bool": {"should": should, "minimum_should_match": 1}},
+        "size": size,
+        "track_total_hits": True,
+        "_source": CANDIDATE_FIELDS[entity],
+    }
+
+
+def page_query(ids: list[str]) -> dict[str, Any]:
+    """The full documents of the final page's songs (their catalog views), by id."""
+    return {"query": {"ids": {"values": ids}}, "size": len(ids), "_source": ["id", "view"]}
+
+
+def genres_of(document: dict[str, Any]) -> list[str]:
+    """A document's genres; a song indexed before they were copied to the top carries them in its view."""
+    genres = document.get("genres") or (document.get("view") or {}).get("genres") or []
+    return [str(genre) for genre in genres]
 
 
 def _is_exact(entity: str, folded_query: str, document: dict[str, Any]) -> bool:
@@ -94,9 +120,9 @@ def rerank(
             score += ARTIST_AFFINITY * profile.artists.get(str(artist_id), 0.0)
             if entity == "song" and document.get("id") in profile.playlist_songs:
                 score += IN_PLAYLIST
-            genres = document.get("genres") or []
+            genres = genres_of(document)
             if genres and profile.genres:
-                score += GENRE_AFFINITY * max(profile.genres.get(str(genre), 0.0) for genre in genres)
+                score += GENRE_AFFINITY * max(profile.genres.get(genre, 0.0) for genre in genres)
         scored.append((score, -position, document))
     scored.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
     return [document for _, _, document in scored]
