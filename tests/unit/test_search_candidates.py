@@ -1,5 +1,5 @@
-"""Search fetches lean candidates and the full documents of the final page only, with the same
-results as re-ranking full documents; genre taste reaches songs and artists."""
+"""Search fetches lean candidates in one request, with the same results as re-ranking full
+documents; genre taste reaches songs and artists."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from opensearchpy import OpenSearch
 
 from backbeat.plays.taste import TasteProfile
 from backbeat.search import service
-from backbeat.search.ranking import CANDIDATE_FIELDS, rerank, search_query
+from backbeat.search.ranking import CANDIDATE_FIELDS, CANDIDATES, rerank, search_query
 from backbeat.search.text import fold
 from backbeat_ops.dataset import Catalog, load_catalog
 from backbeat_ops.reindex import reindex
@@ -39,7 +39,7 @@ def catalog(search_url: str, catalog_dir: Path) -> Catalog:
     return small
 
 
-def test_candidates_carry_ranking_fields_and_only_the_page_is_fetched_whole(catalog: Catalog, search_url: str) -> None:
+def test_candidates_carry_what_ranking_and_views_need_in_one_request(catalog: Catalog, search_url: str) -> None:
     client = OpenSearch(hosts=[search_url])
     recording = _Recording(client)
     index = service.SearchIndex(recording, "")  # type: ignore[arg-type]
@@ -47,23 +47,19 @@ def test_candidates_carry_ranking_fields_and_only_the_page_is_fetched_whole(cata
     text = words.most_common(1)[0][0]
     body = service.search(index, text, ["song", "album", "artist", "playlist"], 5, 0)
 
-    (candidates_body, candidates), (page_body, _) = recording.calls
+    ((candidates_body, _),) = recording.calls  # one round trip for every type
     queries = candidates_body[1::2]
     assert [query["_source"] for query in queries] == [
         CANDIDATE_FIELDS[e] for e in ("song", "album", "artist", "playlist")
     ]
-    song_hits = candidates["responses"][0]["hits"]["hits"]
-    assert len(song_hits) > 5 and all(set(hit["_source"].get("view", {})) <= {"genres"} for hit in song_hits)
-    items = body["songs"]["items"]
-    assert page_body[1]["query"] == {"ids": {"values": [item["id"] for item in items]}} and len(items) == 5
+    assert {query["size"] for query in queries} == {CANDIDATES}
 
     # the page is what re-ranking the full documents gives, and each song is its catalog view
-    full = client.search(
-        index="songs", body={k: v for k, v in search_query("song", text, 100).items() if k != "_source"}
-    )
+    full_query = {k: v for k, v in search_query("song", text, CANDIDATES).items() if k != "_source"}
+    full = client.search(index="songs", body=full_query)
     expected = rerank("song", text, full["hits"]["hits"])[:5]
-    assert items == [document["view"] for document in expected]
-    assert body["songs"]["total"] == full["hits"]["total"]["value"]
+    assert body["songs"]["items"] == [document["view"] for document in expected]
+    assert len(expected) == 5 and body["songs"]["total"] == full["hits"]["total"]["value"]
 
 
 def test_fewer_candidates_keep_an_exact_match_on_top(catalog: Catalog, search_url: str) -> None:

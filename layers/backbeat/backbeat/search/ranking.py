@@ -1,8 +1,8 @@
 """Queries and re-ranking.
 
-The engine fetches 50 candidates per type (their ranking fields only) with a typo-tolerant
-multi_match (title^3, artist^2, album^1, fuzziness AUTO) plus exact-phrase, all-terms and prefix
-boosts; Python then re-ranks them, and the final page's songs are fetched whole:
+The engine fetches 50 candidates per type (the fields ranking and the views need) with a
+typo-tolerant multi_match (title^3, artist^2, album^1, fuzziness AUTO) plus exact-phrase, all-terms
+and prefix boosts; Python then re-ranks them:
 
     score = engine score / best engine score            (0..1, relevance)
           + EXACT   when the query is the title (or "title artist") exactly, folded
@@ -40,11 +40,11 @@ _FIELDS = {
 }
 _TITLE = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
 
-# What a candidate carries back from the engine: the fields re-ranking reads and, for albums, artists
-# and playlists, the few their views are built from. A song's view (three quarters of its document)
-# is fetched for the final page only (`page_query`).
+# What a candidate carries back from the engine: the fields re-ranking reads and those the views are
+# built from (a song's is its catalog view, stored whole). Fetching the page's song views in a second
+# request moved fewer bytes but cost a second round trip, which measured slower (docs/decisions.md, 43).
 CANDIDATE_FIELDS = {
-    "song": ["id", "title", "artist", "artistId", "popularity", "genres", "view.genres"],
+    "song": ["id", "title", "artist", "artistId", "popularity", "genres", "view"],
     "album": ["id", "title", "type", "artist", "artistId", "trackCount", "popularity", "genres"],
     "artist": ["id", "name", "songCount", "popularity", "genres"],
     "playlist": ["id", "name", "description", "ownerId", "trackCount", "popularity"],
@@ -77,11 +77,6 @@ def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
         "track_total_hits": True,
         "_source": CANDIDATE_FIELDS[entity],
     }
-
-
-def page_query(ids: list[str]) -> dict[str, Any]:
-    """The full documents of the final page's songs (their catalog views), by id."""
-    return {"query": {"ids": {"values": ids}}, "size": len(ids), "_source": ["id", "view"]}
 
 
 def genres_of(document: dict[str, Any]) -> list[str]:

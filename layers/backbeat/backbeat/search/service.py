@@ -17,7 +17,7 @@ from backbeat.errors import ServiceUnavailable
 from backbeat.plays.taste import TasteProfile
 from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
 from backbeat.search.engine import index_name
-from backbeat.search.ranking import CANDIDATES, page_query, rerank, search_query, suggest_query, suggestion_order
+from backbeat.search.ranking import CANDIDATES, rerank, search_query, suggest_query, suggestion_order
 
 _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "song": song_view,
@@ -77,13 +77,6 @@ class SearchIndex:
             raise RuntimeError(f"search on {entity} failed: {response['error']}")
         return responses
 
-    def song_views(self, ids: list[str], timings: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
-        """Song id -> its full document (with the catalog view), for the final page only."""
-        if not ids:
-            return {}
-        (response,) = self.msearch([("song", page_query(ids))], timings)
-        return {hit["_source"]["id"]: hit["_source"] for hit in response["hits"]["hits"]}
-
 
 def search(
     index: SearchIndex,
@@ -95,26 +88,20 @@ def search(
     timings: dict[str, float] | None = None,
     candidates: int = CANDIDATES,
 ) -> dict[str, Any]:
-    """One `_msearch` of `candidates` per type carrying only the fields ranking reads, re-ranked here;
-    then one more request for the views of the songs on the final page."""
+    """One `_msearch` of `candidates` per type, carrying only the fields ranking and views read,
+    re-ranked here."""
     size = max(candidates, offset + limit)
     responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types], timings)
-    pages: dict[str, list[dict[str, Any]]] = {}
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
-        pages[entity] = rerank(entity, text, response["hits"]["hits"], profile)[offset : offset + limit]
+        ranked = rerank(entity, text, response["hits"]["hits"], profile)
         total = response["hits"]["total"]
         result[f"{entity}s"] = {
-            "items": [],
+            "items": [_VIEWS[entity](document) for document in ranked[offset : offset + limit]],
             "total": int(total["value"] if isinstance(total, dict) else total),
             "limit": limit,
             "offset": offset,
         }
-    if "song" in pages:  # a song deleted between the two requests drops out of the page
-        full = index.song_views([document["id"] for document in pages["song"]], timings)
-        pages["song"] = [full[document["id"]] for document in pages["song"] if document["id"] in full]
-    for entity, page in pages.items():
-        result[f"{entity}s"]["items"] = [_VIEWS[entity](document) for document in page]
     return result
 
 
