@@ -1,12 +1,17 @@
-"""Search latency through the local gateway on the full demo catalog, and index throughput.
+"""Search latency through the local gateway, and index throughput; optionally against a baseline tree.
 
-    .venv/bin/python bench/search_latency.py [--requests 300] [--catalog-limit N]
+    .venv/bin/python bench/search_latency.py [--requests 300] [--catalog-limit N] [--baseline DIR]
 
-Starts `make dev` (full catalog; `--catalog-limit N` seeds the first N songs only, a quick check that
-the script runs, not a figure), then times GET /search and GET /search/suggest from a client on
-loopback. Each response's `Server-Timing` header tells the engine's own time (`engine`, OpenSearch's
-`took`) and the round trip to it (`engine_round_trip`); the rest of the client-side latency is ours:
-the gateway, JWT verification, the handler, the taste-profile read and the re-ranking.
+Starts a devstack (`python -m devstack`, what `make dev` runs; full catalog, or its first N songs with
+`--catalog-limit N`), then times GET /search and GET /search/suggest from a client on loopback. Each
+response's `Server-Timing` header tells the engine's own time (`engine`, OpenSearch's `took`) and the
+round trip to it (`engine_round_trip`, every request to the engine summed); the rest of the
+client-side latency is ours: the gateway, JWT verification, the handler, the taste-profile read and
+the re-ranking.
+
+With `--baseline DIR` (another checkout, e.g. `main`), the same queries run first against a stack
+running DIR's code, then against one running this tree's, one after the other, so that a change is
+compared with what it replaced on the same machine and the same load.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,9 +36,11 @@ from bench.foundation import (  # noqa: E402
     percentile,
     sample,
     seeded_songs,
-    start_make_dev,
 )
-from tests.support import http  # noqa: E402
+from devstack.stack import free_port  # noqa: E402
+from tests.support import http, spawn  # noqa: E402
+
+CODE_PATHS = ("layers/backbeat", ".", "packages/client", "packages/ops", "packages/recs")
 
 
 def timing(header: str, name: str) -> float:
@@ -54,14 +62,35 @@ def measure(url: str, token: str, queries: list[tuple[str, str]]) -> dict[str, l
     return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=300)
-    add_catalog_limit(parser)
-    args = parser.parse_args()
-    songs = sample(seeded_songs(args), args.requests, seed=11)
-    state = Path(tempfile.mkdtemp()) / "state.json"
-    process, port, ready_seconds, lines = start_make_dev(state, *devstack_args(args))
+def start_devstack(tree: Path, *flags: str) -> tuple[Any, int, float, list[str]]:
+    """`python -m devstack` running `tree`'s code (its layer, functions and devstack) on a free port."""
+    port = free_port()
+    data = Path(tempfile.mkdtemp())
+    env_path = os.pathsep.join(str(tree / part) for part in CODE_PATHS)
+    started = time.perf_counter()
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = env_path
+    try:
+        spawned = spawn(
+            [
+                *(sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(data / "state.json")),
+                *("--data-dir", str(data / "data"), "--no-demo-listening", "--no-demo-audio", "--reset", *flags),
+            ],
+            marker="Backbeat devstack ready",
+            cwd=tree,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+    if not spawned.wait(900) or spawned.process.poll() is not None:
+        raise SystemExit(f"the devstack of {tree} did not become ready:\n" + spawned.tail(30))
+    return spawned.process, port, time.perf_counter() - started, spawned.lines
+
+
+def run(tree: Path, songs: list[Any], flags: list[str]) -> tuple[str, dict[str, dict[str, list[float]]]]:
+    process, port, ready_seconds, lines = start_devstack(tree, *flags)
     try:
         url = f"http://127.0.0.1:{port}"
         reindex_line = next(line for line in lines if "search index:" in line)
@@ -76,23 +105,43 @@ def main() -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
+    summary = f"{tree}: ready in {ready_seconds:.0f} s; {reindex_line.strip().removeprefix('devstack: ')}"
+    return summary, {
+        "GET /search (all types)": search,
+        "GET /search/suggest (uncached)": suggest,
+        "GET /search/suggest (cached)": cached,
+    }
 
-    print(f"`make dev` ready in {ready_seconds:.0f} s; {reindex_line.strip().removeprefix('devstack: ')}")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout to measure first")
+    add_catalog_limit(parser)
+    args = parser.parse_args()
+    songs = sample(seeded_songs(args), args.requests, seed=11)
+    trees = [("baseline", args.baseline.resolve())] if args.baseline else []
+    trees.append(("this tree", ROOT))
+    results = [(name, *run(tree, songs, devstack_args(args))) for name, tree in trees]
+
+    for name, summary, _ in results:
+        print(f"{name}: {summary}")
     print()
-    print("| route | requests | p50 | p95 | engine p50 (`took`) | round trip to engine p50 | outside the engine p50 |")
-    print("|---|---|---|---|---|---|---|")
-    for name, samples in (
-        ("GET /search (all types)", search),
-        ("GET /search/suggest (uncached)", suggest),
-        ("GET /search/suggest (cached)", cached),
-    ):
-        latency = samples["latency"]
-        outside = [lat - trip for lat, trip in zip(latency, samples["engine_round_trip"], strict=True)]
-        print(
-            f"| {name} | {len(latency)} | {percentile(latency, 50):.1f} ms | {percentile(latency, 95):.1f} ms "
-            f"| {percentile(samples['engine'], 50):.1f} ms | {percentile(samples['engine_round_trip'], 50):.1f} ms "
-            f"| {percentile(outside, 50):.1f} ms |"
-        )
+    print(
+        "| code | route | requests | p50 | p95 | engine p50 (`took`) | round trip to engine p50 "
+        "| outside the engine p50 |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for route in results[0][2]:
+        for name, _, measured in results:
+            samples = measured[route]
+            latency = samples["latency"]
+            outside = [lat - trip for lat, trip in zip(latency, samples["engine_round_trip"], strict=True)]
+            print(
+                f"| {name} | {route} | {len(latency)} | {percentile(latency, 50):.1f} ms "
+                f"| {percentile(latency, 95):.1f} ms | {percentile(samples['engine'], 50):.1f} ms "
+                f"| {percentile(samples['engine_round_trip'], 50):.1f} ms | {percentile(outside, 50):.1f} ms |"
+            )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,12 @@ from backbeat.search.engine import ENTITY_TYPES, connect
 
 settings = SearchSettings()
 bind_taste_table(settings.taste_table)
-index = service.SearchIndex(connect(settings.search_endpoint, settings.aws_region), settings.search_index_prefix)
+index = service.SearchIndex(
+    connect(settings.search_endpoint, settings.aws_region, timeout=settings.search_timeout_seconds, max_retries=0),
+    settings.search_index_prefix,
+)
 suggestions = service.TtlCache(ttl_seconds=60)
+tastes = service.TtlCache(ttl_seconds=30, max_entries=4096)  # a listener's searches in a row read it once
 profiles = ThreadPoolExecutor(max_workers=2, thread_name_prefix="taste")
 app = create_resolver()
 
@@ -55,7 +59,8 @@ def search(
 ) -> Response[dict[str, Any]]:
     text, types = _text(q), _types(type)
     started = time.perf_counter()
-    profile_future = profiles.submit(load_profile, caller_id(app))
+    user_id = caller_id(app)
+    profile_future = profiles.submit(tastes.get_or_compute, user_id, lambda: load_profile(user_id))
     timings: dict[str, float] = {}
     try:
         body = service.search(index, text, types, limit, offset, profile_future.result(), timings)

@@ -53,8 +53,14 @@ class Conflict(BackbeatError):
 
 
 class ServiceUnavailable(BackbeatError):
+    """A dependency failed or was too slow; `retry_after` (seconds) becomes the `Retry-After` header."""
+
     status = 503
     code = "ServiceUnavailable"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def error_fields(error: BackbeatError) -> dict[str, Any]:

@@ -61,15 +61,13 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
 
 
 def domain_error_response(error: BackbeatError) -> Response:
-    if isinstance(error, RateLimited):
-        return Response(
-            status_code=error.status,
-            content_type=content_types.APPLICATION_JSON,
-            body={"error": rate_limited_fields(error)},
-            headers={"Retry-After": str(error.retry_after)},
-        )
+    retry_after = getattr(error, "retry_after", None)
+    fields = rate_limited_fields(error) if isinstance(error, RateLimited) else error_fields(error)
     return Response(
-        status_code=error.status, content_type=content_types.APPLICATION_JSON, body={"error": error_fields(error)}
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": fields},
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 

@@ -65,6 +65,7 @@ def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None
                 "album": view["album"]["title"],
                 "albumId": view["album"]["id"],
                 "popularity": view["popularity"],
+                "genres": view["genres"],
                 "view": view,
             },
         )
@@ -90,6 +91,7 @@ def document_for(item: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None
             "name": item["name"],
             "songCount": item.get("songCount", 0),
             "popularity": item.get("popularity", 0),
+            "genres": list(item.get("genres") or []),
         },
     )
 

@@ -82,8 +82,12 @@ def index_name(prefix: str, entity: str) -> str:
 
 
 @cache
-def connect(endpoint: str, region: str = "us-east-1") -> OpenSearch:
-    """One client per execution environment. `https://` endpoints are OpenSearch Serverless."""
+def connect(endpoint: str, region: str = "us-east-1", timeout: float = 10.0, max_retries: int = 2) -> OpenSearch:
+    """One client per execution environment. `https://` endpoints are OpenSearch Serverless.
+
+    `timeout` bounds each attempt (connect and read); a request retries up to `max_retries` times on a
+    timeout or a refused connection. Indexing and reindexing keep the defaults; the search API waits
+    once, for `SearchSettings.search_timeout_seconds`, and answers 503 past it."""
     if endpoint.startswith("https://"):
         import boto3
         from opensearchpy import AWSV4SignerAuth
@@ -95,11 +99,11 @@ def connect(endpoint: str, region: str = "us-east-1") -> OpenSearch:
             use_ssl=True,
             verify_certs=True,
             connection_class=RequestsHttpConnection,
-            timeout=10,
-            max_retries=2,
+            timeout=timeout,
+            max_retries=max_retries,
             retry_on_timeout=True,
         )
-    return OpenSearch(hosts=[endpoint], timeout=10, max_retries=2, retry_on_timeout=True)
+    return OpenSearch(hosts=[endpoint], timeout=timeout, max_retries=max_retries, retry_on_timeout=True)
 
 
 def ensure_indices(client: OpenSearch, prefix: str, generation: str = "1") -> None:

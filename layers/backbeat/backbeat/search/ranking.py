@@ -1,7 +1,8 @@
 """Queries and re-ranking.
 
-The engine fetches ~100 candidates per type with a typo-tolerant multi_match (title^3, artist^2,
-album^1, fuzziness AUTO) plus exact-phrase, all-terms and prefix boosts; Python then re-ranks them:
+The engine fetches 50 candidates per type (the fields ranking and the views need) with a
+typo-tolerant multi_match (title^3, artist^2, album^1, fuzziness AUTO) plus exact-phrase, all-terms
+and prefix boosts; Python then re-ranks them:
 
     score = engine score / best engine score            (0..1, relevance)
           + EXACT   when the query is the title (or "title artist") exactly, folded
@@ -22,7 +23,9 @@ from typing import Any
 from backbeat.plays.taste import TasteProfile
 from backbeat.search.text import fold
 
-CANDIDATES = 100
+# 100 -> 50: the same relevance on the tuning half of bench/search_relevance.py (exact top-1 1.000, typo
+# MRR@10 0.985 at both sizes), half the documents to move and re-rank.
+CANDIDATES = 50
 EXACT = 2.0
 ARTIST_AFFINITY = 0.30
 IN_PLAYLIST = 0.20
@@ -36,6 +39,16 @@ _FIELDS = {
     "playlist": ["name^3"],
 }
 _TITLE = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
+
+# What a candidate carries back from the engine: the fields re-ranking reads and those the views are
+# built from (a song's is its catalog view, stored whole). Fetching the page's song views in a second
+# request moved fewer bytes but cost a second round trip, which measured slower (docs/decisions.md, 43).
+CANDIDATE_FIELDS = {
+    "song": ["id", "title", "artist", "artistId", "popularity", "genres", "view"],
+    "album": ["id", "title", "type", "artist", "artistId", "trackCount", "popularity", "genres"],
+    "artist": ["id", "name", "songCount", "popularity", "genres"],
+    "playlist": ["id", "name", "description", "ownerId", "trackCount", "popularity"],
+}
 
 
 def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
@@ -58,7 +71,18 @@ def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
         {"term": {f"{title}.keyword": {"value": folded, "boost": 10}}},
         {"match": {f"{title}.prefix": {"query": text, "operator": "and", "boost": 0.5}}},
     ]
-    return {"query": {"bool": {"should": should, "minimum_should_match": 1}}, "size": size, "track_total_hits": True}
+    return {
+        "query": {"bool": {"should": should, "minimum_should_match": 1}},
+        "size": size,
+        "track_total_hits": True,
+        "_source": CANDIDATE_FIELDS[entity],
+    }
+
+
+def genres_of(document: dict[str, Any]) -> list[str]:
+    """A document's genres; a song indexed before they were copied to the top carries them in its view."""
+    genres = document.get("genres") or (document.get("view") or {}).get("genres") or []
+    return [str(genre) for genre in genres]
 
 
 def _is_exact(entity: str, folded_query: str, document: dict[str, Any]) -> bool:
@@ -94,9 +118,9 @@ def rerank(
             score += ARTIST_AFFINITY * profile.artists.get(str(artist_id), 0.0)
             if entity == "song" and document.get("id") in profile.playlist_songs:
                 score += IN_PLAYLIST
-            genres = document.get("genres") or []
+            genres = genres_of(document)
             if genres and profile.genres:
-                score += GENRE_AFFINITY * max(profile.genres.get(str(genre), 0.0) for genre in genres)
+                score += GENRE_AFFINITY * max(profile.genres.get(genre, 0.0) for genre in genres)
         scored.append((score, -position, document))
     scored.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
     return [document for _, _, document in scored]

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
+from backbeat.errors import ServiceUnavailable
 from backbeat.plays.taste import TasteProfile
 from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
 from backbeat.search.engine import index_name
@@ -23,6 +26,12 @@ _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "playlist": playlist_view,
 }
 _TEXT = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
+RETRY_AFTER_SECONDS = 5  # what a 503 tells the client to wait when the engine is slow or down
+_OVERLOADED = {429, 500, 502, 503, 504}  # engine answers that mean "not now" rather than "wrong query"
+
+
+def _unavailable(detail: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"search is unavailable: the search engine {detail}; try again", RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -40,12 +49,22 @@ class SearchIndex:
         for entity, query in requests:
             body += [{"index": self.alias(entity)}, query]
         started = time.perf_counter()
-        answer = self.client.msearch(body=body)
-        if timings is not None:  # the engine's own time, and the round trip to it
-            timings["engine"] = float(
-                answer.get("took", max((r.get("took", 0) for r in answer["responses"]), default=0))
+        try:
+            answer = self.client.msearch(body=body)
+        except ConnectionTimeout as error:  # no answer within the client's timeout
+            raise _unavailable("did not answer in time") from error
+        except EngineConnectionError as error:  # refused or reset
+            raise _unavailable("is unreachable") from error
+        except TransportError as error:
+            if error.status_code in _OVERLOADED:
+                raise _unavailable(f"answered {error.status_code}") from error
+            raise
+        if timings is not None:  # the engine's own time, and the round trip to it (summed over calls)
+            took = float(answer.get("took", max((r.get("took", 0) for r in answer["responses"]), default=0)))
+            timings["engine"] = timings.get("engine", 0.0) + took
+            timings["engine_round_trip"] = (
+                timings.get("engine_round_trip", 0.0) + (time.perf_counter() - started) * 1000
             )
-            timings["engine_round_trip"] = (time.perf_counter() - started) * 1000
         responses = list(answer["responses"])
         for position, ((entity, _), response) in enumerate(zip(requests, responses, strict=True)):
             if "error" not in response:
@@ -53,6 +72,8 @@ class SearchIndex:
             if "index_not_found" in str(response["error"]):  # nothing indexed yet: no results
                 responses[position] = {"hits": {"hits": [], "total": {"value": 0}}}
                 continue
+            if response.get("status") in _OVERLOADED:
+                raise _unavailable(f"answered {response['status']} for {entity}s")
             raise RuntimeError(f"search on {entity} failed: {response['error']}")
         return responses
 
@@ -65,8 +86,11 @@ def search(
     offset: int,
     profile: TasteProfile | None = None,
     timings: dict[str, float] | None = None,
+    candidates: int = CANDIDATES,
 ) -> dict[str, Any]:
-    size = max(CANDIDATES, offset + limit)
+    """One `_msearch` of `candidates` per type, carrying only the fields ranking and views read,
+    re-ranked here."""
+    size = max(candidates, offset + limit)
     responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types], timings)
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):

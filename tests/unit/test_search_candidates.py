@@ -1,0 +1,92 @@
+"""Search fetches lean candidates in one request, with the same results as re-ranking full
+documents; genre taste reaches songs and artists."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from backbeat.plays.taste import TasteProfile
+from backbeat.search import service
+from backbeat.search.ranking import CANDIDATE_FIELDS, CANDIDATES, rerank, search_query
+from backbeat.search.text import fold
+from backbeat_ops.dataset import Catalog, load_catalog
+from backbeat_ops.reindex import reindex
+from backbeat_ops.seed import catalog_items
+
+
+class _Recording:
+    """The engine client, recording each `_msearch` body and answer."""
+
+    def __init__(self, client: OpenSearch) -> None:
+        self.client = client
+        self.calls: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+
+    def msearch(self, body: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = self.client.msearch(body=body)
+        self.calls.append((body, answer))
+        return answer
+
+
+@pytest.fixture
+def catalog(search_url: str, catalog_dir: Path) -> Catalog:
+    small = load_catalog(catalog_dir).first(400)
+    reindex(OpenSearch(hosts=[search_url]), "", catalog_items(small))
+    return small
+
+
+def test_candidates_carry_what_ranking_and_views_need_in_one_request(catalog: Catalog, search_url: str) -> None:
+    client = OpenSearch(hosts=[search_url])
+    recording = _Recording(client)
+    index = service.SearchIndex(recording, "")  # type: ignore[arg-type]
+    words = Counter(word for song in catalog.songs for word in set(fold(song.title).split()) if len(word) >= 4)
+    text = words.most_common(1)[0][0]
+    body = service.search(index, text, ["song", "album", "artist", "playlist"], 5, 0)
+
+    ((candidates_body, _),) = recording.calls  # one round trip for every type
+    queries = candidates_body[1::2]
+    assert [query["_source"] for query in queries] == [
+        CANDIDATE_FIELDS[e] for e in ("song", "album", "artist", "playlist")
+    ]
+    assert {query["size"] for query in queries} == {CANDIDATES}
+
+    # the page is what re-ranking the full documents gives, and each song is its catalog view
+    full_query = {k: v for k, v in search_query("song", text, CANDIDATES).items() if k != "_source"}
+    full = client.search(index="songs", body=full_query)
+    expected = rerank("song", text, full["hits"]["hits"])[:5]
+    assert body["songs"]["items"] == [document["view"] for document in expected]
+    assert len(expected) == 5 and body["songs"]["total"] == full["hits"]["total"]["value"]
+
+
+def test_fewer_candidates_keep_an_exact_match_on_top(catalog: Catalog, search_url: str) -> None:
+    index = service.SearchIndex(OpenSearch(hosts=[search_url]), "")
+    for song in catalog.songs[:20]:
+        items = service.search(index, f"{song.title} {song.artist_name}", ["song"], 10, 0)["songs"]["items"]
+        assert (fold(items[0]["title"]), fold(items[0]["artist"]["name"])) == (fold(song.title), fold(song.artist_name))
+
+
+def _hit(doc_id: str, score: float, **fields: Any) -> dict[str, Any]:
+    return {"_score": score, "_source": {"id": doc_id, "title": f"Song {doc_id}", "popularity": 0, **fields}}
+
+
+@pytest.mark.parametrize("where", ["top", "view"])  # documents indexed before genres were copied up
+def test_a_listeners_genres_lift_songs_of_those_genres(where: str) -> None:
+    def genres(values: list[str]) -> dict[str, Any]:
+        return {"genres": values} if where == "top" else {"view": {"genres": values}}
+
+    hits = [_hit("a", 1.0, **genres(["pop"])), _hit("b", 0.98, **genres(["jazz", "blues"]))]
+    assert [d["id"] for d in rerank("song", "something", hits)] == ["a", "b"]
+    jazz_fan = TasteProfile(genres={"jazz": 1.0})
+    assert [d["id"] for d in rerank("song", "something", hits, jazz_fan)] == ["b", "a"]
+
+
+def test_a_listeners_genres_lift_artists_of_those_genres() -> None:
+    hits = [
+        {"_score": 1.0, "_source": {"id": "x", "name": "Xavier", "popularity": 0, "genres": ["metal"]}},
+        {"_score": 0.95, "_source": {"id": "y", "name": "Yvonne", "popularity": 0, "genres": ["folk"]}},
+    ]
+    assert [d["id"] for d in rerank("artist", "v", hits, TasteProfile(genres={"folk": 0.9}))] == ["y", "x"]
