@@ -38,9 +38,11 @@ import json
 import os
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -245,16 +247,29 @@ def fail_recs_sources(faults: Faults) -> None:
 FAULTS = Faults()
 fail_recs_sources(FAULTS)
 PLAN_VARIABLE = "BACKBEAT_DEVSTACK_FAULTS"
+REPORT_VARIABLE = "BACKBEAT_DEVSTACK_FAULTS_REPORT"
 
 
 def use_plan_from_environment(faults: Faults = FAULTS) -> FaultPlan | None:
-    """Apply the plan in `BACKBEAT_DEVSTACK_FAULTS`, if any (the devstack calls this once ready)."""
+    """Apply the plan in `BACKBEAT_DEVSTACK_FAULTS`, if any (the devstack calls this once ready).
+    With `BACKBEAT_DEVSTACK_FAULTS_REPORT` set too, what `GET /_devstack/faults` answers is kept in
+    that file, rewritten every second, for a caller that does not know the stack's address."""
     text = os.environ.get(PLAN_VARIABLE, "").strip()
     if not text:
         return None
     plan = FaultPlan.model_validate_json(text)
     faults.use(plan)
+    if report := os.environ.get(REPORT_VARIABLE, "").strip():
+        threading.Thread(target=_keep_reporting, args=(faults, Path(report)), name="fault-report", daemon=True).start()
     return plan
+
+
+def _keep_reporting(faults: Faults, path: Path, every: float = 1.0) -> None:
+    while True:
+        staging = path.with_name(path.name + ".tmp")
+        staging.write_text(json.dumps(faults.status()), encoding="utf-8")
+        staging.replace(path)
+        time.sleep(every)
 
 
 def routes(faults: Faults = FAULTS) -> list[tuple[str, str, Callable[..., Any]]]:
