@@ -288,19 +288,20 @@ def main() -> int:
     unknown = chosen - {fault.name for fault in FAULTS}
     if unknown:
         parser.error(f"unknown faults: {', '.join(sorted(unknown))}")
-    rows: list[Row] = []
-    for fault in FAULTS:
-        if not chosen or fault.name in chosen:
-            rows += run_fault(fault, args)
     flags = f" --only {args.only}" if args.only else ""
     print(
         f"`.venv/bin/python bench/faults.py{flags} --events {args.events} --listeners {args.listeners} "
         f"--edits {args.edits} --subscribers {args.subscribers}`:\n"
     )
     print("| fault | benchmark | check | result | counts |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print(f"| {row.fault} | {row.benchmark} | {row.check} | {'pass' if row.ok else 'FAIL'} | {row.counts} |")
+    print("|---|---|---|---|---|", flush=True)
+    rows: list[Row] = []
+    for fault in FAULTS:
+        if not chosen or fault.name in chosen:
+            for row in run_fault(fault, args):  # each row as soon as its fault is done
+                rows.append(row)
+                result = "pass" if row.ok else "FAIL"
+                print(f"| {row.fault} | {row.benchmark} | {row.check} | {result} | {row.counts} |", flush=True)
     return 0 if all(row.ok for row in rows) else 1
 
 
