@@ -108,13 +108,18 @@ class SearchEngineProxy:
             await asyncio.sleep(plan.searchDelayMs / 1000)
         return True
 
-    def close(self) -> None:
-        def shut() -> None:
-            if self._server is not None:
-                self._server.close()
-            self._loop.stop()
+    async def _shut(self) -> None:
+        """Stop listening and end the connections under way (their tasks), then the loop."""
+        if self._server is not None:
+            self._server.close()
+        under_way = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in under_way:
+            task.cancel()
+        await asyncio.gather(*under_way, return_exceptions=True)
+        self._loop.stop()
 
+    def close(self) -> None:
         if self._loop.is_running():
-            self._loop.call_soon_threadsafe(shut)
+            asyncio.run_coroutine_threadsafe(self._shut(), self._loop)
             self._thread.join(5)
         self.engine.close()
