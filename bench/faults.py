@@ -28,6 +28,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -117,13 +118,30 @@ def injected_text(injected: dict[str, int]) -> str:
 # ------------------------------------------------------------------ benchmarks run by their CLI
 
 
+def run_cli(command: list[str], environment: dict[str, str] | None = None, timeout: float = 3600) -> Any:
+    """Run a benchmark; if this script is stopped meanwhile, interrupt it as Ctrl-C would, so that
+    it stops the devstack it started (its own `finally`) instead of leaving it running."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except BaseException:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 def playlists(fault: Fault, args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory() as directory:
         report = Path(directory) / "faults.json"
         environment = os.environ | {PLAN_VARIABLE: json.dumps(with_seed(fault.plan)), REPORT_VARIABLE: str(report)}
         command = [sys.executable, str(ROOT / "bench" / "playlists.py"), "--edits", str(args.edits)]
         command += ["--subscribers", str(args.subscribers)]
-        done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1800, check=False)
+        done = run_cli(command, environment, timeout=1800)
         injected = json.loads(report.read_text())["injected"] if report.is_file() else {}
     runs = re.findall(
         r"^\| (\d+) x \d+ \| (\d+) of (\d+) (\{[^}]*\}) \| 1\.\.(\d+) \| (\w+) \| (\w+) \| (\w+) \|", done.stdout, re.M
@@ -149,7 +167,7 @@ def playlists(fault: Fault, args: argparse.Namespace) -> list[Row]:
 def listening(fault: Fault, args: argparse.Namespace) -> list[Row]:
     command = [sys.executable, str(ROOT / "bench" / "listening.py"), "--events", str(args.events)]
     command += ["--listeners", str(args.listeners), "--faults-only", "--fault-plan", json.dumps(with_seed(fault.plan))]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    done = run_cli(command)
     found = re.search(r"injected: `(\{.*?\})`", done.stdout)
     injected = json.loads(found[1]) if found else {}
     checks = re.findall(r"^\| ([^|]+?) \| ([^|]*?) \| ([^|]*?) \| (True|False)[^|]*\|$", done.stdout, re.M)
@@ -303,6 +321,7 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=10, help="edits per collaborator in the playlists runs")
     parser.add_argument("--subscribers", type=int, default=5)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the devstacks under way
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - {fault.name for fault in FAULTS}
     if unknown:
