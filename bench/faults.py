@@ -170,13 +170,16 @@ def listening(fault: Fault, args: argparse.Namespace) -> list[Row]:
     done = run_cli(command)
     found = re.search(r"injected: `(\{.*?\})`", done.stdout)
     injected = json.loads(found[1]) if found else {}
-    checks = re.findall(r"^\| ([^|]+?) \| ([^|]*?) \| ([^|]*?) \| (True|False)[^|]*\|$", done.stdout, re.M)
+    row = r"^\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*([^|]*?)\s*\|\s*(True|False)[^|]*\|$"
+    checks = re.findall(row, done.stdout, re.M)  # every check row, the found column empty or not
     if not checks:
         tail = (done.stderr or done.stdout).strip()[-300:]
         return [
             Row(fault.title, "listening", "exactly-once counts", False, f"no report (exit {done.returncode}): {tail}")
         ]
     rows = []
+    if len(checks) < 3:  # play records, counters, lake: a check missing from the report is a failure
+        rows.append(Row(fault.title, "listening", "all three checks reported", False, f"{len(checks)} of 3 found"))
     for check, expected, seen, exact in checks:
         expected_short = expected.split(":")[0]
         seen_short = seen.split(":")[0] or expected_short
