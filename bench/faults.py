@@ -147,8 +147,9 @@ def playlists(fault: Fault, args: argparse.Namespace) -> list[Row]:
         r"^\| (\d+) x \d+ \| (\d+) of (\d+) (\{[^}]*\}) \| 1\.\.(\d+) \| (\w+) \| (\w+) \| (\w+) \|", done.stdout, re.M
     )
     counts = "; ".join(
-        f"{n} editors: {accepted}/{attempted} accepted {statuses}, versions 1..{last}"
-        for n, accepted, attempted, statuses, last, *_ in runs
+        f"{n} editors: {accepted}/{attempted} accepted {statuses}, versions 1..{last} "
+        f"(gapless {gapless}, in order {in_order}, replay {replay})"
+        for n, accepted, attempted, statuses, last, gapless, in_order, replay in runs
     )
     if not runs:
         counts = f"no report (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-300:]}"
