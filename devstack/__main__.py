@@ -34,6 +34,7 @@ from devstack.demo_audio import (
 )
 from devstack.demo_listening import start_demo_listening
 from devstack.demo_recs import start_demo_recs
+from devstack.faults import PLAN_VARIABLE, use_plan_from_environment
 from devstack.persistence import DataDir, DataDirInUse, rebase, template_fingerprint
 from devstack.resources import Deployment
 from devstack.search_snapshot import create_indices, load_documents
@@ -238,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             write_state(stack, args.state_file)
         stack.ready = True
         ready[0] = True
+        if (plan := use_plan_from_environment()) is not None:
+            _say(f"faults: {plan.model_dump_json(exclude_defaults=True)} (from {PLAN_VARIABLE})")
         total = time.perf_counter() - started
         _say("phases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()))
         print(f"Backbeat devstack ready at {stack.url} ({total:.1f} s)", flush=True)

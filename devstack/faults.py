@@ -15,22 +15,34 @@ injected so far, and `DELETE` clears it. Faults come in two kinds:
   (the duplicate delivery every at-least-once consumer must absorb), and `crashes` makes the next N
   invocations of a function die half-way through a batch (the first half applied, then the
   invocation fails as a crashed runtime does, so the whole batch is delivered again).
+  The same `crashes` count applies to a Step Functions Task invoking the function (the encode state
+  machine's steps): the invocation dies as a crashed runtime does (`Runtime.ExitError`).
 - **Recommendation source faults**: `recsSourceFailure` makes a share of the calls to a candidate
   source (`collaborative`, `content`, ..., or `*` for all) fail, so that the circuit breakers and
   the trending fallback can be seen and measured (`bench/recs_latency.py`).
+- **Search engine faults**, applied by a byte-level proxy in front of osmem-server (the endpoint
+  every function is given; `SearchEngineProxy`): `searchDelayMs` holds each request that long
+  before the engine sees it (a slow engine, as a client with a timeout experiences one), and
+  `searchErrors` answers a share of requests 503 as an overloaded OpenSearch does.
 
-Faults are drawn from a seeded random generator so that a run can be repeated.
+Faults are drawn from a seeded random generator so that a run can be repeated. A plan in the
+environment variable `BACKBEAT_DEVSTACK_FAULTS` (the JSON `POST` takes) is applied once the devstack
+is ready, so that a benchmark which starts its own devstack runs under faults unchanged
+(`bench/faults.py`).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +63,8 @@ class FaultPlan(BaseModel):
     recordFailures: dict[str, Share] = Field(default_factory=dict)
     crashes: dict[str, int] = Field(default_factory=dict)
     recsSourceFailure: dict[str, Share] = Field(default_factory=dict)
+    searchDelayMs: int = Field(default=0, ge=0, le=120_000)
+    searchErrors: Share = Field(default=0.0, ge=0, le=1)
     seed: int = 0
 
     def record_failure_share(self, function: str) -> float:
@@ -232,6 +246,30 @@ def fail_recs_sources(faults: Faults) -> None:
 
 FAULTS = Faults()
 fail_recs_sources(FAULTS)
+PLAN_VARIABLE = "BACKBEAT_DEVSTACK_FAULTS"
+REPORT_VARIABLE = "BACKBEAT_DEVSTACK_FAULTS_REPORT"
+
+
+def use_plan_from_environment(faults: Faults = FAULTS) -> FaultPlan | None:
+    """Apply the plan in `BACKBEAT_DEVSTACK_FAULTS`, if any (the devstack calls this once ready).
+    With `BACKBEAT_DEVSTACK_FAULTS_REPORT` set too, what `GET /_devstack/faults` answers is kept in
+    that file, rewritten every second, for a caller that does not know the stack's address."""
+    text = os.environ.get(PLAN_VARIABLE, "").strip()
+    if not text:
+        return None
+    plan = FaultPlan.model_validate_json(text)
+    faults.use(plan)
+    if report := os.environ.get(REPORT_VARIABLE, "").strip():
+        threading.Thread(target=_keep_reporting, args=(faults, Path(report)), name="fault-report", daemon=True).start()
+    return plan
+
+
+def _keep_reporting(faults: Faults, path: Path, every: float = 1.0) -> None:
+    while True:
+        staging = path.with_name(path.name + ".tmp")
+        staging.write_text(json.dumps(faults.status()), encoding="utf-8")
+        staging.replace(path)
+        time.sleep(every)
 
 
 def routes(faults: Faults = FAULTS) -> list[tuple[str, str, Callable[..., Any]]]:

@@ -230,6 +230,11 @@ class LambdaRuntime:
     def knows(self, function: str) -> bool:
         return self._pool(function) is not None
 
+    def logical_id(self, function: str) -> str:
+        """The template logical id of a function named by id, name or ARN (what fault plans name)."""
+        pool = self._pool(function)
+        return pool.spec.logical_id if pool is not None else function
+
     def _pool(self, function: str) -> _FunctionPool | None:
         name = function.split(":function:")[-1].split(":")[0] if ":function:" in function else function
         return self._pools.get(name) or self._pools.get(function)

@@ -29,12 +29,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from devstack.faults import FAULTS
 from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.moto_cognito_keys import patch_moto_cognito_keys
 from devstack.moto_index_queries import index_item, patch_moto_index_queries
@@ -70,6 +72,13 @@ def _patch_moto_lambda() -> None:
             )
         if isinstance(event, (str, bytes)):
             event = json.loads(event or "{}")
+        if FAULTS.take_crash(self.function_name, _active_runtime.logical_id(self.function_name)):
+            # An injected crash: the work is done, then the runtime dies before answering, so the
+            # caller (a Task's retry, a state machine's catch) must absorb a repeated step.
+            with contextlib.suppress(Exception):
+                _active_runtime.invoke(self.function_name, event or {})
+            crash = {"errorType": "Runtime.ExitError", "errorMessage": "injected crash (devstack fault plan)"}
+            return json.dumps(crash), True, ""
         try:
             return json.dumps(_active_runtime.invoke(self.function_name, event or {})), False, ""
         except FunctionError as error:

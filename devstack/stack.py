@@ -37,6 +37,7 @@ from devstack.moto_patches import (
 )
 from devstack.pollers import PollerGroup
 from devstack.resources import DEV_PARAMETERS, Deployment, ResourceCreator
+from devstack.search_proxy import SearchEngineProxy
 from devstack.template import load_template
 from devstack.webapp import routes as web_player_routes
 from devstack.websocket import WebSocketGateway
@@ -231,8 +232,9 @@ class Devstack:
     def start_search(self) -> str:
         """osmem-server (an in-memory OpenSearch-compatible engine) plays OpenSearch Serverless."""
         if self.search_server is None:
-            self.search_server = start_search_engine()
-            self.log(f"search engine (osmem-server) on {self.search_server.url}")
+            engine = start_search_engine()
+            self.search_server = SearchEngineProxy(engine, FAULTS)  # slow or failing on demand
+            self.log(f"search engine (osmem-server) on {engine.url}, reached through {self.search_server.url}")
         return str(self.search_server.url)
 
     def _start_gateway(self) -> None:

@@ -39,7 +39,7 @@ def stream(song_id: str, body: StreamRequest) -> dict[str, Any]:
         store=store,
         secret=SECRET,
         base_url=settings.media_base_url,
-        ttl_seconds=settings.stream_url_ttl_seconds,
+        margin_seconds=settings.stream_url_margin_seconds,
     )
     count("StreamManifests")
     return answer

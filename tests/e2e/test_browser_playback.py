@@ -239,7 +239,7 @@ def test_hls_js_plays_the_master_playlist_in_chromium(
     assert all(f.method == "GET" and f.status == 200 and not f.authorization for f in fetches), report
     fetched = {f.url.rsplit("/", 1)[1] for f in fetches}
     assert master.rsplit("/", 1)[1] in fetched, report
-    assert any(re.fullmatch(r"init(_\d+)?\.mp4", name) for name in fetched), report
+    assert any(re.fullmatch(r"master_\d+k_init(_\d+)?\.mp4", name) for name in fetched), report  # named after its rung
     assert any(name.endswith(".m4s") for name in fetched), report
     assert refused == [], report
     assert refusal == 403, f"{above_cap}: {refusal}"

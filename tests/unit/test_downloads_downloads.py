@@ -126,7 +126,7 @@ def test_the_list_gives_ready_songs_a_signed_url_and_the_device_total(dl: Stack,
             DownloadItem.status.set(READY),
             DownloadItem.bytes.set(3_500_000),
             DownloadItem.bucket.set(media_bucket),
-            DownloadItem.key.set(f"songs/{SONGS[0]}/offline_160k.enc"),
+            DownloadItem.key.set(f"songs/{SONGS[0]}/master_160k.m3u8"),
             DownloadItem.content_key_id.set("ck-1"),
             DownloadItem.ready_at.set("2026-01-01T00:00:00.000Z"),
         ]
@@ -145,7 +145,7 @@ def test_the_list_gives_ready_songs_a_signed_url_and_the_device_total(dl: Stack,
     base = dl.module.settings.media_base_url.rstrip("/")
     assert url.startswith(base + "/")
     grant = signing.verify(dl.module.signer.secret, "/media" + url.removeprefix(base))
-    assert grant.key == f"songs/{SONGS[0]}/offline_160k.enc" and grant.cap_kbps == 160
+    assert grant.key == f"songs/{SONGS[0]}/master_160k.m3u8" and grant.cap_kbps == 160
     assert grant.user_tag == signing.user_tag(dl.module.signer.secret, people.premium)
 
 

@@ -58,12 +58,16 @@ def test_the_edge_function_decides_as_the_python_does() -> None:
     expired = signing.sign(SECRET.encode(), user_id="alice", song_id=SONG, cap_kbps=160, expiry=int(time.time()) - 1)
     foreign = signing.sign(b"another key", user_id="alice", song_id=SONG, cap_kbps=160, expiry=expiry)
     uris = [
-        f"/media/{good}/songs/{SONG}/master_max160k.m3u8",
+        f"/media/{good}/songs/{SONG}/master_160k_max.m3u8",
         f"/media/{good}/songs/{SONG}/master_160k.m3u8",
-        f"/media/{good}/songs/{SONG}/init_2.mp4",
+        f"/media/{good}/songs/{SONG}/master_160k_init_2.mp4",
         f"/media/{good}/songs/{SONG}/master_96k_00007.m4s",
         f"/media/{good}/songs/{SONG}/master_320k_00000.m4s",  # above the cap
-        f"/media/{good}/songs/{SONG}/master_max320k.m3u8",
+        f"/media/{good}/songs/{SONG}/master_320k_max.m3u8",
+        f"/media/{good}/songs/{SONG}/init_4.mp4",  # named after no rung: the edge cannot tell its rung
+        f"/media/{good}/songs/{SONG}/init_0.mp4",
+        f"/media/{good}/songs/{SONG}/master.m3u8",  # the full master, every rung
+        f"/media/{good}/songs/{SONG}/master_max160k.m3u8",
         f"/media/{good}/songs/{SONG}/master_320k_00001.cmfa",  # another packager's naming of the rung
         f"/media/{good}/songs/{SONG}/master_320kInit.mp4",
         f"/media/{good}/songs/SongBBBBBBBBBBBBBBBBBB/init_0.mp4",  # another song

@@ -45,7 +45,14 @@ def test_a_signed_path_verifies_until_it_expires() -> None:
         lambda t: path_for(t.replace(".160.", ".320.", 1)),  # a higher cap
         lambda t: path_for(t[:-2] + ("AA" if not t.endswith("AA") else "BB")),  # a forged signature
         lambda t: path_for(t, file="master_320k_00000.m4s"),  # a rung above the token's cap
-        lambda t: path_for(t, file="master_max320k.m3u8"),
+        lambda t: path_for(t, file="master_320k_max.m3u8"),
+        lambda t: path_for(t, file="master_max160k.m3u8"),  # no longer a rung's name: refused
+        lambda t: path_for(t, file="master_320k_init.mp4"),
+        lambda t: path_for(t, file="init_4.mp4"),  # the encoder's name of the 320 kbps init segment
+        lambda t: path_for(t, file="init_0.mp4"),  # named after no rung: refused even for a low one
+        lambda t: path_for(t, file="master.m3u8"),  # the full master, uncapped
+        lambda t: path_for(t, file="master_1600k.m3u8"),
+        lambda t: path_for(t, file="master_320kInit.cmfa"),
         lambda t: path_for(t, file="master_320k_00001.cmfa"),  # any naming of a rung's files
         lambda t: path_for(t, file="master_256kInit.mp4"),
         lambda t: path_for(t, file="..%2Fx"),
@@ -61,7 +68,7 @@ def test_a_tampered_path_is_refused(tamper: Any) -> None:
 def test_another_key_is_refused_and_files_within_the_cap_pass() -> None:
     with pytest.raises(Forbidden, match="signature"):
         signing.verify(b"another key", path_for(token()), now=NOW)
-    for file in ("init_4.mp4", "master_max160k.m3u8", "master_96k.m3u8", "master_160k_00012.m4s"):
+    for file in ("master_160k_init_2.mp4", "master_160k_max.m3u8", "master_96k.m3u8", "master_160k_00012.m4s"):
         assert signing.verify(SECRET, path_for(token(), file), now=NOW).file == file
 
 
@@ -127,6 +134,9 @@ def _seed(aws: Any, status: str = "ready") -> None:
     s3.put_object(Bucket=bucket, Key=f"songs/{SONG}/master.m3u8", Body=MASTER.encode())
     for index, kbps in enumerate((96, 128, 160, 256, 320)):
         s3.put_object(Bucket=bucket, Key=f"songs/{SONG}/master_{kbps}k.m3u8", Body=_media_playlist(kbps, index))
+        s3.put_object(Bucket=bucket, Key=f"songs/{SONG}/init_{index}.mp4", Body=f"ftyp moov {kbps}k".encode())
+        for n in range(5):
+            s3.put_object(Bucket=bucket, Key=f"songs/{SONG}/master_{kbps}k_{n:05d}.m4s", Body=b"moof mdat")
     renditions = [
         {
             "M": {
@@ -191,9 +201,9 @@ def test_the_manifest_caps_by_tier_and_signs_every_url(aws, context) -> None:  #
     assert [r["bitrateKbps"] for r in free["renditions"]] == [96, 128, 160]
     assert free["startBitrateKbps"] == 128 and free["segmentSeconds"] == 10 and free["codec"] == "mp4a.40.2"
     assert free["loudness"] == {"integratedLufs": -20.0, "truePeakDb": -3.0, "gainDb": 2.0}
-    assert free["masterPlaylistUrl"].endswith("/master_max160k.m3u8")
+    assert free["masterPlaylistUrl"].endswith("/master_160k_max.m3u8")
     assert [url.rsplit("/", 1)[1] for url in free["prebuffer"]] == [
-        "init_1.mp4",
+        "master_128k_init_1.mp4",
         "master_128k_00000.m4s",
         "master_128k_00001.m4s",
         "master_128k_00002.m4s",
@@ -204,7 +214,7 @@ def test_the_manifest_caps_by_tier_and_signs_every_url(aws, context) -> None:  #
         assert url.startswith(base + "/")
         signing.verify(secret, url.removeprefix(base.removesuffix("/media")))
     capped = boto3.client("s3").get_object(
-        Bucket=aws.outputs["MediaBucketName"], Key=f"songs/{SONG}/master_max160k.m3u8"
+        Bucket=aws.outputs["MediaBucketName"], Key=f"songs/{SONG}/master_160k_max.m3u8"
     )
     assert b"master_256k" not in capped["Body"].read()
 

@@ -7,6 +7,7 @@ classes to check that `template.yaml` sets every variable a function reads.
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,12 +91,13 @@ class EncodeSettings(CatalogSettings, TranscodeSettings):
 
 class StreamSettings(CatalogSettings, UsersSettings):
     """`media_base_url` is where signed media is served (`https://<distribution>/media` in AWS, the
-    devstack gateway's `/media` locally); URLs live `stream_url_ttl_seconds`, at least twice the song."""
+    devstack gateway's `/media` locally); URLs live as long as the song plus `stream_url_margin_seconds`
+    (a player asks for the manifest again once they have expired)."""
 
     media_bucket: str
     media_base_url: str
     media_signing_secret_arn: str
-    stream_url_ttl_seconds: int = 3 * 3600
+    stream_url_margin_seconds: int = Field(default=600, ge=60, le=3 * 3600)
 
 
 class EventsSettings(CatalogSettings, UsersSettings):

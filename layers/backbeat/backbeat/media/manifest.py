@@ -3,7 +3,12 @@
 Everything a player needs to start at once is in one answer: the renditions it may play, signed
 URLs for them, and `prebuffer`, the start rung's init segment and first segments, so the first
 audio request can go out in the same round trip as the manifest instead of after two playlist
-fetches. Quality and tier are applied here, once, and carried in the token (see `signing`).
+fetches. Quality and tier are applied here, once, and carried in the token (see `signing`); every
+URL names a file of a rung within the cap (`rung_files`).
+
+The URLs live as long as the song plus `margin_seconds` (a setting): long enough to play it through
+with a pause or two, short enough that a leaked URL is soon worth nothing. A player whose URLs have
+expired (a 403 from the media host) asks for the manifest again, as it does for the next song.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from backbeat.aws import client
 from backbeat.catalog.models import META, SongItem, song_key
 from backbeat.errors import Conflict, NotFound
 from backbeat.identity.models import UserItem
-from backbeat.media import signing
+from backbeat.media import rung_files, signing
+from backbeat.media.ffmpeg import MASTER_PLAYLIST
 from backbeat.media.pipeline import READY
 from backbeat.plain import plain
 
@@ -48,7 +54,8 @@ def gain_db(integrated_lufs: float, true_peak_db: float) -> float:
 
 
 def capped_master_name(cap: int) -> str:
-    return f"master_max{cap}k.m3u8"
+    """Named after the cap as a rung is (`signing` serves only files named after a rung)."""
+    return f"master_{cap}k_max.m3u8"
 
 
 def filter_master(master: str, cap: int) -> str:
@@ -72,10 +79,11 @@ def filter_master(master: str, cap: int) -> str:
 
 
 class MediaStore:
-    """Reads the (immutable) playlists of the media bucket, and writes each capped master once.
+    """Reads the playlists of the media bucket; names each rung's files after it and writes each
+    capped master, once.
 
-    Playlists never change after encoding, so they are cached per execution environment; a capped
-    master is derived from the full one the first time anyone asks for that cap."""
+    Playlists change at most once after encoding (`ensure_rung_named`), so they are cached per
+    execution environment; a capped master is derived the first time anyone asks for that cap."""
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
@@ -90,23 +98,43 @@ class MediaStore:
             cached = self._texts[key] = body.decode("utf-8")
         return cached
 
-    def ensure_capped_master(self, prefix: str, cap: int) -> str:
-        key = prefix + capped_master_name(cap)
+    def _exists(self, key: str) -> bool:
         with self._lock:
             if key in self._written:
-                return key
+                return True
         s3 = client("s3")
         try:
             s3.head_object(Bucket=self.bucket, Key=key)
         except s3.exceptions.ClientError:
-            s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=filter_master(self.text(prefix + "master.m3u8"), cap).encode(),
-                ContentType="application/vnd.apple.mpegurl",
-            )
+            return False
         with self._lock:
             self._written.add(key)
+        return True
+
+    def _put_playlist(self, key: str, text: str) -> None:
+        client("s3").put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode(), ContentType="application/vnd.apple.mpegurl"
+        )
+        with self._lock:
+            self._texts[key] = text
+            self._written.add(key)
+
+    def ensure_rung_named(self, key: str, kbps: int) -> None:
+        """Name every file the rung playlist at `key` names after its rung (`rung_files`), once."""
+        naming = rung_files.rung_named(self.text(key), kbps)
+        if not naming.copies:
+            return
+        prefix = key.rsplit("/", 1)[0] + "/"
+        s3 = client("s3")
+        for copy, original in sorted(naming.copies.items()):
+            source = {"Bucket": self.bucket, "Key": prefix + original}
+            s3.copy_object(Bucket=self.bucket, Key=prefix + copy, CopySource=source)
+        self._put_playlist(key, naming.text)  # last: a playlist always names files that exist
+
+    def ensure_capped_master(self, prefix: str, cap: int) -> str:
+        key = prefix + capped_master_name(cap)
+        if not self._exists(key):
+            self._put_playlist(key, filter_master(self.text(prefix + MASTER_PLAYLIST), cap))
         return key
 
 
@@ -157,7 +185,7 @@ def build_manifest(
     store: MediaStore,
     secret: bytes,
     base_url: str,
-    ttl_seconds: int,
+    margin_seconds: int,
     now: float | None = None,
 ) -> dict[str, Any]:
     song = _playable(song_id)
@@ -171,7 +199,7 @@ def build_manifest(
     cap = max(cap, int(allowed[-1]["bitrateKbps"]))  # a ladder whose lowest rung is above the cap still plays
     media_id, prefix = _media_song(str(allowed[0]["playlistKey"]))
     duration_ms = int(song.duration_ms)
-    expiry = math.ceil((time.time() if now is None else now) + max(ttl_seconds, 2 * duration_ms / 1000))
+    expiry = math.ceil((time.time() if now is None else now) + duration_ms / 1000 + margin_seconds)
     token = signing.sign(secret, user_id=user_id, song_id=media_id, cap_kbps=cap, expiry=expiry)
 
     def url(file: str) -> str:
@@ -180,6 +208,8 @@ def build_manifest(
     start = max(
         [r for r in allowed if int(r["bitrateKbps"]) <= START_KBPS] or allowed[:1], key=lambda r: int(r["bitrateKbps"])
     )
+    for rendition in allowed:  # every file a listener is sent is named after its rung (signing serves no other)
+        store.ensure_rung_named(str(rendition["playlistKey"]), int(rendition["bitrateKbps"]))
     init, segments = _segment_files(store.text(str(start["playlistKey"])))
     master_key = store.ensure_capped_master(prefix, cap)
     loudness = plain(song.loudness) if song.loudness else {}

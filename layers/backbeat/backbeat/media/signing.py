@@ -8,8 +8,10 @@ The token is `<expiry>.<capKbps>.<userTag>.<signature>`:
 
 - `expiry`: Unix seconds; refused after it.
 - `capKbps`: the highest rung the holder may fetch (quality and tier, decided when the manifest was
-  issued). The master playlist they get lists only rungs up to it, and rung files above it are refused
-  too, so a free listener cannot simply ask for `master_320k.m3u8` with their token.
+  issued). Every file served is named after its rung (`master_<kbps>k...`: its playlist, init
+  segment and segments, and the capped master `master_<cap>k_max.m3u8`; see `rung_files`), and only
+  files of rungs up to the cap pass: a free listener gets neither `master_320k.m3u8` nor the 320 kbps
+  init segment nor the full `master.m3u8`, which is named after no rung and so is never served.
 - `userTag`: a keyed hash of the user id (not the id itself, which would leak into CDN logs and
   Referer headers), so every URL is attributable to, and bound to, the user it was issued to.
 - `signature`: base64url HMAC-SHA256 over the above and the song id of the path, so the token is
@@ -34,10 +36,11 @@ MEDIA_ROUTE = "media"
 _TOKEN = re.compile(r"^(\d{1,12})\.(\d{1,4})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$")
 _SONG_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 _FILE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-# Rung files (`master_<kbps>k.m3u8`, `master_<kbps>k_00000.m4s`) and capped masters (`master_max<kbps>k.m3u8`):
-# any file named after a rung, whatever follows (MediaConvert's segment and init names differ from
-# ffmpeg's), so no naming of a rung's files can slip past the cap.
-_RUNG_FILE = re.compile(r"^master_(?:max)?(\d+)k")
+# The only files served: those named after a rung, `master_<kbps>k` then anything (`master_128k.m3u8`,
+# `master_128k_00000.m4s`, `master_128k_init_1.mp4`, MediaConvert's `master_128kInit.cmfa`, the capped
+# master `master_160k_max.m3u8`). A file named after no rung is refused: an allow-list, so no naming
+# of a rung's files (ffmpeg's `init_4.mp4`, the full `master.m3u8`) slips past the cap.
+_RUNG_FILE = re.compile(r"^master_(\d{1,4})k")
 
 
 def _b64(data: bytes) -> str:
@@ -92,10 +95,18 @@ def verify(secret: bytes, path: str, now: float | None = None) -> Grant:
         raise Forbidden("bad media signature")
     if (time.time() if now is None else now) >= expiry:
         raise Forbidden("media URL expired")
-    rung = _RUNG_FILE.match(file)
-    if rung and int(rung[1]) > cap_kbps:
+    rung = rung_of(file)
+    if rung is None:
+        raise Forbidden("not a file of a rung")
+    if rung > cap_kbps:
         raise Forbidden("above the bitrate this URL allows")
     return Grant(f"songs/{song_id}/{file}", song_id, file, cap_kbps, tag, expiry)
+
+
+def rung_of(file: str) -> int | None:
+    """The rung (kbps) a file is named after, or None for a file of no rung."""
+    matched = _RUNG_FILE.match(file)
+    return int(matched[1]) if matched else None
 
 
 def cache_control(file: str) -> str:
