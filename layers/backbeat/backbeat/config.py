@@ -286,3 +286,11 @@ class RoyaltiesSettings(LakeAggregatesSettings):
     royalty_publishing_percent: int = 20
     royalty_grace_days: int = 3
     royalty_currency: str = "USD"
+
+
+class PlaylistEditSettings(Settings):
+    """How a playlist's concurrent edits meet (decision 42): by default each playlist's writes take
+    turns; `PLAYLIST_EDIT_TURNS=false` restores optimistic retries with backoff alone (for the
+    before/after benchmark, and as a switch should turns misbehave)."""
+
+    playlist_edit_turns: bool = True
