@@ -29,9 +29,9 @@ from pynamodb.expressions.update import Action
 from backbeat.playlists.access import load
 from backbeat.playlists.models import TURN, TurnItem, playlist_key
 
-TURN_LEASE_SECONDS = 2.0  # a holder silent this long is skipped (an edit's transaction takes ~10-50 ms)
+TURN_LEASE_SECONDS = 4.0  # a holder silent this long is skipped (an edit takes ~20-50 ms in DynamoDB)
 FIRST_WAIT_SECONDS = 0.005
-MAX_WAIT_SECONDS = 0.25
+MAX_WAIT_SECONDS = 1.0
 TYPICAL_TURN_SECONDS = 0.03  # the first guess of how long one edit holds the turn; then measured
 
 
@@ -121,6 +121,7 @@ def _skip(playlist_id: str, serving: int, since: int) -> None:
 def take_turn(playlist_id: str, deadline: float) -> Turn:
     """Draw a ticket and wait (until `deadline`, a `time.monotonic()` value) for this edit's turn."""
     ticket, serving, since = _draw(playlist_id)
+    moved = True  # did the queue move since the last look?
     while serving != ticket:
         if serving > ticket:  # skipped while asleep past a whole lease: queue again
             ticket, serving, since = _draw(playlist_id)
@@ -129,11 +130,14 @@ def take_turn(playlist_id: str, deadline: float) -> Turn:
             raise TurnTimeout(f"waited for turn {ticket} of playlist {playlist_id}; serving {serving}")
         if _now_ms() - since > TURN_LEASE_SECONDS * 1000:
             _skip(playlist_id, serving, since)
-        ahead = ticket - serving
-        time.sleep(min(MAX_WAIT_SECONDS, max(FIRST_WAIT_SECONDS, ahead * turn_length.seconds * 0.8)))
+        # Sleep about as long as the edits ahead take; when the queue has not moved since the last
+        # look, the holder is part-way through: look again sooner.
+        expected = (ticket - serving) * turn_length.seconds * (0.8 if moved else 0.25)
+        time.sleep(min(MAX_WAIT_SECONDS, max(FIRST_WAIT_SECONDS, expected)))
         seen = _look(playlist_id)
         if seen is None:
             break  # the edit will find the playlist gone
+        moved = seen[0] != serving
         serving, since = seen
     return Turn(playlist_id, ticket)
 
