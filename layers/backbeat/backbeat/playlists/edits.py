@@ -45,6 +45,7 @@ from backbeat.playlists.turns import Turn, TurnTimeout, take_turn, turn_length
 from backbeat.playlists.views import ordered
 
 EDIT_DEADLINE_SECONDS = 8.0  # under the function's 10 s timeout
+TURN_HEADROOM_SECONDS = 2.0  # stop waiting for a turn early enough to use it within the deadline
 RETRY_BASE_SECONDS = 0.02
 RETRY_CAP_SECONDS = 1.0
 
@@ -115,7 +116,7 @@ def edit(
         return _edit_optimistically(playlist_id, user_id, if_version, check, build, deadline)
     while True:
         try:
-            turn = take_turn(playlist_id, deadline)
+            turn = take_turn(playlist_id, deadline - TURN_HEADROOM_SECONDS)
         except TurnTimeout:
             raise Conflict("too many concurrent edits; try again") from None
         started = time.monotonic()
