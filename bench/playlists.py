@@ -83,7 +83,15 @@ class Sockets:
         self.tasks.append(asyncio.run_coroutine_threadsafe(self._listen(listener, playlist_id), self.loop))
 
     async def _listen(self, listener: Listener, playlist_id: str) -> None:
-        async with websockets.connect(f"{self.ws_url}?token={listener.token}", max_size=2**22) as socket:
+        try:
+            await self._receive(listener, playlist_id)
+        except Exception as error:  # a socket that never opened or broke: say so instead of waiting in silence
+            listener.errors.append(repr(error))
+            raise
+
+    async def _receive(self, listener: Listener, playlist_id: str) -> None:
+        url = f"{self.ws_url}?token={listener.token}"
+        async with websockets.connect(url, max_size=2**22, open_timeout=120) as socket:
             self.sockets.append(socket)
             await socket.send(json.dumps({"action": "subscribe", "playlistId": playlist_id}))
             async for raw in socket:
@@ -192,7 +200,7 @@ def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edi
     for listener in listeners:
         sockets.listen(listener, playlist_id, initial)
     for listener in listeners:
-        assert listener.subscribed.wait(30), listener.errors
+        assert listener.subscribed.wait(180), listener.errors
     for email, _, token in users[1:]:
         invite_and_accept(url, playlist_id, owner_token, email, token)
 
