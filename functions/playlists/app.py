@@ -1,11 +1,12 @@
-"""Playlists API (JWT): /playlists, /playlists/{id}/tracks, /playlists/{id}/collaborators, /me/playlists."""
+"""Playlists API (JWT): /playlists, /playlists/{id}/tracks, /playlists/{id}/collaborators, /me/playlists,
+/me/invitations."""
 
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from backbeat.catalog.models import bind_catalog_table
 from backbeat.config import PlaylistsSettings
@@ -24,13 +25,29 @@ bind_users_table(settings.users_table)
 once = OnceOnly(settings.idempotency_table)
 app = create_resolver()
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(max_length=300)]
+# Text a listener sees: no control characters (a NUL or an escape sequence in a name is never meant),
+# no lone surrogates (they cannot be stored as UTF-8); a description may keep line breaks and tabs.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(service.printable_text),
+]
+Description = Annotated[str, StringConstraints(max_length=300), AfterValidator(service.printable_text_with_lines)]
 SongId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=254)]
-Version = Annotated[int, Field(ge=0)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+    ),
+]
+# Strict: JSON `true` is not the number 1, nor "3" the number 3.
+Version = Annotated[StrictInt, Field(ge=0)]
 Snapshot = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Position = Annotated[int, Field(ge=0, le=MAX_TRACKS)]
+Position = Annotated[StrictInt, Field(ge=0, le=MAX_TRACKS)]
 
 
 class Versioned(BaseModel):
@@ -65,10 +82,11 @@ class AddTracks(Versioned):
 class ReorderTracks(Versioned):
     rangeStart: Position
     insertBefore: Position
-    rangeLength: Annotated[int, Field(ge=1, le=service.MAX_MOVE_LENGTH)] = 1
+    rangeLength: Annotated[StrictInt, Field(ge=1, le=service.MAX_MOVE_LENGTH)] = 1
 
 
-class NewCollaborator(Versioned):
+class Invitation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     email: Email
 
 
@@ -167,10 +185,30 @@ def reorder_tracks(playlist_id: str, body: ReorderTracks) -> dict[str, Any]:
     )
 
 
-@app.post("/playlists/<playlist_id>/collaborators", status_code=201)
+@app.post("/playlists/<playlist_id>/collaborators", status_code=202)
 @tracer.capture_method
-def add_collaborator(playlist_id: str, body: NewCollaborator) -> Response[dict[str, Any]]:
-    return _created(service.add_collaborator(playlist_id, caller_id(app), body.email, _expected(playlist_id, body)))
+def invite_collaborator(playlist_id: str, body: Invitation) -> Response[dict[str, Any]]:
+    """Invite an email address to collaborate; the same 202 whether or not an account has it."""
+    result = service.invite(playlist_id, caller_id(app), body.email)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=result)
+
+
+@app.get("/me/invitations")
+@tracer.capture_method
+def my_invitations() -> dict[str, Any]:
+    return service.my_invitations(caller_id(app))
+
+
+@app.post("/me/invitations/<invitation_id>/accept")
+@tracer.capture_method
+def accept_invitation(invitation_id: str) -> dict[str, Any]:
+    return service.accept(caller_id(app), invitation_id)
+
+
+@app.post("/me/invitations/<invitation_id>/decline")
+@tracer.capture_method
+def decline_invitation(invitation_id: str) -> dict[str, Any]:
+    return service.decline(caller_id(app), invitation_id)
 
 
 @app.delete("/playlists/<playlist_id>/collaborators/<user_id>")

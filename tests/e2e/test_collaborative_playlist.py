@@ -74,7 +74,17 @@ def test_two_collaborators_edit_at_once_and_see_every_change_in_order(devstack) 
     status, playlist, _ = http("POST", f"{url}/playlists", {"name": "Road trip", "isCollaborative": True}, token=owner)
     assert status == 201 and playlist["version"] == 0
     pid = playlist["id"]
-    assert http("POST", f"{url}/playlists/{pid}/collaborators", {"email": friend_email}, token=owner)[0] == 201
+    # An invitation, the same 202 for an address nobody has; the friend is a collaborator once they accept.
+    assert http("POST", f"{url}/playlists/{pid}/collaborators", {"email": friend_email}, token=owner)[0] == 202
+    assert http("POST", f"{url}/playlists/{pid}/collaborators", {"email": "no-one@example.com"}, token=owner)[0] == 202
+    assert http("GET", f"{url}/me/playlists", token=friend)[1]["items"] == []
+    invitations = http("GET", f"{url}/me/invitations", token=friend)[1]["items"]
+    assert [(i["playlistId"], i["playlistName"]) for i in invitations] == [(pid, "Road trip")]
+    accept = f"{url}/me/invitations/{invitations[0]['invitationId']}/accept"
+    assert http("POST", accept, token=stranger)[0] == 404
+    status, accepted, _ = http("POST", accept, token=friend)
+    assert status == 200 and accepted["version"] == 1
+    assert [p["id"] for p in http("GET", f"{url}/me/playlists", token=friend)[1]["items"]] == [pid]
 
     listeners = [Listener(ws_url, owner), Listener(ws_url, friend)]
     for listener in listeners:

@@ -15,7 +15,9 @@ from tests.unit.downloads_support import SONGS, People, Stack, call, dl, people,
 def collaborative_playlist(owner: str, collaborator: str, songs: list[str]) -> tuple[str, dict[str, str]]:
     """A playlist with `songs` and a collaborator; returns its id and item id per song."""
     playlist_id = playlists.create_playlist(owner, "Road trip", "", False, True)["id"]
-    playlists.add_collaborator(playlist_id, owner, f"{collaborator}@example.com", None)
+    playlists.invite(playlist_id, owner, f"{collaborator}@example.com")
+    invitation = playlists.my_invitations(collaborator)["items"][0]
+    playlists.accept(collaborator, invitation["invitationId"])
     added = playlists.add_tracks(playlist_id, owner, songs, None, None)
     return playlist_id, dict(zip(songs, added["itemIds"], strict=True))
 

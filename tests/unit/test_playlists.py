@@ -104,8 +104,13 @@ def test_who_may_read_edit_and_manage(playlists, context) -> None:
         status, error = call(playlists, context, method, path + suffix, STRANGER, body)
         assert status == 404, (method, suffix)
         assert error["error"]["code"] == "NotFound"
-    status, added = call(playlists, context, "POST", f"{path}/collaborators", OWNER, {"email": f"{FRIEND}@example.com"})
-    assert status == 201 and added["userId"] == FRIEND
+    invite = {"email": f"{FRIEND}@example.com"}
+    status, invited = call(playlists, context, "POST", f"{path}/collaborators", OWNER, invite)
+    assert status == 202 and "userId" not in invited
+    assert call(playlists, context, "POST", f"{path}/tracks", FRIEND, {"songId": SONGS[0]})[0] == 404  # not yet
+    invitation = call(playlists, context, "GET", "/me/invitations", FRIEND)[1]["items"][0]
+    status, accepted = call(playlists, context, "POST", f"/me/invitations/{invitation['invitationId']}/accept", FRIEND)
+    assert status == 200 and accepted["userId"] == FRIEND
     assert call(playlists, context, "POST", f"{path}/tracks", FRIEND, {"songId": SONGS[0]})[0] == 201
     assert call(playlists, context, "DELETE", path, FRIEND)[0] == 403
     assert (
@@ -144,7 +149,7 @@ def test_who_may_read_edit_and_manage(playlists, context) -> None:
         ("PATCH", "", {}, 422, "body"),
         ("PATCH", "", {"name": ""}, 422, "name"),
         ("PATCH", "", {"isPublic": "yes"}, 422, "isPublic"),
-        ("POST", "/collaborators", {"email": "nobody@example.com"}, 404, None),
+        ("POST", "/collaborators", {"email": "nobody"}, 422, "email"),
         ("DELETE", "/tracks/" + "Q" * 22, None, 404, None),
     ],
 )

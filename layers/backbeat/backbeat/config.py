@@ -318,3 +318,11 @@ class RateLimitSettings(Settings):
     login_failures_per_account: int = 10
     login_failures_per_ip: int = 500
     login_failure_window_seconds: int = 900
+
+
+class PlaylistEditSettings(Settings):
+    """How a playlist's concurrent edits meet (decision 42): by default each playlist's writes take
+    turns; `PLAYLIST_EDIT_TURNS=false` restores optimistic retries with backoff alone (for the
+    before/after benchmark, and as a switch should turns misbehave)."""
+
+    playlist_edit_turns: bool = True

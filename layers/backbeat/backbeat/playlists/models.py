@@ -6,6 +6,8 @@
 | track item | ``PL#<id>``   | ``ITEM#<itemId>``   | ``pos`` (LSI ``byPosition``: the order)      |
 | change     | ``PL#<id>``   | ``LOG#<version>``   | version zero-padded to 10 digits             |
 | member     | ``PL#<id>``   | ``MEMBER#<userId>`` | ``gsi1pk`` = ``USER#<userId>`` (``byMember``) |
+| write turn | ``PL#<id>``   | ``TURN``            | ticket counters (`backbeat.playlists.turns`) |
+| invitation | ``PL#<id>``   | ``INVITE#<email>``  | ``gsi1pk`` = ``INVITEE#<email>`` (``byMember``) |
 
 Every edit is one transaction over this partition: the playlist item's `version` goes up by one
 under a condition on its previous value, the change is appended to the log, the track items it
@@ -32,6 +34,7 @@ from pynamodb.models import Model
 from backbeat.tables import bind_models
 
 META = "META"
+TURN = "TURN"
 MAX_TRACKS = 10_000
 PLAYLIST_PREFIX = "PL#"
 ITEM_PREFIX = "ITEM#"
@@ -65,6 +68,14 @@ def user_key(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
+def invitation_key(email: str) -> str:
+    return f"INVITE#{email}"
+
+
+def invitee_key(email: str) -> str:
+    return f"INVITEE#{email}"
+
+
 class ByPositionIndex(LocalSecondaryIndex["TrackItem"]):
     class Meta:
         index_name = "byPosition"
@@ -75,6 +86,15 @@ class ByPositionIndex(LocalSecondaryIndex["TrackItem"]):
 
 
 class ByMemberIndex(GlobalSecondaryIndex["MemberItem"]):
+    class Meta:
+        index_name = "byMember"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ByInviteeIndex(GlobalSecondaryIndex["InvitationItem"]):
     class Meta:
         index_name = "byMember"
         projection = AllProjection()
@@ -145,6 +165,28 @@ class MemberItem(PlaylistModel):
     by_member = ByMemberIndex()
 
 
+class InvitationItem(PlaylistModel):
+    """An invitation to collaborate, addressed to an email (whether or not it has an account)."""
+
+    invitation_id = UnicodeAttribute(attr_name="invitationId")
+    email = UnicodeAttribute()
+    invited_by = UnicodeAttribute(attr_name="invitedBy")
+    invited_at = UnicodeAttribute(attr_name="invitedAt")
+    expires_at = NumberAttribute(attr_name="expiresAt")
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+
+    by_invitee = ByInviteeIndex()
+
+
+class TurnItem(PlaylistModel):
+    """Whose turn it is to write the playlist: tickets drawn (`next`) and the one served now."""
+
+    next_ticket = NumberAttribute(attr_name="next", null=True)
+    serving = NumberAttribute(null=True)
+    serving_since = NumberAttribute(attr_name="servingSince", null=True)
+
+
 def playlist_id_of(item: Mapping[str, Any]) -> str | None:
     """The playlist's id when a plain item (`backbeat.plain`: a stream image, its keys) is a
     playlist's own item; None for its track items, log entries and members, and for other tables."""
@@ -164,4 +206,4 @@ def playlist_from_image(image: dict[str, Any] | None) -> PlaylistItem | None:
 
 def bind_playlists_table(table_name: str) -> None:
     """Point every playlist model at the deployed table (called once at cold start)."""
-    bind_models(table_name, PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem)
+    bind_models(table_name, PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem, TurnItem, InvitationItem)

@@ -7,6 +7,7 @@ Each write states what it changes as a `Plan` and hands it to the edit engine
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -14,8 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from backbeat.catalog.models import META as CATALOG_META
 from backbeat.catalog.models import SongItem, song_id_of_key, song_key
-from backbeat.errors import Conflict, InvalidInput, NotFound
-from backbeat.identity.models import UserItem
+from backbeat.errors import InvalidInput, NotFound
 from backbeat.ids import ID_LENGTH, is_valid_id
 from backbeat.playlists.access import check_edit, check_owner, load_readable, may_read
 from backbeat.playlists.edits import (
@@ -31,6 +31,7 @@ from backbeat.playlists.edits import (
     put_item,
     rekey_writes,
 )
+from backbeat.playlists.invitations import MAX_COLLABORATORS, accept, decline, invite, my_invitations
 from backbeat.playlists.models import (
     MAX_TRACKS,
     META,
@@ -45,22 +46,26 @@ from backbeat.playlists.models import (
 )
 from backbeat.playlists.ordering import RESPACE_WINDOW, place
 from backbeat.playlists.snapshots import expected_version, snapshot_id
+from backbeat.playlists.turns import first_turn_item
 from backbeat.playlists.views import changes, get_playlist, my_playlists, summary_view
 
 __all__ = [
     "MAX_COLLABORATORS",
     "MAX_MOVE_LENGTH",
     "MAX_SONGS_PER_ADD",
-    "add_collaborator",
+    "accept",
     "add_tracks",
     "changes",
     "create_playlist",
+    "decline",
     "delete_playlist",
     "expected_version",
     "get_playlist",
+    "invite",
     "load_readable",
     "may_read",
     "move_tracks",
+    "my_invitations",
     "my_playlists",
     "remove_collaborator",
     "remove_track",
@@ -69,9 +74,32 @@ __all__ = [
     "update_details",
 ]
 
-MAX_COLLABORATORS = 50
 MAX_SONGS_PER_ADD = 50  # a transaction holds 100 items: songs + re-keyed neighbours + playlist + log
 MAX_MOVE_LENGTH = 50
+
+
+# ---------------------------------------------------------------------------------------- input
+def _unprintable(text: str, allowed: str) -> str | None:
+    for character in text:
+        if character not in allowed and unicodedata.category(character) in ("Cc", "Cs"):
+            return f"U+{ord(character):04X}"
+    return None
+
+
+def printable_text(text: str) -> str:
+    """`text` when it holds no control character nor lone surrogate (a pydantic validator)."""
+    found = _unprintable(text, "")
+    if found:
+        raise ValueError(f"must not contain control characters ({found})")
+    return text
+
+
+def printable_text_with_lines(text: str) -> str:
+    """As `printable_text`, but line breaks and tabs are allowed (a description's paragraphs)."""
+    found = _unprintable(text, "\n\t")
+    if found:
+        raise ValueError(f"must not contain control characters ({found})")
+    return text
 
 
 # ---------------------------------------------------------------------------------------- create
@@ -109,6 +137,7 @@ def create_playlist(
         transaction.save(playlist, condition=PlaylistItem.pk.does_not_exist())
         transaction.save(change_item(playlist_id, 0, op, user_id, at), condition=ChangeItem.pk.does_not_exist())
         transaction.save(member_item(playlist_id, user_id, "owner"))
+        transaction.save(first_turn_item(playlist_id))
     view = summary_view(playlist)
     view["tracks"] = {"items": [], "total": 0, "limit": 100, "offset": 0}
     return view
@@ -261,34 +290,6 @@ def update_details(playlist_id: str, user_id: str, details: dict[str, Any], if_v
 
     edit(playlist_id, user_id, if_version, check_owner, build)
     return get_playlist(playlist_id, user_id, limit=100, offset=0)
-
-
-def _user_by_email(email: str) -> str:
-    users = list(UserItem.by_email.query(email.strip().lower(), limit=1))
-    if not users:
-        raise NotFound(f"no user with email {email}")
-    return str(users[0].user_id)
-
-
-def add_collaborator(playlist_id: str, user_id: str, email: str, if_version: int | None) -> dict[str, Any]:
-    collaborator = _user_by_email(email)
-
-    def build(playlist: PlaylistItem) -> Plan:
-        if collaborator == playlist.owner_id:
-            raise InvalidInput("email: the owner is not a collaborator of their own playlist", "email")
-        if collaborator in (playlist.collaborators or []):
-            raise Conflict("already a collaborator")
-        if len(playlist.collaborators or []) >= MAX_COLLABORATORS:
-            raise InvalidInput(f"a playlist has at most {MAX_COLLABORATORS} collaborators", "email")
-        plan = Plan(
-            op={"type": "collaborator.added", "userId": collaborator},
-            meta_actions=[PlaylistItem.collaborators.set(PlaylistItem.collaborators.append([collaborator]))],
-            result={"userId": collaborator},
-        )
-        plan.writes.append(lambda t: t.save(member_item(playlist_id, collaborator, "collaborator")))
-        return plan
-
-    return edit(playlist_id, user_id, if_version, check_owner, build)
 
 
 def remove_collaborator(playlist_id: str, user_id: str, collaborator: str, if_version: int | None) -> dict[str, Any]:

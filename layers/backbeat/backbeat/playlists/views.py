@@ -17,6 +17,8 @@ from backbeat.playlists.models import (
 )
 from backbeat.playlists.snapshots import snapshot_id
 
+LAST_VERSION = 10**10 - 1  # log keys hold ten digits
+
 
 def summary_view(playlist: PlaylistItem) -> dict[str, Any]:
     return {
@@ -74,9 +76,11 @@ def my_playlists(user_id: str, limit: int, offset: int) -> dict[str, Any]:
 
 def changes(playlist_id: str, from_version: int, limit: int) -> list[dict[str, Any]]:
     """Entries of the change log from `from_version` on, in version order."""
+    if from_version > LAST_VERSION:
+        return []
     query = ChangeItem.query(
         playlist_key(playlist_id),
-        ChangeItem.sk.between(log_key(from_version), log_key(10**10 - 1)),
+        ChangeItem.sk.between(log_key(from_version), log_key(LAST_VERSION)),
         consistent_read=True,
         limit=limit,
     )

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from backbeat.aws import client
-from backbeat.errors import BackbeatError, Unauthorized, error_fields
+from backbeat.errors import BackbeatError, InvalidInput, Unauthorized, error_fields
 from backbeat.observability import CORRELATION_FIELD, correlated, logger
 from backbeat.plain import json_default
 from backbeat.playlists import service as playlists
@@ -216,6 +216,8 @@ def resync(sockets: Sockets, connection_id: str, playlist_id: str, from_version:
     last one for more), then say which version the socket is at."""
     user_id = _caller(connection_id)
     playlist = playlists.load_readable(playlist_id, user_id)
+    if from_version > int(playlist.version) + 1:  # a version the playlist never reached
+        raise InvalidInput(f"fromVersion: the playlist is at version {int(playlist.version)}", "fromVersion")
     last = from_version - 1
     for change in playlists.changes(playlist_id, from_version, MAX_RESYNC_CHANGES):
         if not sockets.post(
