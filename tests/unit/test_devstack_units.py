@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devstack.authorizer import AuthorizationFailed, JwksCache, authorize
+from devstack.authorizer import PUBLIC_REASON, AuthorizationFailed, JwksCache, authorize
 from devstack.gateway import _compile
 from devstack.resources import HttpRoute, JwtAuthorizer
 from devstack.template import Resolver, UnresolvedReference, merged_function_properties
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool"
 AUTHORIZER = JwtAuthorizer(name="jwt", issuer=ISSUER, audience=("client-1",))
+
+
+@contextmanager
+def refused_for(reason: str) -> Iterator[None]:
+    """The authorizer refuses with its one public message; the reason is kept for the log only."""
+    with pytest.raises(AuthorizationFailed) as refused:
+        yield
+    assert str(refused.value) == PUBLIC_REASON
+    assert reason in refused.value.reason, refused.value.reason
 
 
 def test_resolver_handles_ref_getatt_sub_join_and_novalue() -> None:
@@ -117,7 +128,7 @@ def test_a_valid_access_token_passes_with_claims_and_scopes(keys: tuple[Any, Jwk
     ],
 )
 def test_missing_or_malformed_tokens_fail(keys: tuple[Any, JwksCache], header: str | None, reason: str) -> None:
-    with pytest.raises(AuthorizationFailed, match=reason):
+    with refused_for(reason):
         authorize(header, AUTHORIZER, keys[1])
 
 
@@ -134,13 +145,13 @@ def test_expired_foreign_or_incomplete_tokens_fail(
     keys: tuple[Any, JwksCache], overrides: dict[str, Any], reason: str
 ) -> None:
     private, jwks = keys
-    with pytest.raises(AuthorizationFailed, match=reason):
+    with refused_for(reason):
         authorize(f"Bearer {_token(private, **overrides)}", AUTHORIZER, jwks)
 
 
 def test_a_token_signed_by_another_key_fails(keys: tuple[Any, JwksCache]) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with pytest.raises(AuthorizationFailed, match="invalid"):
+    with refused_for("invalid"):
         authorize(f"Bearer {_token(other)}", AUTHORIZER, keys[1])
 
 
