@@ -1,9 +1,9 @@
 """A listener walks through the web player (web/, served by the session devstack at `/`) in Debian's
 headless Chromium: signs up, searches with a typo (suggestions as they type, all results on Enter),
 plays a song (playback advances, the bitrate shows, the start event reaches the event lake), makes a
-collaborative playlist and invites a second listener, whose own browser context sees the song arrive
-live, catches up after its socket drops and reorders with the keyboard, opens Discover Weekly, and logs
-out.
+collaborative playlist and invites a second listener, who accepts the invitation in their own browser
+context (Invitations page), then sees the song arrive live, catches up after its socket drops and
+reorders with the keyboard, opens Discover Weekly, and logs out.
 
 Each step saves a screenshot under test-results/web-player/ and runs axe-core (from web/node_modules)
 on the page: no serious or critical violation is allowed."""
@@ -77,9 +77,12 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _token(page: Any) -> str:
+    return str(page.evaluate("JSON.parse(localStorage.getItem('backbeat.session')).accessToken"))
+
+
 def _user_id(stack: RunningStack, page: Any) -> str:
-    token = page.evaluate("JSON.parse(localStorage.getItem('backbeat.session')).accessToken")
-    status, me, _ = http("GET", f"{stack.url}/me", token=token)
+    status, me, _ = http("GET", f"{stack.url}/me", token=_token(page))
     assert status == 200, me
     return str(me["userId"])
 
@@ -151,7 +154,7 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             axe.check(page, "playing")
             _shot(page, "05-playing")
 
-            # 4. A collaborative playlist, shared with the friend, who opens it on their phone.
+            # 4. A collaborative playlist; the friend is invited (202: not a collaborator yet).
             page.get_by_role("link", name="Playlists").click()
             page.get_by_label("New playlist name").fill("Road trip")
             page.get_by_label("Collaborative", exact=True).check()
@@ -160,18 +163,33 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             playlist_id = page.url.rsplit("/", 1)[1]
             page.get_by_label("Invite by email").fill(friend)
             page.get_by_role("button", name="Invite").click()
-            expect(page.get_by_text(f"{friend} can now edit this playlist.")).to_be_visible(timeout=10_000)
+            expect(page.get_by_text(f"Invitation sent to {friend}.")).to_be_visible(timeout=10_000)
             axe.check(page, "playlist")
             _shot(page, "06-playlist-shared")
 
+            # The friend logs in on their phone: the nav counts one invitation; they accept it there,
+            # which opens the playlist (now theirs to edit) and follows it live.
             other.goto(url)
             other.get_by_label("Email").fill(friend)
             other.get_by_label("Password").fill(PASSWORD)
             other.get_by_role("button", name="Log in").click()
             expect(other.get_by_role("heading", name="For you")).to_be_visible(timeout=20_000)
-            other.goto(f"{url}#/playlist/{playlist_id}")
+            expect(other.get_by_test_id("invitation-count")).to_have_text("1", timeout=15_000)
+            other.get_by_role("link", name="Invitations (1 pending)").click()
+            invitations = other.get_by_role("list", name="Pending invitations")
+            expect(invitations.get_by_text("Road trip")).to_be_visible(timeout=10_000)
+            axe.check(other, "invitations")
+            _shot(other, "07-invitations")
+            status, listed, _ = http("GET", f"{devstack.url}/me/playlists", token=_token(other))
+            assert status == 200 and playlist_id not in [p["id"] for p in listed["items"]], listed
+            other.get_by_role("button", name="Accept the invitation to Road trip").click()
+            expect(other.get_by_role("heading", name="Road trip")).to_be_visible(timeout=15_000)
+            assert other.url.endswith(f"#/playlist/{playlist_id}"), other.url
             expect(other.get_by_test_id("connection")).to_have_text("live", timeout=15_000)
             expect(other.get_by_text("No songs yet")).to_be_visible()
+            expect(other.get_by_test_id("invitation-count")).to_have_count(0)
+            # The owner's page, live too, counts the new collaborator.
+            expect(page.get_by_text("1 collaborator(s)")).to_be_visible(timeout=15_000)
 
             # 5. The listener adds the song from the search results: it appears on the friend's phone.
             page.goto(f"{url}#/search?q={quote(typo_query)}")
@@ -182,10 +200,10 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             tracks = other.get_by_role("list", name="Songs in this playlist")
             expect(tracks.get_by_text(song.title)).to_be_visible(timeout=15_000)
             axe.check(other, "collaborator")
-            _shot(other, "07-collaborator-sees-it-live")
+            _shot(other, "08-collaborator-sees-it-live")
 
             # 6. The friend's socket drops; a change made meanwhile arrives by resync once it is back.
-            token = page.evaluate("JSON.parse(localStorage.getItem('backbeat.session')).accessToken")
+            token = _token(page)
             other.evaluate("window.backbeatLive.drop()")
             second = next(s for s in catalog.songs[250:] if s.title != song.title)
             status, added, _ = http(
@@ -194,7 +212,7 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             assert status == 201, added
             expect(tracks.get_by_role("listitem")).to_have_count(2, timeout=20_000)
             expect(other.get_by_test_id("connection")).to_have_text("live")
-            _shot(other, "08-collaborator-resynced")
+            _shot(other, "09-collaborator-resynced")
 
             # 7. The friend moves the first song down with the keyboard (Alt+Down on the focused song).
             first = tracks.get_by_role("listitem").first
@@ -208,13 +226,13 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             page.get_by_role("link", name="Discover Weekly").click()
             expect(page.get_by_text(re.compile(r"^Week "))).to_be_visible(timeout=30_000)
             axe.check(page, "discover weekly")
-            _shot(page, "09-discover-weekly")
+            _shot(page, "10-discover-weekly")
 
             # 9. Log out: back at the login form, the player stopped.
             page.get_by_role("button", name="Log out").click()
             expect(page.get_by_role("heading", name="Log in")).to_be_visible()
             assert page.evaluate("window.backbeatPlayer.audio.paused")
-            _shot(page, "10-logged-out")
+            _shot(page, "11-logged-out")
         finally:
             browser.close()
     assert errors == [], errors

@@ -5,6 +5,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { currentSession, describe, loadConfig, logout, networkMessage, onSession, request, type Session } from "./api";
 import { player, loadHls } from "./player";
+import { InvitationBadge, InvitationsPage, useInvitationPolling } from "./invitations";
 import { PlayerBar } from "./playerbar";
 import { PlaylistPage, PlaylistsPage } from "./playlists";
 import { flush } from "./reporter";
@@ -20,6 +21,7 @@ const NAV = [
   ["#/discover", "Discover Weekly"],
   ["#/trending", "Trending"],
   ["#/recent", "Recently played"],
+  ["#/invitations", "Invitations"],
 ] as const;
 
 function Page({ me }: { me: Me | null }) {
@@ -49,6 +51,8 @@ function Page({ me }: { me: Me | null }) {
       return <TrendingPage />;
     case "recent":
       return <RecentPage />;
+    case "invitations":
+      return <InvitationsPage />;
     default:
       return (
         <section>
@@ -90,6 +94,7 @@ function App() {
   const [reason, setReason] = useState<string | null>(null);
   const [me, setMe] = useState<Me | null>(null);
   const route = useRoute();
+  useInvitationPolling(session?.email);
 
   useEffect(
     () =>
@@ -135,6 +140,7 @@ function App() {
               <li key={hash}>
                 <a href={hash} aria-current={here === hash ? "page" : undefined}>
                   {label}
+                  {hash === "#/invitations" && <InvitationBadge />}
                 </a>
               </li>
             ))}

@@ -1,6 +1,7 @@
 // Playlists: the caller's list and a new one; a playlist page that follows the playlist live over the
-// WebSocket API, with rename, sharing as collaborative, inviting, removing, and reordering by drag and
-// drop or by keyboard (Alt+Arrow keys, or the Move buttons).
+// WebSocket API, with rename, sharing as collaborative, inviting (the invitee accepts in
+// invitations.tsx), removing, and reordering by drag and drop or by keyboard (Alt+Arrow keys, or the
+// Move buttons).
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, describe, request } from "./api";
@@ -219,9 +220,10 @@ function OwnerTools({
           aria-label="Invite a collaborator"
           onSubmit={async (e) => {
             e.preventDefault();
-            const done = (await write("POST", `/playlists/${id}/collaborators`, { email: email.trim() }, null, "invite")) as { userId?: string } | null;
-            if (done) {
-              say(`${email.trim()} can now edit this playlist.`, "info");
+            // 202 whether or not an account has the address: nobody is a collaborator until they accept
+            const invited = email.trim();
+            if (await write("POST", `/playlists/${id}/collaborators`, { email: invited }, null, "invite")) {
+              say(`Invitation sent to ${invited}. They can edit once they accept it.`, "info");
               setEmail("");
             }
           }}

@@ -45,8 +45,8 @@ export function applyChange(state: LiveState, version: number, op: Op): LiveStat
       next.items = [...rest.slice(0, at), ...moving, ...rest.slice(at)];
       break;
     }
-    case "collaborator.added":
-      next.collaborators.push(op.userId);
+    case "collaborator.added": // an invitation accepted
+      if (!next.collaborators.includes(op.userId)) next.collaborators.push(op.userId);
       break;
     case "collaborator.removed":
       next.collaborators = next.collaborators.filter((id) => id !== op.userId);
