@@ -145,13 +145,22 @@ def playlists(fault: Fault, args: argparse.Namespace) -> list[Row]:
         done = run_cli(command, environment, timeout=1800)
         injected = json.loads(report.read_text())["injected"] if report.is_file() else {}
     runs = re.findall(
-        r"^\| (\d+) x \d+ \| (\d+) of (\d+) (\{[^}]*\}) \| 1\.\.(\d+) \| (\w+) \| (\w+) \| (\w+) \|", done.stdout, re.M
+        r"^\| (\d+) x \d+ \| (\d+) of (\d+) (\{[^}]*\}) \| 1\.\.(\d+) \| (\w+) \| (\w+) \| (\w+) \| (\w+) \|",
+        done.stdout,
+        re.M,
     )
     counts = "; ".join(
         f"{n} editors: {accepted}/{attempted} accepted {statuses}, versions 1..{last} "
-        f"(gapless {gapless}, in order {in_order}, replay {replay})"
-        for n, accepted, attempted, statuses, last, gapless, in_order, replay in runs
+        f"(gapless {gapless}, in order {in_order}, replay {replay}, no lost edit {kept})"
+        for n, accepted, attempted, statuses, last, gapless, in_order, replay, kept in runs
     )
+    fan_out = re.search(
+        r"^\| messages received / expected \| (\d+ / \d+) \|\n.*in order \| (\w+) \|", done.stdout, re.M
+    )
+    if fan_out:
+        counts += f"; fan-out: {fan_out[1]} messages, in order {fan_out[2]}"
+    errors = re.findall(r"^errors \((\d+) collaborators\): (.*)$", done.stdout, re.M)
+    counts += "".join(f"; {n} editors' sockets: {text[:160]}" for n, text in errors)
     if not runs:
         counts = f"no report (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-300:]}"
     check = "gapless versions, every subscriber saw 1..N in order, final GET = log replay"

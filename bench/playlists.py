@@ -398,15 +398,15 @@ def main() -> int:
     print(f"`.venv/bin/python bench/playlists.py --edits {args.edits} --subscribers {args.subscribers}`:\n")
     print(
         "| collaborators x edits | accepted (status counts) | versions | gapless 1..N "
-        "| every subscriber saw 1..N in order | final GET = log replay | edits/s "
+        "| every subscriber saw 1..N in order | final GET = log replay | no lost edit | edits/s "
         "| edit latency p50 / p99 | fan-out lag p50 / p99 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         print(
             f"| {run['collaborators']} x {args.edits} | {run['accepted']} of {run['attempted']} {run['statuses']} "
             f"| 1..{run['final_version']} | {yes(run['gapless'])} | {yes(run['in_order'])} "
-            f"| {yes(run['replay_matches'])} | {run['edits_per_second']:.1f} "
+            f"| {yes(run['replay_matches'])} | {yes(run['no_lost_edit'])} | {run['edits_per_second']:.1f} "
             f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms "
             f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms |"
         )
