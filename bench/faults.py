@@ -157,12 +157,12 @@ def playlists(fault: Fault, args: argparse.Namespace) -> list[Row]:
     fan_out = re.search(
         r"^\| messages received / expected \| (\d+ / \d+) \|\n.*in order \| (\w+) \|", done.stdout, re.M
     )
+    dropped = re.search(r"^\| redelivered messages dropped \| (\d+) \|", done.stdout, re.M)
     if fan_out:
         counts += f"; fan-out: {fan_out[1]} messages, in order {fan_out[2]}"
+        counts += f", {dropped[1]} redelivered dropped" if dropped else ""
     clients = re.findall(r"^client \((\d+) collaborators\): (.*)$", done.stdout, re.M)
     counts += "".join(f"; {n} editors' client: {text}" for n, text in clients)
-    dropped = re.search(r"^\| redelivered messages dropped \| (\d+) \|", done.stdout, re.M)
-    counts += f", {dropped[1]} redelivered dropped" if fan_out and dropped else ""
     errors = re.findall(r"^errors \((\d+) collaborators\): (.*)$", done.stdout, re.M)
     counts += "".join(f"; {n} editors' sockets: {text[:160]}" for n, text in errors)
     if not runs:
