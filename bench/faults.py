@@ -18,7 +18,8 @@ fault concerns run their own checks, unchanged:
   a 503 with `Retry-After`, each within `SEARCH_BOUND_SECONDS`; never a hang or another 5xx.
 
 Prints one Markdown table: fault, benchmark, check, result, counts (what was injected and what the
-check counted). A 2-core machine runs this in about half an hour; `--only` picks faults by name.
+check counted). A 2-core machine runs this in about half an hour; `--only` picks faults by name,
+`--benchmarks` the benchmarks run under them (e.g. `--only throttle --benchmarks playlists`).
 """
 
 from __future__ import annotations
@@ -144,13 +145,26 @@ def playlists(fault: Fault, args: argparse.Namespace) -> list[Row]:
         done = run_cli(command, environment, timeout=1800)
         injected = json.loads(report.read_text())["injected"] if report.is_file() else {}
     runs = re.findall(
-        r"^\| (\d+) x \d+ \| (\d+) of (\d+) (\{[^}]*\}) \| 1\.\.(\d+) \| (\w+) \| (\w+) \| (\w+) \|", done.stdout, re.M
+        r"^\| (\d+) x \d+ \| (\d+) of (\d+) (\{[^}]*\}) \| 1\.\.(\d+) \| (\w+) \| (\w+) \| (\w+) \| (\w+) \|",
+        done.stdout,
+        re.M,
     )
     counts = "; ".join(
         f"{n} editors: {accepted}/{attempted} accepted {statuses}, versions 1..{last} "
-        f"(gapless {gapless}, in order {in_order}, replay {replay})"
-        for n, accepted, attempted, statuses, last, gapless, in_order, replay in runs
+        f"(gapless {gapless}, in order {in_order}, replay {replay}, no lost edit {kept})"
+        for n, accepted, attempted, statuses, last, gapless, in_order, replay, kept in runs
     )
+    fan_out = re.search(
+        r"^\| messages received / expected \| (\d+ / \d+) \|\n.*in order \| (\w+) \|", done.stdout, re.M
+    )
+    dropped = re.search(r"^\| redelivered messages dropped \| (\d+) \|", done.stdout, re.M)
+    if fan_out:
+        counts += f"; fan-out: {fan_out[1]} messages, in order {fan_out[2]}"
+        counts += f", {dropped[1]} redelivered dropped" if dropped else ""
+    clients = re.findall(r"^client \((\d+) collaborators\): (.*)$", done.stdout, re.M)
+    counts += "".join(f"; {n} editors' client: {text}" for n, text in clients)
+    errors = re.findall(r"^errors \((\d+) collaborators\): (.*)$", done.stdout, re.M)
+    counts += "".join(f"; {n} editors' sockets: {text[:160]}" for n, text in errors)
     if not runs:
         counts = f"no report (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-300:]}"
     check = "gapless versions, every subscriber saw 1..N in order, final GET = log replay"
@@ -275,6 +289,7 @@ def clear_plan(stack: RunningStack) -> dict[str, int]:
 
 OWN_STACK: dict[str, Callable[[RunningStack, Fault, Path], list[Row]]] = {"encode": encode, "search": search}
 BY_CLI: dict[str, Callable[[Fault, argparse.Namespace], list[Row]]] = {"playlists": playlists, "listening": listening}
+BENCHMARKS = ("playlists", "listening", "encode", "search")
 
 
 def fresh_devstack(directory: Path, attempts: int = 2) -> RunningStack:
@@ -294,7 +309,8 @@ def fresh_devstack(directory: Path, attempts: int = 2) -> RunningStack:
 
 def run_fault(fault: Fault, args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    own = [name for name in fault.benchmarks if name in OWN_STACK]
+    benchmarks = [name for name in fault.benchmarks if not args.benchmarks or name in args.benchmarks]
+    own = [name for name in benchmarks if name in OWN_STACK]
     if own:
         with tempfile.TemporaryDirectory() as directory:
             log(f"{fault.name}: a devstack of our own for {', '.join(own)}")
@@ -304,7 +320,7 @@ def run_fault(fault: Fault, args: argparse.Namespace) -> list[Row]:
                     rows += OWN_STACK[name](stack, fault, Path(directory))
             finally:
                 stop_devstack(stack.process)
-    for name in fault.benchmarks:
+    for name in benchmarks:
         if name in BY_CLI:
             log(f"{fault.name}: bench/{name}.py under {json.dumps(fault.plan)}")
             found = BY_CLI[name](fault, args)
@@ -312,7 +328,7 @@ def run_fault(fault: Fault, args: argparse.Namespace) -> list[Row]:
                 log(f"{fault.name}: bench/{name}.py gave no report ({found[0].counts[:160]}); once more")
                 found = BY_CLI[name](fault, args)
             rows += found
-    for row in rows[-len(fault.benchmarks) :]:
+    for row in rows:
         log(f"{fault.name}: {row.benchmark} {'ok' if row.ok else 'FAILED'}: {row.counts[:200]}")
     return rows
 
@@ -324,13 +340,20 @@ def main() -> int:
     parser.add_argument("--listeners", type=int, default=10)
     parser.add_argument("--edits", type=int, default=10, help="edits per collaborator in the playlists runs")
     parser.add_argument("--subscribers", type=int, default=5)
+    parser.add_argument(
+        "--benchmarks", default="", help=f"comma-separated benchmarks to run under each fault: {', '.join(BENCHMARKS)}"
+    )
     args = parser.parse_args()
+    args.benchmarks = {name.strip() for name in args.benchmarks.split(",") if name.strip()}
+    if args.benchmarks - set(BENCHMARKS):
+        parser.error(f"unknown benchmarks: {', '.join(sorted(args.benchmarks - set(BENCHMARKS)))}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop the devstacks under way
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - {fault.name for fault in FAULTS}
     if unknown:
         parser.error(f"unknown faults: {', '.join(sorted(unknown))}")
     flags = f" --only {args.only}" if args.only else ""
+    flags += f" --benchmarks {','.join(sorted(args.benchmarks))}" if args.benchmarks else ""
     print(
         f"`.venv/bin/python bench/faults.py{flags} --events {args.events} --listeners {args.listeners} "
         f"--edits {args.edits} --subscribers {args.subscribers}`:\n"

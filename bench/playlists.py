@@ -12,7 +12,10 @@ whose log entry is that editor's edit of that kind.
 Starts its own devstack (small catalog), prints a Markdown report (paste it into
 docs/performance.md). For each concurrency scenario it checks what the issue asks: every accepted
 edit has its own version, versions run 1..N with no gap, every subscriber saw exactly 1..N in
-order, and the final GET equals replaying the change log.
+order, and the final GET equals replaying the change log. The client does what a real one does: it
+sends each edit with an Idempotency-Key and retries it with the same key after no answer, a 429 or a
+5xx; a subscriber drops a version it already has (the stream delivers a change again after a failed
+batch: at least once, in order), and the report counts those.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Listener:
     lock: threading.Lock = field(default_factory=threading.Lock)
     subscribed: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
+    duplicates: int = 0  # versions delivered again (the stream redelivers after a failure): dropped
 
 
 class Sockets:
@@ -101,6 +105,9 @@ class Sockets:
                     listener.subscribed.set()
                 elif message["type"] == "playlist.changed":
                     with listener.lock:
+                        if message["version"] <= listener.state["version"]:  # seen already, as a player drops it
+                            listener.duplicates += 1
+                            continue
                         listener.versions.append(message["version"])
                         listener.log[message["version"]] = (message["by"], message["op"])
                         listener.lags.append(received - epoch_of(message["at"]))
@@ -145,26 +152,48 @@ def full_playlist(url: str, playlist_id: str, token: str) -> dict[str, Any]:
     return body
 
 
+RETRIED = frozenset({0, 429, 500, 502, 503, 504})  # no answer, throttled, or a server error
+RETRIES = 4
+
+
+def send_edit(method: str, url: str, body: Any, token: str) -> tuple[int, Any, int]:
+    """An edit as a client sends one: with an Idempotency-Key, and after no answer, 429 or 5xx (or a
+    409 saying the first attempt with that key still runs) again with the same key, after a
+    jittered backoff. (status, answer, retries)."""
+    key = uuid.uuid4().hex
+    for attempt in range(RETRIES + 1):
+        try:
+            status, answer, _ = http(method, url, body, token=token, headers={"Idempotency-Key": key})
+        except OSError:  # no answer within the client's 30 s (an overloaded host)
+            status, answer = 0, None
+        still_running = status == 409 and "Idempotency-Key" in json.dumps(answer)
+        if attempt == RETRIES or (status not in RETRIED and not still_running):
+            return status, answer, attempt
+        time.sleep(random.uniform(0.5, 1.0) * min(4.0, 0.25 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
 def random_edit(
     url: str, playlist_id: str, token: str, view: dict[str, Any], songs: list[str], rng: random.Random
-) -> tuple[str, int, Any, float]:
-    """One random edit against what this collaborator currently sees: (kind, status, answer, seconds)."""
+) -> tuple[str, int, Any, float, int]:
+    """One random edit against what this collaborator currently sees: (kind, status, answer, seconds,
+    retries)."""
     items = view["items"]
     kind = rng.choice(["insert", "insert", "remove", "move"]) if items else "insert"
     started = time.perf_counter()
     if kind == "insert":
         body = {"songId": rng.choice(songs), "position": rng.randint(0, len(items))}
-        status, answer, _ = http("POST", f"{url}/playlists/{playlist_id}/tracks", body, token=token)
+        status, answer, retries = send_edit("POST", f"{url}/playlists/{playlist_id}/tracks", body, token)
     elif kind == "remove":
         item = rng.choice(items)["itemId"]
-        status, answer, _ = http("DELETE", f"{url}/playlists/{playlist_id}/tracks/{item}", token=token)
+        status, answer, retries = send_edit("DELETE", f"{url}/playlists/{playlist_id}/tracks/{item}", None, token)
     else:
         start = rng.randrange(len(items))
         length = rng.randint(1, min(3, len(items) - start))
         before = rng.choice([i for i in range(len(items) + 1) if not start < i < start + length])
         body = {"rangeStart": start, "insertBefore": before, "rangeLength": length}
-        status, answer, _ = http("PUT", f"{url}/playlists/{playlist_id}/tracks", body, token=token)
-    return kind, status, answer, time.perf_counter() - started
+        status, answer, retries = send_edit("PUT", f"{url}/playlists/{playlist_id}/tracks", body, token)
+    return kind, status, answer, time.perf_counter() - started, retries
 
 
 LOGGED_AS = {"insert": "tracks.added", "remove": "tracks.removed", "move": "tracks.moved"}
@@ -207,6 +236,7 @@ def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edi
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     answers: list[tuple[str, str, Any]] = []  # (editor's user id, kind, answer) of each accepted edit
+    retried: list[int] = []  # retries of each edit that needed any
     lock = threading.Lock()
 
     def worker(index: int) -> None:
@@ -215,11 +245,10 @@ def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edi
         for _ in range(edits):
             with listener.lock:
                 view = listener.state
-            try:
-                kind, status, answer, seconds = random_edit(url, playlist_id, users[index][2], view, songs, rng)
-            except OSError:  # no answer within the client's 30 s (an overloaded host): counted as status 0
-                status, answer, seconds = 0, None, 0.0
+            kind, status, answer, seconds, retries = random_edit(url, playlist_id, users[index][2], view, songs, rng)
             with lock:
+                if retries:
+                    retried.append(retries)
                 statuses[status] = statuses.get(status, 0) + 1
                 if status < 300:
                     latencies.append(seconds)
@@ -267,6 +296,8 @@ def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edi
         "replay_matches": matches,
         "no_lost_edit": no_lost_edit,
         "errors": problems[:3],
+        "retried": f"{len(retried)} edits retried ({sum(retried)} retries)",
+        "duplicates": sum(listener.duplicates for listener in listeners),
         "seconds": elapsed,
         "edits_per_second": accepted / elapsed,
         "latency_p50": percentile(latencies, 50) * 1000,
@@ -302,8 +333,8 @@ def fan_out_lag(url: str, ws_url: str, songs: list[str], subscribers: int, edits
     latencies = []
     for index in range(edits):
         started = time.perf_counter()
-        status = http(
-            "POST", f"{url}/playlists/{playlist_id}/tracks", {"songId": songs[index % len(songs)]}, token=token
+        status = send_edit(
+            "POST", f"{url}/playlists/{playlist_id}/tracks", {"songId": songs[index % len(songs)]}, token
         )[0]
         latencies.append(time.perf_counter() - started)
         assert status == 201
@@ -319,6 +350,7 @@ def fan_out_lag(url: str, ws_url: str, songs: list[str], subscribers: int, edits
         "messages": len(lags),
         "expected_messages": subscribers * edits,
         "in_order": all(listener.versions == list(range(1, edits + 1)) for listener in listeners),
+        "duplicates": sum(listener.duplicates for listener in listeners),
         "lag_p50": percentile(lags, 50) * 1000,
         "lag_p99": percentile(lags, 99) * 1000,
         "latency_p50": percentile(latencies, 50) * 1000,
@@ -398,26 +430,32 @@ def main() -> int:
     print(f"`.venv/bin/python bench/playlists.py --edits {args.edits} --subscribers {args.subscribers}`:\n")
     print(
         "| collaborators x edits | accepted (status counts) | versions | gapless 1..N "
-        "| every subscriber saw 1..N in order | final GET = log replay | edits/s "
+        "| every subscriber saw 1..N in order | final GET = log replay | no lost edit | edits/s "
         "| edit latency p50 / p99 | fan-out lag p50 / p99 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         print(
             f"| {run['collaborators']} x {args.edits} | {run['accepted']} of {run['attempted']} {run['statuses']} "
             f"| 1..{run['final_version']} | {yes(run['gapless'])} | {yes(run['in_order'])} "
-            f"| {yes(run['replay_matches'])} | {run['edits_per_second']:.1f} "
+            f"| {yes(run['replay_matches'])} | {yes(run['no_lost_edit'])} | {run['edits_per_second']:.1f} "
             f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms "
             f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms |"
         )
         if run["errors"]:
             print(f"\nerrors ({run['collaborators']} collaborators): {run['errors']}\n")
+    for run in runs:
+        print(
+            f"\nclient ({run['collaborators']} collaborators): {run['retried']}, "
+            f"{run['duplicates']} redelivered messages dropped"
+        )
     print()
     print("| fan-out | figure |")
     print("|---|---|")
     print(f"| subscribers x sequential edits | {lag['subscribers']} x {lag['edits']} |")
     print(f"| messages received / expected | {lag['messages']} / {lag['expected_messages']} |")
     print(f"| every subscriber saw 1..N in order | {yes(lag['in_order'])} |")
+    print(f"| redelivered messages dropped | {lag['duplicates']} |")
     print(f"| fan-out lag (commit -> message) p50 / p99 | {lag['lag_p50']:.0f} / {lag['lag_p99']:.0f} ms |")
     print(f"| edit latency, one editor, p50 / p99 | {lag['latency_p50']:.1f} / {lag['latency_p99']:.1f} ms |")
     ok = all(r["gapless"] and r["no_lost_edit"] and r["in_order"] and r["replay_matches"] for r in runs)

@@ -165,24 +165,36 @@ def add_tracks(playlist_id: str, body: AddTracks, idempotency_key: IdempotencyKe
 @app.delete("/playlists/<playlist_id>/tracks/<item_id>")
 @tracer.capture_method
 def remove_track(
-    playlist_id: str, item_id: str, ifVersion: Annotated[int | None, Query(ge=0)] = None
+    playlist_id: str,
+    item_id: str,
+    ifVersion: Annotated[int | None, Query(ge=0)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    count("PlaylistEdits")
-    return service.remove_track(playlist_id, caller_id(app), item_id, ifVersion)
+    caller = caller_id(app)
+
+    def remove() -> dict[str, Any]:
+        result = service.remove_track(playlist_id, caller, item_id, ifVersion)
+        count("PlaylistEdits")
+        return result
+
+    payload = {"playlistId": playlist_id, "itemId": item_id, "ifVersion": ifVersion}
+    return once.run("removeTrack", caller, idempotency_key, payload, remove)
 
 
 @app.put("/playlists/<playlist_id>/tracks")
 @tracer.capture_method
-def reorder_tracks(playlist_id: str, body: ReorderTracks) -> dict[str, Any]:
-    count("PlaylistEdits")
-    return service.move_tracks(
-        playlist_id,
-        caller_id(app),
-        body.rangeStart,
-        body.insertBefore,
-        body.rangeLength,
-        _expected(playlist_id, body),
-    )
+def reorder_tracks(playlist_id: str, body: ReorderTracks, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    caller = caller_id(app)
+
+    def move() -> dict[str, Any]:
+        result = service.move_tracks(
+            playlist_id, caller, body.rangeStart, body.insertBefore, body.rangeLength, _expected(playlist_id, body)
+        )
+        count("PlaylistEdits")
+        return result
+
+    payload = {"playlistId": playlist_id, **body.model_dump()}
+    return once.run("moveTracks", caller, idempotency_key, payload, move)
 
 
 @app.post("/playlists/<playlist_id>/collaborators", status_code=202)

@@ -69,3 +69,42 @@ def test_a_retried_add_tracks_adds_them_once(playlists: Any, context: Any, monke
     retry = _post(playlists, context, path, {"songIds": ["s1", "s2"]}, ANN, "add-1")
     assert first == retry == (201, {"playlistId": created["id"], "version": 1, "added": ["s1", "s2"]})
     assert added == [["s1", "s2"]]
+
+
+def _send(module: Any, context: Any, method: str, path: str, body: Any, key: str) -> tuple[int, Any]:
+    event = api_event(method, path, body=body, claims=ANN)
+    event["headers"]["idempotency-key"] = key
+    response = module.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_a_retried_remove_or_move_is_applied_once(
+    playlists: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit answered 503 (the function timed out after its commit) is retried with the same key:
+    the retry gets the first answer, not a second version (nor a 404 for the item already removed)."""
+    created = _post(playlists, context, "/playlists", {"name": "Mix"}, ANN, None)[1]
+    edits: list[tuple[str, Any]] = []
+
+    def remove_track(playlist_id: str, caller: str, item_id: str, expected: Any) -> dict[str, Any]:
+        edits.append(("remove", item_id))
+        return {"playlistId": playlist_id, "version": len(edits)}
+
+    def move_tracks(playlist_id: str, caller: str, start: int, before: int, length: int, expected: Any) -> Any:
+        edits.append(("move", (start, before, length)))
+        return {"playlistId": playlist_id, "version": len(edits)}
+
+    monkeypatch.setattr(playlists.service, "remove_track", remove_track)  # the catalog is empty in unit tests
+    monkeypatch.setattr(playlists.service, "move_tracks", move_tracks)
+    tracks = f"/playlists/{created['id']}/tracks"
+    removed = _send(playlists, context, "DELETE", f"{tracks}/item-1", None, "rm-1")
+    assert _send(playlists, context, "DELETE", f"{tracks}/item-1", None, "rm-1") == removed
+    assert removed == (200, {"playlistId": created["id"], "version": 1})
+    move = {"rangeStart": 0, "insertBefore": 2}
+    moved = _send(playlists, context, "PUT", tracks, move, "mv-1")
+    assert _send(playlists, context, "PUT", tracks, move, "mv-1") == moved
+    assert moved == (200, {"playlistId": created["id"], "version": 2})
+    assert edits == [("remove", "item-1"), ("move", (0, 2, 1))]
+    # The same key for another item is refused, not answered with the first removal.
+    status, body = _send(playlists, context, "DELETE", f"{tracks}/item-2", None, "rm-1")
+    assert status == 422 and body["error"]["field"] == "Idempotency-Key"
