@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT
 
 WEB = ROOT / "web"
@@ -45,6 +47,15 @@ def shipped_js(dist: Path = DIST) -> dict[str, int]:
 def missing_tools() -> list[str]:
     missing = [] if os.access(CHROMIUM, os.X_OK) else ["chromium"]
     return missing + [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+
+
+def needs_browser() -> pytest.MarkDecorator:
+    """Skip, saying what to install, where Chromium, Node.js or npm is missing."""
+    missing = missing_tools()
+    return pytest.mark.skipif(
+        bool(missing),
+        reason=f"{' and '.join(missing)} missing: `bash scripts/system-deps` (run by `make test`) installs it",
+    )
 
 
 def _stale() -> bool:

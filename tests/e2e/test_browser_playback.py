@@ -10,9 +10,7 @@ page, is a 403 the page can read.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,40 +26,15 @@ import pytest
 
 from tests.conftest import RunningStack
 from tests.support import ROOT, demo_song_id, http, needs_demo_audio
+from tests.web_player import CHROMIUM, CHROMIUM_ARGS, needs_browser
 
 PAGE_DIR = ROOT / "tests" / "browser"
 HLS_DIST = PAGE_DIR / "node_modules" / "hls.js" / "dist"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Chromium's own sandbox needs user namespaces that containers and CI rarely grant; the page is ours.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PLAYED_SECONDS = 5.0
 PLAY_TIMEOUT_S = 40.0
 
 
-def _missing_tools() -> list[str]:
-    missing = [] if os.access(CHROMIUM, os.X_OK) else ["chromium"]
-    return missing + [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-
-
-MISSING = _missing_tools()
-pytestmark = [
-    pytest.mark.e2e,
-    needs_demo_audio(),
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"{' and '.join(MISSING)} missing: `bash scripts/system-deps` (run by `make test`) installs it",
-    ),
-]
+pytestmark = [pytest.mark.e2e, needs_demo_audio(), needs_browser()]
 
 
 @pytest.fixture(scope="module")

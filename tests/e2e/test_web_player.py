@@ -22,17 +22,9 @@ import pytest
 from backbeat_ops.dataset import Catalog, Song
 from tests.conftest import RunningStack
 from tests.support import ROOT, http, needs_demo_audio, wait_for
-from tests.web_player import CHROMIUM, CHROMIUM_ARGS, WEB, ensure_built, missing_tools
+from tests.web_player import CHROMIUM, CHROMIUM_ARGS, WEB, ensure_built, needs_browser
 
-MISSING = missing_tools()
-pytestmark = [
-    pytest.mark.e2e,
-    needs_demo_audio(),
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"{' and '.join(MISSING)} missing: `bash scripts/system-deps` (run by `make test`) installs it",
-    ),
-]
+pytestmark = [pytest.mark.e2e, needs_demo_audio(), needs_browser()]
 
 SHOTS = ROOT / "test-results" / "web-player"
 AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
