@@ -130,7 +130,7 @@ def _dispatch_table() -> dict[Any, Any]:
     return table
 
 
-def _dump(payload: Any, stream: BinaryIO) -> None:
+def dump(payload: Any, stream: BinaryIO) -> None:
     pickler = pickle.Pickler(stream, protocol=5)
     pickler.dispatch_table = _dispatch_table()  # type: ignore[misc]
     pickler.dump(payload)
@@ -144,7 +144,7 @@ def _registered() -> list[Any]:
     return registry
 
 
-def _moto_backends() -> list[Any]:
+def moto_backends() -> list[Any]:
     """Every moto service backend the stack has touched."""
     return [backends for backends in _registered() if len(backends)]
 
@@ -180,7 +180,7 @@ def _live_backend_dict(backend_class: type, service_name: str) -> Any:
     raise LookupError(f"moto has no backend registry for {service_name} ({backend_class.__qualname__})")
 
 
-def _install(saved: list[Any]) -> None:
+def install(saved: list[Any]) -> None:
     for restored in saved:
         live = _live_backend_dict(restored.backend, restored.service_name)
         dict.clear(live)
@@ -318,7 +318,7 @@ class DataDir:
         except Exception as error:  # anything unreadable: report it and start clean
             self._set_aside(f"it could not be loaded ({type(error).__name__}: {error})")
             return None
-        _install(backends)
+        install(backends)
         search = self.snapshot / SEARCH_DIR
         return Restored(
             deployment=deployment,
@@ -354,10 +354,10 @@ class DataDir:
         staging.mkdir(parents=True)
         try:
             started = time.perf_counter()
-            backends = _moto_backends()
+            backends = moto_backends()
             _trim_streams(backends)
             with (staging / MOTO_FILE).open("wb", buffering=1 << 20) as stream:
-                _dump({"backends": backends, "deployment": deployment}, stream)
+                dump({"backends": backends, "deployment": deployment}, stream)
                 stream.flush()
                 os.fsync(stream.fileno())
             timings["moto"] = time.perf_counter() - started

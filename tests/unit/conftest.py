@@ -5,7 +5,9 @@ the devstack's own resource creator."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +18,7 @@ from moto import mock_aws
 from pytest_socket import enable_socket, socket_allow_hosts
 
 import backbeat.observability  # noqa: F401 - the X-Ray SDK opens its UDP emitter socket at import
+from devstack import persistence
 from devstack.resources import Deployment, create_dev_resources
 from tests.support import ROOT
 
@@ -48,6 +51,24 @@ def search_url(search_engine: str) -> Iterator[str]:
     yield search_engine
 
 
+# The template's resources are created once per session and kept as a pickle of moto's backends;
+# every test gets its own copy, unpickled into a fresh `mock_aws()` (creating them takes seconds,
+# restoring a copy a fraction of that, and no test sees another's writes).
+_PRISTINE: dict[str, bytes] = {}
+
+
+def _fresh_deployment(search_url: str) -> Deployment:
+    if search_url not in _PRISTINE:
+        deployment = create_dev_resources(ROOT, "unit", search_endpoint=lambda: search_url)
+        buffer = io.BytesIO()
+        persistence.dump({"backends": persistence.moto_backends(), "deployment": deployment}, buffer)
+        _PRISTINE[search_url] = buffer.getvalue()
+    payload = pickle.loads(_PRISTINE[search_url])  # our own bytes, written above in this process
+    persistence.install(payload["backends"])
+    restored: Deployment = payload["deployment"]
+    return restored
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, search_url: str) -> Iterator[Deployment]:
     """Every resource of template.yaml in moto's memory, with the functions' variables set."""
@@ -65,7 +86,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, search_url: str) -> Iterator[Deployment
 
     client.cache_clear()
     with mock_aws():
-        deployment = create_dev_resources(ROOT, "unit", search_endpoint=lambda: search_url)
+        deployment = _fresh_deployment(search_url)
         for spec in deployment.functions:
             for key, value in spec.environment.items():
                 monkeypatch.setenv(key, value)

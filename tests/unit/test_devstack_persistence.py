@@ -112,7 +112,7 @@ def test_a_crash_while_saving_leaves_the_previous_snapshot_whole(
         stream.write(b"\x80\x05half a pickle")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(persistence, "_dump", crash_half_way)
+    monkeypatch.setattr(persistence, "dump", crash_half_way)
     with pytest.raises(OSError, match="No space"):
         DataDir(tmp_path, "fp").save("second", {}, search_endpoint=None)
     monkeypatch.undo()
