@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test system-deps web lint typecheck template unit integration fuzz bench build clean venv
+.PHONY: dev stop test system-deps web lint typecheck template unit integration fuzz bench build clean venv
 
 venv: $(VENV)/.installed
 
@@ -20,9 +20,17 @@ $(VENV)/.installed: pyproject.toml packages/client/pyproject.toml packages/ops/p
 
 ## make dev: the whole local stack in the foreground on http://127.0.0.1:$(PORT); its state is kept in
 ## .devstack/data between starts, `make dev RESET=1` starts clean; the first start replays demo listening
-## (synthetic listeners from Last.fm 2K) in the background once it is ready
+## (synthetic listeners from Last.fm 2K) in the background once it is ready. After Ctrl-C the search
+## engine stays up for KEEP_SEARCH_WARM seconds (0: not at all) so that the next start adopts it
+## instead of indexing the catalog again; `make stop` ends it at once
+KEEP_SEARCH_WARM ?= 1800
 dev: venv web
-	exec $(BIN)/python -m devstack --port $(PORT) --demo-listening $(if $(RESET),--reset) $(DEVSTACK_ARGS)
+	exec $(BIN)/python -m devstack --port $(PORT) --demo-listening --keep-search-warm $(KEEP_SEARCH_WARM) \
+	  $(if $(RESET),--reset) $(DEVSTACK_ARGS)
+
+## make stop: stop the search engine that `make dev` keeps warm after Ctrl-C
+stop:
+	@$(BIN)/python -m devstack.warm_engine --stop --data-dir .devstack/data
 
 ## make test: lint, type check, template checks and the whole pytest suite
 test: venv system-deps web lint typecheck template

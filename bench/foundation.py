@@ -69,11 +69,13 @@ def start_make_dev(state: Path, *devstack: str) -> tuple[subprocess.Popen[str], 
     """`make dev` on a free port, telling tools where it is through `state`; `devstack` are extra
     `python -m devstack` flags (DEVSTACK_ARGS). The stack keeps its state beside `state` unless
     `devstack` names a `--data-dir`: a benchmark never touches a developer's own state. Demo listening
-    stays off: its background replay would load the machine while the benchmark measures."""
+    stays off: its background replay would load the machine while the benchmark measures, and so does
+    the search engine kept warm after the stop, unless `devstack` asks for it (`--keep-search-warm`)."""
     port = free_port()
     started = time.perf_counter()
     data_dir = [] if "--data-dir" in devstack else ["--data-dir", str(state.parent / "data")]
-    flags = " ".join(["--state-file", str(state), *data_dir, "--no-demo-listening", *devstack])
+    quiet = ["--no-demo-listening", "--keep-search-warm", "0"]
+    flags = " ".join(["--state-file", str(state), *data_dir, *quiet, *devstack])
     spawned = spawn(
         ["make", "--no-print-directory", "dev", f"PORT={port}", f"DEVSTACK_ARGS={flags}"],
         marker="Backbeat devstack ready",

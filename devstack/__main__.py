@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from backbeat.media import ffmpeg
 from backbeat.royalties.demo import seed_demo_stack
 from backbeat_ops.dataset import Catalog
 from backbeat_ops.reindex import ReindexReport
+from devstack import warm_engine
 from devstack.demo_audio import (
     DEFAULT_AUDIO_DIR,
     DEFAULT_CACHE_DIR,
@@ -101,9 +103,10 @@ class Restorer:
     and their documents loaded in the background (`load_search`), since the search engine indexes
     only about a thousand documents a second and the demo catalog alone has 93k."""
 
-    def __init__(self, data: DataDir, phases: dict[str, float]) -> None:
+    def __init__(self, data: DataDir, phases: dict[str, float], keep_search_warm: float = 0) -> None:
         self.data = data
         self.phases = phases
+        self.keep_search_warm = keep_search_warm
         self.search_files: list[Path] = []
 
     def __call__(self, stack: Devstack) -> Deployment | None:
@@ -111,8 +114,12 @@ class Restorer:
         if restored is None:
             return None
         self.phases["load moto snapshot"] = restored.seconds
+        adopted = warm_engine.adopt(self.data.path, restored.search_generation) if self.keep_search_warm else None
+        if adopted is not None:
+            stack.search_engine = lambda: adopted
+            _say("search: the engine kept warm since the last stop is adopted, its indices as that stop left them")
         search = stack.start_search()
-        if restored.search_dump is not None:
+        if restored.search_dump is not None and adopted is None:
             try:
                 self.search_files = create_indices(search, restored.search_dump)
             except Exception as error:
@@ -178,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reset", action="store_true", help="start clean: delete the state kept in --data-dir")
     parser.add_argument(
+        "--keep-search-warm",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="keep the search engine running this long after a clean stop, for the next start to adopt "
+        "instead of indexing the saved documents again (`python -m devstack.warm_engine --stop` ends it)",
+    )
+    parser.add_argument(
         "--demo-listening",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -209,9 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.reset:
         data.reset()
+        warm_engine.stop(args.data_dir)
     phases: dict[str, float] = {}
-    restorer = Restorer(data, phases)
+    restorer = Restorer(data, phases, args.keep_search_warm)
     stack = Devstack(host=args.host, port=args.port, log=_say, ready=False, restore=restorer)
+    if args.keep_search_warm:
+        stack.search_engine = lambda: warm_engine.start(args.data_dir, args.keep_search_warm)
     try:
         mark = time.perf_counter()
         # The event source mappings start after the bulk load: the seeded catalog is indexed in one
@@ -258,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stop_requested[0]:
             time.sleep(0.2)
         _say("stopping")
-        save(stack, data)
+        save(stack, data, args.keep_search_warm)
         return 0
     except KeyboardInterrupt:
         _say("stopped during start-up (state not saved: the snapshot from before, if any, is kept)")
@@ -353,18 +371,23 @@ class CatalogIndexer(threading.Thread):
         return self.report
 
 
-def save(stack: Devstack, data: DataDir) -> None:
-    """Stop serving, let the pollers pass on what the last requests wrote, and snapshot the emulators."""
+def save(stack: Devstack, data: DataDir, keep_search_warm: float = 0) -> None:
+    """Stop serving, let the pollers pass on what the last requests wrote, and snapshot the emulators;
+    with `keep_search_warm`, leave the search engine running for the next start to adopt."""
     assert stack.deployment is not None
     stack.stop_serving(settle=1.0)
     mark = time.perf_counter()
+    generation = uuid.uuid4().hex if keep_search_warm else ""
     try:
-        timings = data.save(stack.deployment, endpoints(stack), stack.output("SearchEndpoint"))
+        timings = data.save(stack.deployment, endpoints(stack), stack.output("SearchEndpoint"), generation)
     except Exception as error:  # the stack still stops; the previous snapshot, if any, is kept
         _say(f"state: could not save ({type(error).__name__}: {error}); the previous snapshot is kept")
         return
     parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
     _say(f"state: saved to {data.snapshot} in {time.perf_counter() - mark:.1f} s ({parts})")
+    if generation and warm_engine.release(data.path, generation, keep_search_warm):
+        window = f"{keep_search_warm / 60:.0f} min" if keep_search_warm >= 120 else f"{keep_search_warm:.0f} s"
+        _say(f"search: the engine stays up {window} for the next start to adopt (`make stop` ends it now)")
 
 
 if __name__ == "__main__":

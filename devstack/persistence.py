@@ -244,6 +244,7 @@ class Restored:
     search_dump: Path | None
     saved_at: str
     seconds: float
+    search_generation: str = ""  # the search engine kept warm since this snapshot (`devstack.warm_engine`)
 
 
 class DataDir:
@@ -326,6 +327,7 @@ class DataDir:
             search_dump=search if any(search.glob("*.index.json")) else None,
             saved_at=str(meta.get("saved_at", "")),
             seconds=time.perf_counter() - started,
+            search_generation=str(meta.get("search_generation", "")),
         )
 
     def abandon(self, reason: str) -> None:
@@ -346,9 +348,12 @@ class DataDir:
         self.log(f"state: the snapshot in {self.snapshot} is not used because {reason}; {where}; starting clean")
 
     # -- saving ----------------------------------------------------------------------------------
-    def save(self, deployment: Any, endpoints: dict[str, str], search_endpoint: str | None) -> dict[str, float]:
+    def save(
+        self, deployment: Any, endpoints: dict[str, str], search_endpoint: str | None, search_generation: str = ""
+    ) -> dict[str, float]:
         """Write a new snapshot beside the current one and swap it in; returns the seconds each
-        part took. Call it with the stack quiet (gateway and pollers stopped)."""
+        part took. Call it with the stack quiet (gateway and pollers stopped). `search_generation`
+        names the search engine that is kept warm with exactly the dumped indices, if one is."""
         timings: dict[str, float] = {}
         staging = self.path / f".snapshot-{os.getpid()}-{time.monotonic_ns()}"
         staging.mkdir(parents=True)
@@ -370,6 +375,7 @@ class DataDir:
                 "fingerprint": self.fingerprint,
                 "endpoints": endpoints,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "search_generation": search_generation,
             }
             (staging / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
             old = self.path / f".old-{os.getpid()}-{time.monotonic_ns()}"

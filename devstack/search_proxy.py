@@ -81,14 +81,18 @@ class SearchEngineProxy:
                 client_writer.write(data)
                 await client_writer.drain()
 
+        tasks = [asyncio.ensure_future(requests()), asyncio.ensure_future(answers())]
         try:
-            tasks = [asyncio.ensure_future(requests()), asyncio.ensure_future(answers())]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                task.cancel()
         except (ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            # the proxy is closing (`_shut`): end quietly, or asyncio's stream callback reports the
+            # cancelled connection as an error on the way out
+            pass
         finally:
+            for task in tasks:
+                task.cancel()
             for writer in (client_writer, engine_writer):
                 with contextlib.suppress(Exception):
                     writer.close()

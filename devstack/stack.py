@@ -98,6 +98,9 @@ class Devstack:
     ready: bool = True
     # Restores a saved deployment (and its emulators' state) instead of creating the resources.
     restore: Callable[[Devstack], Deployment | None] | None = None
+    # Where the search engine comes from (something with a `url` and a `close()`); by default a new
+    # osmem-server that exits with this process (`make dev` keeps one warm: `devstack.warm_engine`).
+    search_engine: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
         self.template = self.template or self.root / "template.yaml"
@@ -232,7 +235,7 @@ class Devstack:
     def start_search(self) -> str:
         """osmem-server (an in-memory OpenSearch-compatible engine) plays OpenSearch Serverless."""
         if self.search_server is None:
-            engine = start_search_engine()
+            engine = self.search_engine() if self.search_engine else start_search_engine()
             self.search_server = SearchEngineProxy(engine, FAULTS)  # slow or failing on demand
             self.log(f"search engine (osmem-server) on {engine.url}, reached through {self.search_server.url}")
         return str(self.search_server.url)

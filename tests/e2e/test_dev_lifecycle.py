@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from devstack import warm_engine
 from devstack.seed import DEMO_PASSWORD
 from devstack.stack import free_port
 from tests.support import Spawned, http, spawn
@@ -59,6 +61,13 @@ def test_make_dev_starts_ready_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
         spawned.process.wait(30)
     _assert_all_stopped(spawned.process.pid, port)
     assert not state.exists()
+    # all that outlives Ctrl-C is the search engine make dev keeps warm for the next start, until
+    # its window passes or `make stop` (this command) ends it
+    kept = warm_engine.read_state(tmp_path / "data")
+    assert kept is not None and warm_engine.alive(kept["keeper"]) and kept["generation"], kept
+    stop = [sys.executable, "-m", "devstack.warm_engine", "--stop", "--data-dir", str(tmp_path / "data")]
+    assert subprocess.run(stop, capture_output=True, text=True, check=True).stdout.strip() == "search engine: stopped"
+    assert not warm_engine.alive(kept["keeper"]) and not warm_engine.alive(kept["engine"])
 
 
 def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
@@ -76,9 +85,10 @@ def test_sigterm_during_start_up_stops_everything(tmp_path: Path) -> None:
 KEPT_USER = {"email": "kept@example.com", "password": "a-long-password"}
 
 
-def _start_small_stack(port: int, data_dir: Path, state: Path) -> Spawned:
+def _start_small_stack(port: int, data_dir: Path, state: Path, keep_search_warm: int = 0) -> Spawned:
     command = [sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(state)]
     options = ["--catalog-limit", "300", "--no-demo-audio", "--data-dir", str(data_dir)]
+    options += ["--keep-search-warm", str(keep_search_warm)]
     return spawn([*command, *options], marker="ready at")
 
 
@@ -107,14 +117,24 @@ def _health_answers(url: str, until: threading.Event) -> list[tuple[int, Any]]:
     return answers
 
 
-def test_a_restarted_stack_keeps_users_playlists_catalog_and_search(tmp_path: Path) -> None:
-    """What a developer made before Ctrl-C is there after the next start (on another port, too)."""
+@pytest.mark.parametrize("keep_search_warm", [0, 60], ids=["search-reindexed", "search-kept-warm"])
+def test_a_restarted_stack_keeps_users_playlists_catalog_and_search(tmp_path: Path, keep_search_warm: int) -> None:
+    """What a developer made before Ctrl-C is there after the next start (on another port, too),
+    whether the search indices are loaded again from the snapshot or the engine kept warm since the
+    stop is adopted (`make dev`'s way)."""
     data_dir, state = tmp_path / "data", tmp_path / "state.json"
+    try:
+        _restart_keeps_everything(data_dir, state, keep_search_warm)
+    finally:
+        warm_engine.stop(data_dir)
+
+
+def _restart_keeps_everything(data_dir: Path, state: Path, keep_search_warm: int) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ready = threading.Event()
     health = _health_answers(url, ready)
-    first = _start_small_stack(port, data_dir, state)
+    first = _start_small_stack(port, data_dir, state, keep_search_warm)
     try:
         assert first.wait(300), first.tail()
         ready.set()
@@ -135,10 +155,15 @@ def test_a_restarted_stack_keeps_users_playlists_catalog_and_search(tmp_path: Pa
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    second = _start_small_stack(port, data_dir, state)
+    kept = warm_engine.read_state(data_dir)
+    assert (kept is not None) == bool(keep_search_warm), kept
+    second = _start_small_stack(port, data_dir, state, keep_search_warm)
     try:
         assert second.wait(300), second.tail()
         assert any("state: restored" in line for line in second.lines), second.tail()
+        adopted = any("kept warm since the last stop is adopted" in line for line in second.lines)
+        reloaded = any("documents restored" in line for line in second.lines)
+        assert (adopted, reloaded) == (bool(keep_search_warm), not keep_search_warm), second.tail()
         assert not any("catalog:" in line for line in second.lines)  # restored, not seeded again
         status, tokens, _ = http(
             "POST", f"{url}/auth/login", {"email": "kept@example.com", "password": "a-long-password"}
