@@ -55,7 +55,7 @@ LEASE_SECONDS = 3.0  # a holder silent this long loses the lease (a group commit
 MAX_ITEMS = 100  # what one TransactWriteItems carries
 MAX_CHANGES_BYTES = 100_000  # the changes one commit puts on the playlist item (an item holds 400 KB)
 FIRST_LOOK_SECONDS = 0.01
-MAX_LOOK_SECONDS = 0.25
+MAX_LOOK_SECONDS = 0.1
 
 # kind -> (args -> (check, build)); filled by `backbeat.playlists.service`
 Check = Callable[[PlaylistItem, str], None]
@@ -154,7 +154,6 @@ def submit(
     playlist_id: str, user_id: str, if_version: int | None, kind: str, args: dict[str, Any], deadline: float
 ) -> dict[str, Any]:
     """Queue an edit and wait for its answer, applying the queue whenever the lease is free."""
-    load(playlist_id)  # 404 for a playlist that is not there, before queueing anything
     sk = f"{QUEUE_PREFIX}{_now_ms():013d}#{base62_id(uuid.uuid4().hex)}"
     queued = QueuedEdit(
         pk=playlist_key(playlist_id),
@@ -166,7 +165,6 @@ def submit(
         state="queued",
     )
     queued.save(condition=QueuedEdit.sk.does_not_exist())
-    wait = FIRST_LOOK_SECONDS
     while True:
         mine, turn = _look(playlist_id, sk)
         if mine is None:
@@ -175,8 +173,13 @@ def submit(
             with contextlib.suppress(DeleteError):
                 mine.delete()
             return _answer(mine.answer)
-        if turn is None:
-            _ensure_turn_item(playlist_id)
+        if turn is None:  # a playlist that is not there, or one from before turns
+            try:
+                _ensure_turn_item(playlist_id)
+            except NotFound:
+                with contextlib.suppress(DeleteError):
+                    queued.delete()
+                raise
             continue
         if turn.holder is None or int(turn.lease_until or 0) < _now_ms():
             taken = try_lease(playlist_id, sk)
@@ -192,8 +195,8 @@ def submit(
                 deadline = time.monotonic() + 1  # applied meanwhile: read the answer
                 continue
             raise Conflict("too many concurrent edits; try again")
-        time.sleep(min(MAX_LOOK_SECONDS, max(wait, group_length.seconds * 0.5)))
-        wait = min(MAX_LOOK_SECONDS, wait * 1.5)
+        # about half a group commit: the one under way ends, or this edit's own group is written
+        time.sleep(min(MAX_LOOK_SECONDS, max(FIRST_LOOK_SECONDS, group_length.seconds * 0.5)))
 
 
 def _look(playlist_id: str, sk: str) -> tuple[QueuedEdit | None, TurnItem | None]:
@@ -237,8 +240,10 @@ def _apply_until_done(playlist_id: str, sk: str, held: Lease) -> dict[str, Any] 
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 return None  # the lease expired and was taken: nothing was written
             continue  # a write outside the queue, or a waiter withdrew: read again
-        except NotFound:
+        except NotFound:  # the playlist is gone (its purge removes the rest of the queue)
             held.release()
+            with contextlib.suppress(DeleteError):
+                QueuedEdit(pk=playlist_key(playlist_id), sk=sk).delete()
             raise
         except _NotQueued:
             held.release()
