@@ -55,7 +55,8 @@ LEASE_SECONDS = 3.0  # a holder silent this long loses the lease (a group commit
 MAX_ITEMS = 100  # what one TransactWriteItems carries
 MAX_CHANGES_BYTES = 100_000  # the changes one commit puts on the playlist item (an item holds 400 KB)
 FIRST_LOOK_SECONDS = 0.01
-MAX_LOOK_SECONDS = 0.1
+MAX_LOOK_SECONDS = 1.0
+DEFAULT_GROUP_MS = 50
 
 # kind -> (args -> (check, build)); filled by `backbeat.playlists.service`
 Check = Callable[[PlaylistItem, str], None]
@@ -63,19 +64,6 @@ Build = Callable[[PlaylistItem, OrderInMemory], Any]
 Builders = dict[str, Callable[[dict[str, Any]], tuple[Check, Build]]]
 builders: Builders = {}
 ERRORS: dict[str, type[BackbeatError]] = {error.code: error for error in (InvalidInput, NotFound, Forbidden, Conflict)}
-
-
-class GroupAverage:
-    """How long one group commit takes (per execution environment): how long a waiter sleeps."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.05
-
-    def observe(self, seconds: float) -> None:
-        self.seconds = 0.8 * self.seconds + 0.2 * min(seconds, LEASE_SECONDS)
-
-
-group_length = GroupAverage()
 
 
 def _now_ms() -> int:
@@ -93,13 +81,17 @@ class Lease:
 
     playlist_id: str
     holder: str
+    group_ms: int | None = None  # how long this holder's group commit is taking (waiters sleep as long)
+
+    def _timing(self) -> list[Action]:
+        return [TurnItem.group_ms.set(self.group_ms)] if self.group_ms is not None else []
 
     def hand_on(self) -> tuple[TurnItem, list[Action], Condition]:
-        actions = [TurnItem.holder.remove(), TurnItem.lease_until.remove()]
+        actions = [TurnItem.holder.remove(), TurnItem.lease_until.remove(), *self._timing()]
         return _turn(self.playlist_id), actions, TurnItem.holder == self.holder
 
     def extend(self) -> tuple[TurnItem, list[Action], Condition]:
-        actions = [TurnItem.lease_until.set(_now_ms() + int(LEASE_SECONDS * 1000))]
+        actions = [TurnItem.lease_until.set(_now_ms() + int(LEASE_SECONDS * 1000)), *self._timing()]
         return _turn(self.playlist_id), actions, TurnItem.holder == self.holder
 
     def release(self) -> None:
@@ -165,6 +157,7 @@ def submit(
         state="queued",
     )
     queued.save(condition=QueuedEdit.sk.does_not_exist())
+    first = True
     while True:
         mine, turn = _look(playlist_id, sk)
         if mine is None:
@@ -181,6 +174,7 @@ def submit(
                     queued.delete()
                 raise
             continue
+        group = int(turn.group_ms or DEFAULT_GROUP_MS) / 1000
         if turn.holder is None or int(turn.lease_until or 0) < _now_ms():
             taken = try_lease(playlist_id, sk)
             if taken is not None:
@@ -195,8 +189,12 @@ def submit(
                 deadline = time.monotonic() + 1  # applied meanwhile: read the answer
                 continue
             raise Conflict("too many concurrent edits; try again")
-        # about half a group commit: the one under way ends, or this edit's own group is written
-        time.sleep(min(MAX_LOOK_SECONDS, max(FIRST_LOOK_SECONDS, group_length.seconds * 0.5)))
+        # The group under way ends, then this edit's own group is written: the first look comes after
+        # the rest of the current group and one more; later ones a group apart.
+        taken_at = (int(turn.lease_until or 0) - LEASE_SECONDS * 1000) / 1000
+        rest = max(0.0, taken_at + group - time.time()) + group if first else group
+        first = False
+        time.sleep(min(MAX_LOOK_SECONDS, max(FIRST_LOOK_SECONDS, rest)))
 
 
 def _look(playlist_id: str, sk: str) -> tuple[QueuedEdit | None, TurnItem | None]:
@@ -232,7 +230,6 @@ def _apply_until_done(playlist_id: str, sk: str, held: Lease) -> dict[str, Any] 
     """Commit groups while holding the lease until this edit's own is among them; its answer, or
     None when the lease was lost first (the edit is still queued)."""
     for _ in range(20):
-        started = time.monotonic()
         try:
             answer = _commit_group(playlist_id, sk, held)
         except TransactWriteError as error:
@@ -248,7 +245,6 @@ def _apply_until_done(playlist_id: str, sk: str, held: Lease) -> dict[str, Any] 
         except _NotQueued:
             held.release()
             return None
-        group_length.observe(time.monotonic() - started)
         if answer is not None:
             return answer
     held.release()
@@ -261,6 +257,7 @@ class _NotQueued(Exception):
 
 def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | None:
     """One group commit: this edit's answer when it was in the group (the lease then released)."""
+    started = time.monotonic()
     pk = playlist_key(playlist_id)
     queue = list(
         QueuedEdit.query(pk, QueuedEdit.sk.startswith(QUEUE_PREFIX), consistent_read=True, page_size=MAX_ITEMS)
@@ -303,6 +300,7 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
         answers[item.sk] = {
             "ok": {"version": new_version, "snapshotId": snapshot_id(playlist_id, new_version), **plan.result}
         }
+    held.group_ms = int((time.monotonic() - started) * 1000 * 1.5)  # planned so far, and the write to come
     _write(playlist, start, changes, delta, order.net(), answers, mine, held)
     return answers.get(mine)
 

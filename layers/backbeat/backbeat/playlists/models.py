@@ -193,6 +193,7 @@ class TurnItem(PlaylistModel):
     # The apply lease of group commit (`backbeat.playlists.groups`): who applies queued edits, until when.
     holder = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(attr_name="leaseUntil", null=True)
+    group_ms = NumberAttribute(attr_name="groupMs", null=True)  # how long the last group commit took
 
 
 class QueuedEdit(PlaylistModel):
