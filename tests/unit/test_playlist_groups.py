@@ -92,7 +92,7 @@ def test_an_editor_answered_by_another_holder_reads_its_answer(playlists, contex
     assert len(queued) == 1
     # the holder applies the queue (its own edit among it) and hands the lease back
     own = queue(pid, "remove", {"itemIds": ["0" * 22]})
-    answer = groups._apply_until_done(pid, own, holder)
+    answer = groups._apply_until_done(pid, own, holder, time.monotonic() + 60)
     assert answer is not None and answer["error"]["code"] == "NotFound"  # a bad edit fails alone
     thread.join(30)
     assert waiting["answer"]["version"] == 1 and waiting["answer"]["itemId"]

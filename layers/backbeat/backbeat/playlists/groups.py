@@ -178,7 +178,7 @@ def submit(
         if turn.holder is None or int(turn.lease_until or 0) < _now_ms():
             taken = try_lease(playlist_id, sk)
             if taken is not None:
-                answer = _apply_until_done(playlist_id, sk, taken)
+                answer = _apply_until_done(playlist_id, sk, taken, deadline)
                 if answer is not None:
                     return _answer(answer)
                 continue  # answered by an earlier holder, or the lease was lost: look again
@@ -226,10 +226,10 @@ def _answer(answer: dict[str, Any] | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- apply
-def _apply_until_done(playlist_id: str, sk: str, held: Lease) -> dict[str, Any] | None:
+def _apply_until_done(playlist_id: str, sk: str, held: Lease, deadline: float) -> dict[str, Any] | None:
     """Commit groups while holding the lease until this edit's own is among them; its answer, or
     None when the lease was lost first (the edit is still queued)."""
-    for _ in range(20):
+    while time.monotonic() < deadline:
         try:
             answer = _commit_group(playlist_id, sk, held)
         except TransactWriteError as error:
@@ -288,7 +288,11 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
         trial = order.copy()
         trial.apply(plan.tracks)
         if fixed + 2 + trial.net().count() > MAX_ITEMS:
-            break  # the next group takes it
+            if changes:
+                break  # the next group takes it
+            message = "the edit touches too many tracks for one transaction; send fewer at a time"
+            answers[item.sk] = {"error": {"code": "InvalidInput", "message": message, "field": "songIds"}}
+            continue
         order = trial
         delta += plan.track_delta
         playlist.track_count = int(playlist.track_count) + plan.track_delta  # what the next edit sees
