@@ -2,12 +2,13 @@
 listens on the WebSocket API, edit latency through the gateway, and fan-out lag to 50 subscribers.
 
     .venv/bin/python bench/playlists.py [--edits 100] [--subscribers 50]
-    .venv/bin/python bench/playlists.py --editors 10 [--edits 30]   # the hot spot, before and after
+    .venv/bin/python bench/playlists.py --editors 10 [--edits 30] [--modes turns,group]   # the hot spot
 
-`--editors N` measures N editors on one playlist twice in one run, each on a fresh devstack: with
-optimistic retries alone (`PLAYLIST_EDIT_TURNS=false`, how edits met before decision 42) and with
-write turns (the default), and checks no lost edit: every accepted edit's answer names a version
-whose log entry is that editor's edit of that kind.
+`--editors N` measures N editors on one playlist once per edit mode in one run, each on a fresh
+devstack (`PLAYLIST_EDIT_MODE`): `turns` (one edit per numbered turn, decision 42: how edits met
+before group commit), `group` (group commit, decision 51, the default) and, if asked, `optimistic`
+(retries with backoff alone, decision 14); and checks no lost edit: every accepted edit's answer
+names a version whose log entry is that editor's edit of that kind.
 
 Starts its own devstack (small catalog), prints a Markdown report (paste it into
 docs/performance.md). For each concurrency scenario it checks what the issue asks: every accepted
@@ -362,46 +363,47 @@ def yes(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
-def editors_before_and_after(songs: list[str], editors: int, edits: int) -> int:
-    """N editors on one playlist, on a devstack without write turns and on one with them."""
+MODES = {"optimistic": "optimistic retries", "turns": "write turns", "group": "group commit"}
+
+
+def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: list[str]) -> int:
+    """N editors on one playlist, on one fresh devstack per edit mode (the first is the baseline)."""
     runs = []
-    for turns in (False, True):
-        os.environ["PLAYLIST_EDIT_TURNS"] = "true" if turns else "false"  # the devstack's functions inherit it
+    for mode in modes:
+        os.environ["PLAYLIST_EDIT_MODE"] = mode  # the devstack's functions inherit it
         try:
             with tempfile.TemporaryDirectory() as directory:
                 stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
                 try:
                     ws_url = stack.url.replace("http://", "ws://") + "/ws"
-                    runs.append(
-                        (
-                            "write turns" if turns else "optimistic retries",
-                            collaborate(stack.url, ws_url, songs, editors, edits),
-                        )
-                    )
+                    runs.append((MODES[mode], collaborate(stack.url, ws_url, songs, editors, edits)))
                 finally:
                     stop_devstack(stack.process)
         finally:
-            os.environ.pop("PLAYLIST_EDIT_TURNS", None)
-    print(f"`.venv/bin/python bench/playlists.py --editors {editors} --edits {edits}`:\n")
+            os.environ.pop("PLAYLIST_EDIT_MODE", None)
+    print(f"`.venv/bin/python bench/playlists.py --editors {editors} --edits {edits} --modes {','.join(modes)}`:\n")
     print(
         "| edits meet by | editors x edits | accepted (status counts) | versions | gapless 1..N | no lost edit "
-        "| every subscriber saw 1..N in order | final GET = log replay | edits/s | edit latency p50 / p99 |"
+        "| every subscriber saw 1..N in order | final GET = log replay | edits/s | edit latency p50 / p99 "
+        "| fan-out lag p50 / p99 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, run in runs:
         print(
             f"| {name} | {editors} x {edits} | {run['accepted']} of {run['attempted']} {run['statuses']} "
             f"| 1..{run['final_version']} | {yes(run['gapless'])} | {yes(run['no_lost_edit'])} "
             f"| {yes(run['in_order'])} | {yes(run['replay_matches'])} | {run['edits_per_second']:.1f} "
-            f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms |"
+            f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms "
+            f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms |"
         )
         if run["errors"]:
             print(f"\nerrors ({name}): {run['errors']}\n")
-    before, after = runs[0][1], runs[1][1]
-    print(
-        f"\nwrite turns / optimistic retries: {after['edits_per_second'] / before['edits_per_second']:.1f}x edits/s, "
-        f"p99 {after['latency_p99'] / before['latency_p99']:.2f}x"
-    )
+    (base_name, before), *others = runs
+    for name, after in others:
+        print(
+            f"\n{name} / {base_name}: {after['edits_per_second'] / before['edits_per_second']:.1f}x edits/s, "
+            f"p99 {after['latency_p99'] / before['latency_p99']:.2f}x"
+        )
     checks = ("gapless", "no_lost_edit", "in_order", "replay_matches")
     return 0 if all(run[check] for _, run in runs for check in checks) else 1
 
@@ -411,13 +413,19 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=100, help="edits per collaborator")
     parser.add_argument("--subscribers", type=int, default=50)
     parser.add_argument("--editors", type=int, help="only the hot spot: N editors on one playlist, before/after")
+    parser.add_argument(
+        "--modes", default="turns,group", help="edit modes for --editors, the baseline first (optimistic, turns, group)"
+    )
     args = parser.parse_args()
+    modes = args.modes.split(",")
+    if any(mode not in MODES for mode in modes):
+        parser.error(f"--modes: each of {', '.join(MODES)}")
     if not CATALOG_DIR.is_dir():
         print(f"the demo catalog is not at {CATALOG_DIR}", file=sys.stderr)
         return 1
     songs = [song.id for song in load_catalog(CATALOG_DIR).first(2000).songs]
     if args.editors:
-        return editors_before_and_after(songs, args.editors, args.edits)
+        return editors_before_and_after(songs, args.editors, args.edits, modes)
     with tempfile.TemporaryDirectory() as directory:
         stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
         try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from backbeat.config import PlaylistEditSettings
 from backbeat.playlists import edits, service, turns
 from backbeat.playlists.models import TURN, TurnItem, playlist_key
 from backbeat.playlists.views import changes
@@ -129,6 +130,7 @@ def test_concurrent_editors_take_turns_with_gapless_versions_and_no_lost_edit(pl
     # Generous limits: this test is about order and completeness, never about speed on a busy machine.
     monkeypatch.setattr(edits, "EDIT_DEADLINE_SECONDS", 300.0)
     monkeypatch.setattr(turns, "TURN_LEASE_SECONDS", 300.0)
+    monkeypatch.setattr(edits, "settings", PlaylistEditSettings(playlist_edit_mode="turns"))
     pid = new_playlist(playlists, context)
     editors, per_editor = 6, 5
     results: list[dict[str, Any]] = []
@@ -163,6 +165,7 @@ def test_concurrent_editors_take_turns_with_gapless_versions_and_no_lost_edit(pl
 
 
 def test_a_turn_whose_holder_went_silent_is_skipped(playlists, context, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setattr(edits, "settings", PlaylistEditSettings(playlist_edit_mode="turns"))
     pid = new_playlist(playlists, context)
     stalled = turns.take_turn(pid, time.monotonic() + 5)  # drawn and never handed on (a crashed edit)
     monkeypatch.setattr(turns, "TURN_LEASE_SECONDS", 0.2)

@@ -321,8 +321,14 @@ class RateLimitSettings(Settings):
 
 
 class PlaylistEditSettings(Settings):
-    """How a playlist's concurrent edits meet (decision 42): by default each playlist's writes take
-    turns; `PLAYLIST_EDIT_TURNS=false` restores optimistic retries with backoff alone (for the
-    before/after benchmark, and as a switch should turns misbehave)."""
+    """How a playlist's concurrent edits meet: `group` (decision 51, the default) group-commits
+    queued track edits; `turns` (decision 42) commits one edit per numbered turn; `optimistic`
+    retries lost races with backoff alone. The benchmark measures them against each other in one
+    run. `PLAYLIST_EDIT_TURNS=false` (the older switch) still means `optimistic`."""
 
+    playlist_edit_mode: str = Field(default="group", pattern="^(group|turns|optimistic)$")
     playlist_edit_turns: bool = True
+
+    @property
+    def edit_mode(self) -> str:
+        return self.playlist_edit_mode if self.playlist_edit_turns else "optimistic"

@@ -2,10 +2,12 @@
 
 The transaction updates the playlist item under the condition ``version = v``, appends change v+1 to
 the log and applies the writes the edit planned (track items, members). Versions are therefore
-gapless and no edit overwrites another. Concurrent edits of one playlist take turns
-(`backbeat.playlists.turns`, decision 42) instead of colliding: an edit waits for its turn, reads the
-head, plans and commits, handing the turn on in the same transaction. A write without `ifVersion`
-applies to the latest state; a write with `ifVersion` gets 409 if the playlist moved on.
+gapless and no edit overwrites another. Track edits (add, remove, move) are group-committed by
+default (`backbeat.playlists.groups`, decision 51): queued, and applied several to a transaction by
+whoever holds the playlist's apply lease. Other edits take the lease themselves and commit alone.
+`PLAYLIST_EDIT_MODE=turns` makes every edit take a numbered turn and commit alone (decision 42),
+`optimistic` retries lost races with backoff (decision 14). A write without `ifVersion` applies to
+the latest state; a write with `ifVersion` gets 409 if the playlist moved on.
 """
 
 from __future__ import annotations
@@ -28,22 +30,22 @@ from backbeat.config import PlaylistEditSettings
 from backbeat.errors import Conflict
 from backbeat.ids import base62_id
 from backbeat.observability import correlation_id
-from backbeat.playlists.access import load
+from backbeat.playlists.access import check_edit, load
+from backbeat.playlists.groups import Lease, lease, submit
 from backbeat.playlists.models import (
     MAX_TRACKS,
     META,
     ChangeItem,
     MemberItem,
     PlaylistItem,
-    TrackItem,
     log_key,
     member_key,
     playlist_key,
     user_key,
 )
 from backbeat.playlists.snapshots import snapshot_id
+from backbeat.playlists.tracks import StoredTracks, TrackChanges, Tracks
 from backbeat.playlists.turns import Turn, TurnTimeout, take_turn, turn_length
-from backbeat.playlists.views import ordered
 
 EDIT_DEADLINE_SECONDS = 8.0  # under the function's 10 s timeout
 TURN_HEADROOM_SECONDS = 2.0  # stop waiting for a turn early enough to use it within the deadline
@@ -103,7 +105,24 @@ class Plan:
     track_delta: int = 0
     meta_actions: list[Action] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
+    tracks: TrackChanges = field(default_factory=TrackChanges)
     result: dict[str, Any] = field(default_factory=dict)
+
+
+TrackBuild = Callable[[PlaylistItem, Tracks], Plan]
+
+
+def track_edit(
+    playlist_id: str, user_id: str, if_version: int | None, kind: str, args: dict[str, Any], build: TrackBuild
+) -> dict[str, Any]:
+    """A track edit: queued for a group commit, or (other modes) committed alone like any edit.
+    `build` is what `backbeat.playlists.groups.builders[kind](args)` builds (the queue's applier
+    rebuilds it from `kind` and `args`)."""
+    if settings.edit_mode == "group":
+        return submit(playlist_id, user_id, if_version, kind, args, time.monotonic() + EDIT_DEADLINE_SECONDS - 1)
+    return edit(
+        playlist_id, user_id, if_version, check_edit, lambda playlist: build(playlist, StoredTracks(playlist_id))
+    )
 
 
 def _is_conflict(error: TransactWriteError) -> bool:
@@ -127,11 +146,16 @@ def edit(
     still holding its turn. With `if_version` set, a moved playlist is 409 at once.
     """
     deadline = time.monotonic() + EDIT_DEADLINE_SECONDS
-    if not settings.playlist_edit_turns:
+    mode = settings.edit_mode
+    if mode == "optimistic":
         return _edit_optimistically(playlist_id, user_id, if_version, check, build, deadline)
     while True:
+        turn: Turn | Lease
         try:
-            turn = take_turn(playlist_id, deadline - TURN_HEADROOM_SECONDS)
+            if mode == "group":  # the apply lease of group commit, for an edit that does not queue
+                turn = lease(playlist_id, new_id(), deadline - TURN_HEADROOM_SECONDS)
+            else:
+                turn = take_turn(playlist_id, deadline - TURN_HEADROOM_SECONDS)
         except TurnTimeout:
             raise Conflict("too many concurrent edits; try again") from None
         started = time.monotonic()
@@ -153,7 +177,7 @@ def _edit_in_turn(
     check: Callable[[PlaylistItem, str], None],
     build: Callable[[PlaylistItem], Plan],
     deadline: float,
-    turn: Turn,
+    turn: Turn | Lease,
 ) -> dict[str, Any] | None:
     """Commit while holding `turn` (the transaction hands it on); None when the turn was lost."""
     for _ in range(RETRIES_IN_TURN):
@@ -206,7 +230,7 @@ def _attempt(
     if_version: int | None,
     check: Callable[[PlaylistItem, str], None],
     build: Callable[[PlaylistItem], Plan],
-    turn: Turn | None,
+    turn: Turn | Lease | None,
 ) -> dict[str, Any]:
     """Read, plan and commit once; raises TransactWriteError when a condition fails."""
     playlist = load(playlist_id)
@@ -227,6 +251,7 @@ def _attempt(
         PlaylistItem.last_by.set(user_id),
         PlaylistItem.last_at.set(at),
         last_correlation_id_action(),
+        PlaylistItem.last_changes.remove(),
         *plan.meta_actions,
     ]
     if plan.track_delta:
@@ -240,47 +265,6 @@ def _attempt(
         if turn is not None:
             turn_item, turn_actions, turn_condition = turn.hand_on()
             transaction.update(turn_item, actions=turn_actions, condition=turn_condition)
-        for write in plan.writes:
+        for write in [*plan.writes, *plan.tracks.writes(playlist_id)]:
             write(transaction)
     return {"version": new_version, "snapshotId": snapshot_id(playlist_id, new_version), **plan.result}
-
-
-# ------------------------------------------------------------------------- writes an edit plans
-def first_keys(playlist_id: str, count: int) -> list[tuple[str, str]]:
-    """(sk, pos) of the first `count` items in order."""
-    return [(item.sk, item.pos) for item in ordered(playlist_id, count, keys_only=True)]
-
-
-def last_keys(playlist_id: str, count: int) -> list[tuple[str, str]]:
-    """(sk, pos) of the last `count` items, in order."""
-    query = TrackItem.by_position.query(
-        playlist_key(playlist_id),
-        consistent_read=True,
-        scan_index_forward=False,
-        limit=count,
-        attributes_to_get=["pk", "sk", "pos"],
-    )
-    return [(item.sk, item.pos) for item in reversed(list(query))]
-
-
-def rekey_writes(playlist_id: str, rekeyed: list[tuple[str, str]]) -> list[Write]:
-    """Give existing track items (by sk) new positions."""
-    writes: list[Write] = []
-    for sk, pos in rekeyed:
-
-        def write(transaction: TransactWrite, sk: str = sk, pos: str = pos) -> None:
-            transaction.update(
-                TrackItem(pk=playlist_key(playlist_id), sk=sk),
-                actions=[TrackItem.pos.set(pos)],
-                condition=TrackItem.sk.exists(),
-            )
-
-        writes.append(write)
-    return writes
-
-
-def put_item(item: TrackItem) -> Write:
-    def write(transaction: TransactWrite) -> None:
-        transaction.save(item, condition=TrackItem.sk.does_not_exist())
-
-    return write

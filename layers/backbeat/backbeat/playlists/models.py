@@ -6,7 +6,8 @@
 | track item | ``PL#<id>``   | ``ITEM#<itemId>``   | ``pos`` (LSI ``byPosition``: the order)      |
 | change     | ``PL#<id>``   | ``LOG#<version>``   | version zero-padded to 10 digits             |
 | member     | ``PL#<id>``   | ``MEMBER#<userId>`` | ``gsi1pk`` = ``USER#<userId>`` (``byMember``) |
-| write turn | ``PL#<id>``   | ``TURN``            | ticket counters (`backbeat.playlists.turns`) |
+| write turn | ``PL#<id>``   | ``TURN``            | ticket counters and the apply lease           |
+| queued edit| ``PL#<id>``   | ``QUEUE#<ms>#<id>`` | an edit waiting to be applied (`groups`)     |
 | invitation | ``PL#<id>``   | ``INVITE#<email>``  | ``gsi1pk`` = ``INVITEE#<email>`` (``byMember``) |
 
 Every edit is one transaction over this partition: the playlist item's `version` goes up by one
@@ -35,6 +36,7 @@ from backbeat.tables import bind_models
 
 META = "META"
 TURN = "TURN"
+QUEUE_PREFIX = "QUEUE#"
 MAX_TRACKS = 10_000
 PLAYLIST_PREFIX = "PL#"
 ITEM_PREFIX = "ITEM#"
@@ -129,6 +131,9 @@ class PlaylistItem(PlaylistModel):
     # The request that made the last change (backbeat.observability): the fan-out logs under it and
     # puts it in the WebSocket message.
     last_correlation_id = UnicodeAttribute(attr_name="lastCorrelationId", null=True)
+    # Every change of the last group commit (`backbeat.playlists.groups`), oldest first, each
+    # {version, op, by, at, correlationId}: one stream record then carries several versions.
+    last_changes = JSONAttribute(attr_name="lastChanges", null=True)  # type: ignore[var-annotated]
 
     @property
     def id(self) -> str:
@@ -185,6 +190,21 @@ class TurnItem(PlaylistModel):
     next_ticket = NumberAttribute(attr_name="next", null=True)
     serving = NumberAttribute(null=True)
     serving_since = NumberAttribute(attr_name="servingSince", null=True)
+    # The apply lease of group commit (`backbeat.playlists.groups`): who applies queued edits, until when.
+    holder = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(attr_name="leaseUntil", null=True)
+    group_ms = NumberAttribute(attr_name="groupMs", null=True)  # how long the last group commit took
+
+
+class QueuedEdit(PlaylistModel):
+    """An edit waiting in its playlist's queue; the lease holder applies it and writes `answer`."""
+
+    request = JSONAttribute()  # type: ignore[var-annotated]  # {kind, args}
+    by = UnicodeAttribute()
+    if_version = NumberAttribute(attr_name="ifVersion", null=True)
+    correlation_id = UnicodeAttribute(attr_name="correlationId", null=True)
+    state = UnicodeAttribute()  # queued | done
+    answer = JSONAttribute(null=True)  # type: ignore[var-annotated]  # {"ok": {...}} or {"error": {...}}
 
 
 def playlist_id_of(item: Mapping[str, Any]) -> str | None:
@@ -206,4 +226,6 @@ def playlist_from_image(image: dict[str, Any] | None) -> PlaylistItem | None:
 
 def bind_playlists_table(table_name: str) -> None:
     """Point every playlist model at the deployed table (called once at cold start)."""
-    bind_models(table_name, PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem, TurnItem, InvitationItem)
+    bind_models(
+        table_name, PlaylistModel, PlaylistItem, TrackItem, ChangeItem, MemberItem, TurnItem, InvitationItem, QueuedEdit
+    )

@@ -8,9 +8,9 @@ Each write states what it changes as a `Plan` and hands it to the edit engine
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
 from backbeat.catalog.models import META as CATALOG_META
@@ -23,14 +23,12 @@ from backbeat.playlists.edits import (
     change_item,
     connection,
     edit,
-    first_keys,
-    last_keys,
     member_item,
     new_id,
     now,
-    put_item,
-    rekey_writes,
+    track_edit,
 )
+from backbeat.playlists.groups import builders
 from backbeat.playlists.invitations import MAX_COLLABORATORS, accept, decline, invite, my_invitations
 from backbeat.playlists.models import (
     MAX_TRACKS,
@@ -46,6 +44,7 @@ from backbeat.playlists.models import (
 )
 from backbeat.playlists.ordering import RESPACE_WINDOW, place
 from backbeat.playlists.snapshots import expected_version, snapshot_id
+from backbeat.playlists.tracks import TrackChanges, Tracks
 from backbeat.playlists.turns import first_turn_item
 from backbeat.playlists.views import changes, get_playlist, my_playlists, summary_view
 
@@ -157,9 +156,15 @@ def add_tracks(
     playlist_id: str, user_id: str, song_ids: list[str], position: int | None, if_version: int | None
 ) -> dict[str, Any]:
     _check_songs(song_ids)
+    args = {"playlistId": playlist_id, "userId": user_id, "songIds": song_ids, "position": position}
+    return track_edit(playlist_id, user_id, if_version, "add", args, _add_build(args))
+
+
+def _add_build(args: dict[str, Any]) -> Callable[[PlaylistItem, Tracks], Plan]:
+    playlist_id, user_id, song_ids, position = args["playlistId"], args["userId"], args["songIds"], args["position"]
     count = len(song_ids)
 
-    def build(playlist: PlaylistItem) -> Plan:
+    def build(playlist: PlaylistItem, tracks: Tracks) -> Plan:
         total = int(playlist.track_count)
         if total + count > MAX_TRACKS:
             raise InvalidInput(f"a playlist holds at most {MAX_TRACKS} tracks (it has {total})", "songIds")
@@ -167,10 +172,10 @@ def add_tracks(
             raise InvalidInput(f"position: must be between 0 and {total}", "position")
         at = total if position is None else position
         if at == total:  # append: only the last key matters
-            tail = last_keys(playlist_id, RESPACE_WINDOW + 1) if total else []
+            tail = tracks.last(RESPACE_WINDOW + 1) if total else []
             keys, rekeyed = place(tail, len(tail), count)
         else:
-            keys, rekeyed = place(first_keys(playlist_id, at + RESPACE_WINDOW + 1), at, count)
+            keys, rekeyed = place(tracks.first(at + RESPACE_WINDOW + 1), at, count)
         added_at = now()
         items = [
             TrackItem(
@@ -184,33 +189,19 @@ def add_tracks(
             )
             for item_id, song_id, key in zip((new_id() for _ in song_ids), song_ids, keys, strict=True)
         ]
-        plan = Plan(
+        return Plan(
             op={"type": "tracks.added", "position": at, "items": [item.view() for item in items]},
             track_delta=count,
-            writes=rekey_writes(playlist_id, rekeyed),
+            tracks=TrackChanges(puts=items, rekeys=rekeyed),
+            result={"itemId": items[0].item_id, "itemIds": [item.item_id for item in items]},
         )
-        plan.writes += [put_item(item) for item in items]
-        plan.result = {"itemId": items[0].item_id, "itemIds": [item.item_id for item in items]}
-        return plan
 
-    return edit(playlist_id, user_id, if_version, check_edit, build)
+    return build
 
 
 def remove_track(playlist_id: str, user_id: str, item_id: str, if_version: int | None) -> dict[str, Any]:
-    def build(playlist: PlaylistItem) -> Plan:
-        if len(item_id) != ID_LENGTH or not is_valid_id(item_id):
-            raise NotFound(f"item {item_id!r} not found")
-        try:
-            TrackItem.get(playlist.pk, item_key(item_id), consistent_read=True, attributes_to_get=["pk", "sk"])
-        except DoesNotExist:
-            raise NotFound(f"item {item_id!r} not found in this playlist") from None
-        plan = Plan(op={"type": "tracks.removed", "itemIds": [item_id]}, track_delta=-1)
-        plan.writes.append(
-            lambda t: t.delete(TrackItem(pk=playlist.pk, sk=item_key(item_id)), condition=TrackItem.sk.exists())
-        )
-        return plan
-
-    return edit(playlist_id, user_id, if_version, check_edit, build)
+    args = {"itemIds": [item_id]}
+    return track_edit(playlist_id, user_id, if_version, "remove", args, _remove_build(args))
 
 
 def remove_tracks(playlist_id: str, user_id: str, item_ids: list[str], if_version: int | None) -> dict[str, Any]:
@@ -220,20 +211,28 @@ def remove_tracks(playlist_id: str, user_id: str, item_ids: list[str], if_versio
         raise InvalidInput(f"itemIds: 1 to {MAX_SONGS_PER_ADD} items at a time", "itemIds")
     if len(set(item_ids)) != len(item_ids):
         raise InvalidInput("itemIds: name each item once", "itemIds")
+    args = {"itemIds": list(item_ids)}
+    return track_edit(playlist_id, user_id, if_version, "remove", args, _remove_build(args))
 
-    def build(playlist: PlaylistItem) -> Plan:
-        keys = [(playlist.pk, item_key(item_id)) for item_id in dict.fromkeys(item_ids) if is_valid_id(item_id)]
-        found = {track.sk for track in TrackItem.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk"])}
+
+def _remove_build(args: dict[str, Any]) -> Callable[[PlaylistItem, Tracks], Plan]:
+    item_ids: list[str] = args["itemIds"]
+
+    def build(playlist: PlaylistItem, tracks: Tracks) -> Plan:
+        valid = [item_id for item_id in item_ids if len(item_id) == ID_LENGTH and is_valid_id(item_id)]
+        if len(valid) < len(item_ids):
+            raise NotFound(f"item {next(i for i in item_ids if i not in valid)!r} not found")
+        found = tracks.present([item_key(item_id) for item_id in item_ids])
         missing = [item_id for item_id in item_ids if item_key(item_id) not in found]
         if missing:
             raise NotFound(f"item {missing[0]!r} not found in this playlist")
-        plan = Plan(op={"type": "tracks.removed", "itemIds": list(item_ids)}, track_delta=-len(item_ids))
-        for item_id in item_ids:
-            track = TrackItem(pk=playlist.pk, sk=item_key(item_id))
-            plan.writes.append(lambda t, track=track: t.delete(track, condition=TrackItem.sk.exists()))
-        return plan
+        return Plan(
+            op={"type": "tracks.removed", "itemIds": list(item_ids)},
+            track_delta=-len(item_ids),
+            tracks=TrackChanges(deletes=[item_key(item_id) for item_id in item_ids]),
+        )
 
-    return edit(playlist_id, user_id, if_version, check_edit, build)
+    return build
 
 
 def move_tracks(
@@ -243,21 +242,27 @@ def move_tracks(
         raise InvalidInput(f"rangeLength: at most {MAX_MOVE_LENGTH}", "rangeLength")
     if range_start < insert_before < range_start + range_length:
         raise InvalidInput("insertBefore: must not fall inside the range being moved", "insertBefore")
+    args = {"rangeStart": range_start, "insertBefore": insert_before, "rangeLength": range_length}
+    return track_edit(playlist_id, user_id, if_version, "move", args, _move_build(args))
 
-    def build(playlist: PlaylistItem) -> Plan:
+
+def _move_build(args: dict[str, Any]) -> Callable[[PlaylistItem, Tracks], Plan]:
+    range_start, insert_before, range_length = args["rangeStart"], args["insertBefore"], args["rangeLength"]
+
+    def build(playlist: PlaylistItem, tracks: Tracks) -> Plan:
         total = int(playlist.track_count)
         if range_start + range_length > total:
             raise InvalidInput(f"rangeStart: the range must lie within the {total} tracks", "rangeStart")
         if insert_before > total:
             raise InvalidInput(f"insertBefore: must be between 0 and {total}", "insertBefore")
         needed = max(range_start + range_length, insert_before) + RESPACE_WINDOW + 1
-        ordered = first_keys(playlist_id, needed)
+        ordered = tracks.first(needed)
         moving = ordered[range_start : range_start + range_length]
         rest = ordered[:range_start] + ordered[range_start + range_length :]
         at = insert_before - range_length if insert_before > range_start else insert_before
         keys, rekeyed = place(rest, at, range_length)
         moved_ids = [item_id_of_key(sk) for sk, _ in moving]
-        plan = Plan(
+        return Plan(
             op={
                 "type": "tracks.moved",
                 "rangeStart": range_start,
@@ -265,13 +270,20 @@ def move_tracks(
                 "rangeLength": range_length,
                 "itemIds": moved_ids,
             },
-            writes=rekey_writes(
-                playlist_id, [*rekeyed, *((sk, key) for (sk, _), key in zip(moving, keys, strict=True))]
-            ),
+            tracks=TrackChanges(rekeys=[*rekeyed, *((sk, key) for (sk, _), key in zip(moving, keys, strict=True))]),
         )
-        return plan
 
-    return edit(playlist_id, user_id, if_version, check_edit, build)
+    return build
+
+
+# What the group commit's applier rebuilds a queued edit from (`backbeat.playlists.groups`).
+builders.update(
+    {
+        "add": lambda args: (check_edit, _add_build(args)),
+        "remove": lambda args: (check_edit, _remove_build(args)),
+        "move": lambda args: (check_edit, _move_build(args)),
+    }
+)
 
 
 def update_details(playlist_id: str, user_id: str, details: dict[str, Any], if_version: int | None) -> dict[str, Any]:

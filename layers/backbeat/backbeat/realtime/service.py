@@ -250,6 +250,18 @@ def _change_of(record: dict[str, Any]) -> tuple[str, dict[str, Any], PlaylistIte
     return new.id, message, old, new
 
 
+def _messages_of(message: dict[str, Any], old: PlaylistItem | None, new: PlaylistItem) -> list[dict[str, Any]]:
+    """Every version a record moves the playlist through, oldest first: a group commit
+    (`backbeat.playlists.groups`) moves several at once and lists them in `lastChanges`."""
+    before = int(old.version) if old is not None else 0
+    group = [change for change in (new.last_changes or []) if int(change["version"]) > before]
+    if [int(change["version"]) for change in group] != list(range(before + 1, message["version"] + 1)):
+        return [message]
+    return [
+        changed_message(new.id, int(c["version"]), c["op"], c["by"], c["at"], c.get("correlationId")) for c in group
+    ]
+
+
 def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) -> None:
     """Post one stream record's change to the playlist's subscribers (in parallel, one post per
     socket). Raises when the change cannot be handed out, so the stream delivers it again; the
@@ -258,11 +270,17 @@ def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) 
     if change is None:
         return
     playlist_id, message, old, new = change
+    messages = _messages_of(message, old, new)
+
+    def post_in_order(connection_id: str, since: int) -> bool:
+        """Every version the socket lacks, oldest first; stops at the first the socket did not take."""
+        return all(sockets.post(connection_id, each) for each in messages if each["version"] > since)
+
     with correlated(message.get(CORRELATION_FIELD)):
         listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
         deliver = [s for s in listeners if s.since_version < message["version"]]
         deliver = [s for s in deliver if playlists.may_read(new, s.user_id) or playlists.may_read(old, s.user_id)]
-        posts = [pool.submit(sockets.post, listener.connection_id, message) for listener in deliver]
+        posts = [pool.submit(post_in_order, s.connection_id, int(s.since_version)) for s in deliver]
         delivered = sum(1 for post in posts if post.result())
         for listener in listeners:  # lost access (removed, made private, deleted): stop listening
             if not playlists.may_read(new, listener.user_id):
@@ -272,6 +290,7 @@ def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) 
             extra={
                 "playlistId": playlist_id,
                 "version": message["version"],
+                "versions": len(messages),
                 "sockets": len(deliver),
                 "delivered": delivered,
             },

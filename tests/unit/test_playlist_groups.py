@@ -1,0 +1,156 @@
+"""Group commit of track edits (decision 51): queued edits applied several to a transaction, each with
+its own version, log entry and answer; one bad edit fails alone; a dead lease holder is replaced;
+an editor out of time withdraws its edit; the fan-out posts every version of a group in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+
+from backbeat.errors import Conflict
+from backbeat.playlists import groups, service
+from backbeat.playlists.models import QUEUE_PREFIX, TURN, PlaylistItem, QueuedEdit, TurnItem, playlist_key
+from backbeat.playlists.views import changes
+from backbeat.realtime import service as realtime_service
+from backbeat_client.replay import replay
+from devstack.moto_patches import patch_moto_dynamodb_isolation
+from tests.unit.test_playlists import OWNER, SONGS, call, new_playlist, playlists  # noqa: F401
+
+
+def queue(pid: str, kind: str, args: dict[str, Any], by: str = OWNER) -> str:
+    """An edit queued the way `groups.submit` queues one, by an editor that is still waiting."""
+    sk = f"{QUEUE_PREFIX}{int(time.time() * 1000):013d}#{uuid.uuid4().hex}"
+    QueuedEdit(pk=playlist_key(pid), sk=sk, request={"kind": kind, "args": args}, by=by, state="queued").save()
+    return sk
+
+
+def raw_playlist(aws: Any, pid: str) -> dict[str, Any]:
+    table = aws.tables["PlaylistsTable"]
+    key = {"pk": {"S": playlist_key(pid)}, "sk": {"S": "META"}}
+    return dict(boto3.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)["Item"])
+
+
+def test_queued_edits_commit_together_each_with_its_version_and_a_bad_one_fails_alone(
+    aws,
+    playlists,  # noqa: F811
+    context,
+) -> None:
+    pid = new_playlist(playlists, context)
+    assert call(playlists, context, "POST", f"/playlists/{pid}/tracks", OWNER, {"songIds": SONGS[:3]})[0] == 201
+    before = raw_playlist(aws, pid)
+    first = queue(pid, "add", {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[3]], "position": 0})
+    bad = queue(pid, "add", {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[4]], "position": 99})
+    moved = queue(pid, "move", {"rangeStart": 0, "insertBefore": 4, "rangeLength": 1})
+    # this editor takes the free lease and applies the whole queue, its own edit last
+    mine = service.add_tracks(pid, OWNER, [SONGS[5]], 1, None)
+    assert mine["version"] == 4  # 1 was the first add; 2 and 3 the queued ones; the bad one has none
+    answers = {
+        item.sk: item.answer for item in QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))
+    }
+    assert answers[first]["ok"]["version"] == 2 and answers[moved]["ok"]["version"] == 3
+    assert answers[bad]["error"]["code"] == "InvalidInput" and answers[bad]["error"]["field"] == "position"
+    assert len(answers) == 3  # the applier's own queued item is gone; the others wait for their editors
+    log = changes(pid, 0, 10)
+    assert [c["version"] for c in log] == [0, 1, 2, 3, 4]
+    assert [c["op"]["type"] for c in log[2:]] == ["tracks.added", "tracks.moved", "tracks.added"]
+    final = service.get_playlist(pid, OWNER, limit=100, offset=0)
+    assert final["version"] == 4 and final["tracks"]["total"] == 5
+    replayed = replay([(c["version"], c["op"]) for c in log])
+    assert [i["itemId"] for i in replayed["items"]] == [i["itemId"] for i in final["tracks"]["items"]]
+    turn = TurnItem.get(playlist_key(pid), TURN, consistent_read=True)
+    assert turn.holder is None  # the lease went back in the same transaction
+    # one stream record for the group: the fan-out posts versions 2, 3 and 4 in order
+    record = {"eventName": "MODIFY", "dynamodb": {"OldImage": before, "NewImage": raw_playlist(aws, pid)}}
+    _, message, old, new = realtime_service._change_of(record)  # type: ignore[misc]
+    messages = realtime_service._messages_of(message, old, new)
+    assert [m["version"] for m in messages] == [2, 3, 4]
+    assert [m["op"]["type"] for m in messages] == ["tracks.added", "tracks.moved", "tracks.added"]
+
+
+def test_an_editor_answered_by_another_holder_reads_its_answer(playlists, context) -> None:  # noqa: F811
+    pid = new_playlist(playlists, context)
+    waiting: dict[str, Any] = {}
+    holder = groups.try_lease(pid, "someone-else")
+    assert holder is not None
+
+    def editor() -> None:
+        waiting["answer"] = service.add_tracks(pid, OWNER, [SONGS[0]], None, None)
+
+    thread = threading.Thread(target=editor)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not list(
+        QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX), consistent_read=True)
+    ):
+        time.sleep(0.01)
+    queued = list(QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX), consistent_read=True))
+    assert len(queued) == 1
+    # the holder applies the queue (its own edit among it) and hands the lease back
+    own = queue(pid, "remove", {"itemIds": ["0" * 22]})
+    answer = groups._apply_until_done(pid, own, holder, time.monotonic() + 60)
+    assert answer is not None and answer["error"]["code"] == "NotFound"  # a bad edit fails alone
+    thread.join(30)
+    assert waiting["answer"]["version"] == 1 and waiting["answer"]["itemId"]
+    assert list(QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))) == []  # all collected
+
+
+def test_concurrent_editors_group_commit_gapless_with_no_lost_edit(playlists, context, monkeypatch) -> None:  # noqa: F811
+    patch_moto_dynamodb_isolation()
+    pid = new_playlist(playlists, context)
+    editors, per_editor = 6, 4
+    results: list[dict[str, Any]] = []
+    failures: list[Any] = []
+    lock = threading.Lock()
+
+    def editor(index: int) -> None:
+        for n in range(per_editor):
+            try:
+                result = service.add_tracks(pid, OWNER, [SONGS[(index + n) % len(SONGS)]], 0, None)
+            except Exception as error:  # the assertion below reports it
+                with lock:
+                    failures.append(error)
+                continue
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=editor, args=(index,)) for index in range(editors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(result["version"] for result in results) == list(range(1, editors * per_editor + 1))
+    log = {change["version"]: change["op"] for change in changes(pid, 1, 100)}
+    assert all(log[result["version"]]["items"][0]["itemId"] == result["itemId"] for result in results)
+    final = service.get_playlist(pid, OWNER, limit=100, offset=0)
+    assert [i["itemId"] for i in replay([(c["version"], c["op"]) for c in changes(pid, 0, 100)])["items"]] == [
+        i["itemId"] for i in final["tracks"]["items"]
+    ]
+    assert list(QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))) == []
+    assert TurnItem.get(playlist_key(pid), TURN, consistent_read=True).holder is None
+
+
+def test_a_dead_holder_loses_the_lease_and_an_editor_out_of_time_withdraws(playlists, context, monkeypatch) -> None:  # noqa: F811
+    pid = new_playlist(playlists, context)
+    monkeypatch.setattr(groups, "LEASE_SECONDS", 0.3)
+    assert groups.try_lease(pid, "crashed") is not None  # taken and never handed back
+    assert service.add_tracks(pid, OWNER, [SONGS[0]], None, None)["version"] == 1  # after the lease ran out
+
+    monkeypatch.setattr(groups, "LEASE_SECONDS", 300.0)
+    assert groups.try_lease(pid, "stuck") is not None
+    with pytest.raises(Conflict):
+        groups.submit(
+            pid,
+            OWNER,
+            None,
+            "add",
+            {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[1]], "position": None},
+            time.monotonic() + 0.3,
+        )
+    assert list(QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))) == []  # withdrawn
+    assert int(PlaylistItem.get(playlist_key(pid), "META", consistent_read=True).version) == 1  # nothing written
