@@ -3,7 +3,8 @@
     .venv/bin/python bench/search_latency.py [--requests 300] [--catalog-limit N] [--baseline DIR]
 
 Starts a devstack (`python -m devstack`, what `make dev` runs; full catalog, or its first N songs with
-`--catalog-limit N`), then times GET /search and GET /search/suggest from a client on loopback. Each
+`--catalog-limit N`), then times GET /search (`title artist` of sampled songs, then the same with one
+typo) and GET /search/suggest from a client on loopback. Each
 response's `Server-Timing` header tells the engine's own time (`engine`, OpenSearch's `took`) and the
 round trip to it (`engine_round_trip`, every request to the engine summed); the rest of the
 client-side latency is ours: the gateway, JWT verification, the handler, the taste-profile read and
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import re
 import signal
 import sys
@@ -37,6 +39,7 @@ from bench.foundation import (  # noqa: E402
     sample,
     seeded_songs,
 )
+from bench.search_relevance import typo  # noqa: E402
 from devstack.stack import free_port  # noqa: E402
 from tests.support import http, spawn  # noqa: E402
 
@@ -98,6 +101,11 @@ def run(tree: Path, songs: list[Any], flags: list[str]) -> tuple[str, dict[str, 
             "POST", f"{url}/auth/login", {"email": "free@demo.backbeat.dev", "password": "listen-to-the-music"}
         )[1]["accessToken"]
         search = measure(url, token, [("/search", f"{s.title} {s.artist_name}") for s in songs])
+        # The same queries with one typo in a 5+ letter word (those that have one): the words as typed are
+        # not in the catalog, so search forgives typos (a second request to the engine since decision 50).
+        rng = random.Random(5)
+        typed = [typo(f"{s.title} {s.artist_name}", rng) for s in songs]
+        misspelled = measure(url, token, [("/search", text) for text in typed if text is not None])
         # Distinct prefixes, so the suggest cache does not answer: the figure is the uncached cost.
         prefixes = list(dict.fromkeys(s.title[: max(2, math.ceil(len(s.title) * 0.6))] for s in songs))
         suggest = measure(url, token, [("/search/suggest", prefix) for prefix in prefixes])
@@ -108,6 +116,7 @@ def run(tree: Path, songs: list[Any], flags: list[str]) -> tuple[str, dict[str, 
     summary = f"{tree}: ready in {ready_seconds:.0f} s; {reindex_line.strip().removeprefix('devstack: ')}"
     return summary, {
         "GET /search (all types)": search,
+        "GET /search (all types, one typo)": misspelled,
         "GET /search/suggest (uncached)": suggest,
         "GET /search/suggest (cached)": cached,
     }
