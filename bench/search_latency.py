@@ -10,9 +10,9 @@ round trip to it (`engine_round_trip`, every request to the engine summed); the 
 client-side latency is ours: the gateway, JWT verification, the handler, the taste-profile read and
 the re-ranking.
 
-With `--baseline DIR` (another checkout, e.g. `main`), the same queries run first against a stack
-running DIR's code, then against one running this tree's, one after the other, so that a change is
-compared with what it replaced on the same machine and the same load.
+With `--baseline DIR` (another tree, e.g. `git archive main | tar -x -C DIR`), the same queries run
+first against a stack running DIR's code, then against one running this tree's, one after the other,
+so that a change is compared with what it replaced on the same machine and the same load.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from bench.foundation import (  # noqa: E402
 )
 from bench.search_relevance import typo  # noqa: E402
 from devstack.stack import free_port  # noqa: E402
-from tests.support import http, spawn  # noqa: E402
+from tests.support import CATALOG_DIR, http, spawn  # noqa: E402
 
 CODE_PATHS = ("layers/backbeat", ".", "packages/client", "packages/ops", "packages/recs")
 
@@ -77,7 +77,8 @@ def start_devstack(tree: Path, *flags: str) -> tuple[Any, int, float, list[str]]
         spawned = spawn(
             [
                 *(sys.executable, "-m", "devstack", "--port", str(port), "--state-file", str(data / "state.json")),
-                *("--data-dir", str(data / "data"), "--no-demo-listening", "--no-demo-audio", "--reset", *flags),
+                *("--data-dir", str(data / "data"), "--no-demo-listening", "--no-demo-audio", "--reset"),
+                *("--catalog-dir", str(CATALOG_DIR), *flags),  # the same catalog wherever the tree is
             ],
             marker="Backbeat devstack ready",
             cwd=tree,
