@@ -1,7 +1,7 @@
 """Search relevance on the real demo catalog with generated queries.
 
     .venv/bin/python bench/search_relevance.py [--queries 1000] [--seed 7] [--split held-out]
-        [--candidates 100,30] [--catalog-limit N]
+        [--candidates 50] [--typos always,when-not-found] [--catalog-limit N]
 
 Indexes the whole catalog (or its first N songs with `--catalog-limit`: a quick check, not a figure)
 into a fresh in-memory engine (osmem-server) with the production mapping
@@ -18,8 +18,10 @@ dataset has the same recording under several ids).
 
 Songs and artists are split in two halves by a hash of their id: choices such as the number of
 candidates fetched per type are made on `--split tuning`; the figures to publish are those of
-`--split held-out` (the default), which no choice has seen. Each `--candidates` size is one column,
-so the production size and the one it replaced are compared in one run, on the same queries.
+`--split held-out` (the default), which no choice has seen. Each pair of a `--candidates` size and
+a `--typos` pass (`always`: one typo-tolerant query, as before; `when-not-found`: the words as typed
+first, typo-tolerant only when no document holds them all) is one column, so production and what it
+replaced are compared in one run, on the same queries.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import sys
 import time
 import zlib
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from backbeat.search import service  # noqa: E402
 from backbeat.search.engine import connect  # noqa: E402
 from backbeat.search.ranking import CANDIDATES  # noqa: E402
+from backbeat.search.service import TypoPass  # noqa: E402
 from backbeat.search.text import fold  # noqa: E402
 from backbeat_ops.dataset import Song, load_catalog  # noqa: E402
 from backbeat_ops.reindex import reindex  # noqa: E402
@@ -84,11 +88,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--split", choices=SPLITS, default="held-out", help="tune on tuning, publish held-out")
     parser.add_argument(
-        "--candidates", default=f"100,{CANDIDATES}", help="comma list of candidates per type, one column each"
+        "--candidates", default=str(CANDIDATES), help="comma list of candidates per type, one column each"
+    )
+    parser.add_argument(
+        "--typos", default="always,when-not-found", help="comma list of typo passes (service.search), one column each"
     )
     parser.add_argument("--catalog-limit", type=int, default=None, help="index the first N songs only (quick)")
     args = parser.parse_args()
-    sizes = list(dict.fromkeys(int(part) for part in args.candidates.split(",")))
+    columns: list[tuple[int, TypoPass]] = [
+        (int(size), cast(TypoPass, typos))
+        for size in dict.fromkeys(args.candidates.split(","))
+        for typos in dict.fromkeys(args.typos.split(","))
+    ]
     from osmem_server import OsmemServer
 
     catalog = load_catalog(CATALOG_DIR)
@@ -110,32 +121,39 @@ def main() -> None:
             if split_of(a.id) == args.split and fold(a.name) != a.name.casefold() and fold(a.name).isascii()
         ]
 
-        exact: dict[int, float] = {}
-        mrr: dict[int, float] = {}
-        diacritics: dict[int, float] = {}
-        seconds: dict[int, float] = {}
-        for size in sizes:
+        Column = tuple[int, TypoPass]
+        exact: dict[Column, float] = {}
+        mrr: dict[Column, float] = {}
+        diacritics: dict[Column, float] = {}
+        seconds: dict[Column, float] = {}
+        typo_seconds: dict[Column, float] = {}
+        for column in columns:
+            size, passes = column
             started = time.perf_counter()
             hits = 0
             for song in sample:
                 query = f"{song.title} {song.artist_name}"
-                items = service.search(index, query, ["song"], 10, 0, candidates=size)["songs"]["items"]
+                result = service.search(index, query, ["song"], 10, 0, candidates=size, typos=passes)
+                items = result["songs"]["items"]
                 hits += bool(items) and same_song(items[0], song)
-            seconds[size] = time.perf_counter() - started
-            exact[size] = hits / len(sample)
+            seconds[column] = time.perf_counter() - started
+            exact[column] = hits / len(sample)
 
             reciprocal_ranks: list[float] = []
+            started = time.perf_counter()
             for song, query in typos:
-                items = service.search(index, query, ["song"], 10, 0, candidates=size)["songs"]["items"]
+                items = service.search(index, query, ["song"], 10, 0, candidates=size, typos=passes)["songs"]["items"]
                 rank = next((i + 1 for i, item in enumerate(items) if same_song(item, song)), None)
                 reciprocal_ranks.append(1 / rank if rank else 0.0)
-            mrr[size] = sum(reciprocal_ranks) / len(reciprocal_ranks)
+            typo_seconds[column] = time.perf_counter() - started
+            mrr[column] = sum(reciprocal_ranks) / len(reciprocal_ranks)
 
             found = 0
             for artist in accented:
-                items = service.search(index, fold(artist.name), ["artist"], 10, 0, candidates=size)["artists"]
+                result = service.search(index, fold(artist.name), ["artist"], 10, 0, candidates=size, typos=passes)
+                items = result["artists"]
                 found += bool(items["items"]) and fold(items["items"][0]["name"]) == fold(artist.name)
-            diacritics[size] = found / len(accented) if accented else float("nan")
+            diacritics[column] = found / len(accented) if accented else float("nan")
 
         suggest_hits = 0  # suggestions do not depend on the candidates fetched for search
         for song in sample:
@@ -145,13 +163,16 @@ def main() -> None:
 
     n = len(sample)
     print()
-    print(f"split: {args.split} ({len(songs)} of {len(catalog.songs)} songs); columns: candidates fetched per type")
+    print(
+        f"split: {args.split} ({len(songs)} of {len(catalog.songs)} songs); "
+        "columns: candidates fetched per type, and when typos are forgiven"
+    )
     print()
-    print("| measure | " + " | ".join(f"{size} candidates" for size in sizes) + " | aim |")
-    print("|---|" + "---|" * len(sizes) + "---|")
+    print("| measure | " + " | ".join(f"{size} candidates, typos {passes}" for size, passes in columns) + " | aim |")
+    print("|---|" + "---|" * len(columns) + "---|")
 
-    def row(name: str, values: dict[int, float], aim: str, unit: str = "") -> None:
-        cells = " | ".join(f"{values[size]:.3f}{unit}" if unit == "" else f"{values[size]:.1f}{unit}" for size in sizes)
+    def row(name: str, values: dict[Column, float], aim: str, unit: str = "") -> None:
+        cells = " | ".join(f"{values[c]:.3f}{unit}" if unit == "" else f"{values[c]:.1f}{unit}" for c in columns)
         print(f"| {name} | {cells} | {aim} |")
 
     row(f"exact `title artist`, top-1 ({n} queries)", exact, ">= 0.95")
@@ -159,11 +180,17 @@ def main() -> None:
     row(f"artists typed without diacritics, top-1 ({len(accented)} artists)", diacritics, ">= 0.9")
     row(
         f"suggestions contain the title after typing 60% ({n} titles)",
-        dict.fromkeys(sizes, suggest_hits / n),
+        dict.fromkeys(columns, suggest_hits / n),
         ">= 0.85",
     )
     row(
         "mean engine+rerank time per exact query (in-process)", {k: v / n * 1000 for k, v in seconds.items()}, "", " ms"
+    )
+    row(
+        "mean engine+rerank time per one-typo query (in-process)",
+        {k: v / len(typos) * 1000 for k, v in typo_seconds.items()},
+        "",
+        " ms",
     )
 
 

@@ -1,5 +1,6 @@
 """Search fetches lean candidates in one request, with the same results as re-ranking full
-documents; genre taste reaches songs and artists."""
+documents; typos are forgiven in a second request only when the words as typed are nowhere in the
+catalog; genre taste reaches songs and artists."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def test_candidates_carry_what_ranking_and_views_need_in_one_request(catalog: Ca
 
     # the page is what re-ranking the full documents gives, and each song is its catalog view
     full_query = {k: v for k, v in search_query("song", text, CANDIDATES).items() if k != "_source"}
+    assert "fuzziness" not in str(queries)  # the word is in the catalog as typed: no typo pass
     full = client.search(index="songs", body=full_query)
     expected = rerank("song", text, full["hits"]["hits"])[:5]
     assert body["songs"]["items"] == [document["view"] for document in expected]
@@ -67,6 +69,45 @@ def test_fewer_candidates_keep_an_exact_match_on_top(catalog: Catalog, search_ur
     for song in catalog.songs[:20]:
         items = service.search(index, f"{song.title} {song.artist_name}", ["song"], 10, 0)["songs"]["items"]
         assert (fold(items[0]["title"]), fold(items[0]["artist"]["name"])) == (fold(song.title), fold(song.artist_name))
+
+
+def _misspelled(text: str) -> str:
+    """`text` with two different letters of its longest word swapped past the middle (a typo)."""
+    words = text.split(" ")
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    word = words[longest]
+    at = next(i for i in range(len(word) // 2, len(word) - 1) if word[i].lower() != word[i + 1].lower())
+    words[longest] = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    return " ".join(words)
+
+
+def test_a_typo_is_forgiven_in_a_second_request_only_when_the_words_are_not_found(
+    catalog: Catalog, search_url: str
+) -> None:
+    client = OpenSearch(hosts=[search_url])
+    recording = _Recording(client)
+    index = service.SearchIndex(recording, "")  # type: ignore[arg-type]
+    types = ["song", "album", "artist", "playlist"]
+    checked = 0
+    for song in catalog.songs[:40]:
+        typed = f"{song.title} {song.artist_name}"
+        if max(len(word) for word in typed.split(" ")) < 6:
+            continue  # too short to misspell with a typo AUTO fuzziness forgives
+        recording.calls.clear()
+        service.search(index, typed, types, 10, 0)
+        assert len(recording.calls) == 1 and "fuzziness" not in str(recording.calls[0][0]), typed
+
+        misspelled = _misspelled(typed)
+        recording.calls.clear()
+        body = service.search(index, misspelled, types, 10, 0)
+        assert len(recording.calls) == 2, misspelled  # nothing holds the misspelled word: typos forgiven
+        assert "fuzziness" not in str(recording.calls[0][0]) and "fuzziness" in str(recording.calls[1][0])
+        titles = [(fold(i["title"]), fold(i["artist"]["name"])) for i in body["songs"]["items"]]
+        assert (fold(song.title), fold(song.artist_name)) in titles, misspelled
+        # the same page as the single typo-tolerant request search made before
+        assert body == service.search(index, misspelled, types, 10, 0, typos="always")
+        checked += 1
+    assert checked >= 10
 
 
 def _hit(doc_id: str, score: float, **fields: Any) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """Queries and re-ranking.
 
 The engine fetches 50 candidates per type (the fields ranking and the views need) with a
-typo-tolerant multi_match (title^3, artist^2, album^1, fuzziness AUTO) plus exact-phrase, all-terms
-and prefix boosts; Python then re-ranks them:
+multi_match over the words (title^3, artist^2, album^1) plus exact-phrase, all-terms and prefix boosts.
+The words are matched as typed first; only when no document of any type holds every word of the query
+(a typo, most likely) is the query run again with the words typo-tolerant (fuzziness AUTO): fuzzy
+matching is most of the engine's time, and a query typed as the catalog spells it does not need it
+(docs/decisions.md, 50). Python then re-ranks the candidates:
 
     score = engine score / best engine score            (0..1, relevance)
           + EXACT   when the query is the title (or "title artist") exactly, folded
@@ -51,24 +54,33 @@ CANDIDATE_FIELDS = {
 }
 
 
-def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
+# The names the engine reports (`matched_queries`) on a hit holding every word of the query as typed:
+# each word in some field, the text as a phrase, or the whole name. One name per clause: osmem-server
+# reports a name shared by several clauses only when the last of them matched.
+TYPED = ("typed-words", "typed-phrase", "typed-name")
+_TYPO_TOLERANCE = {"fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 50}
+
+
+def search_query(entity: str, text: str, size: int, *, fuzzy: bool = False) -> dict[str, Any]:
+    """The candidates query; `fuzzy` forgives typos in the words (the second pass, see `service.search`)."""
     fields = _FIELDS[entity]
     title = _TITLE[entity]
     folded = fold(text)
+    words = {"query": text, "fields": fields, "type": "most_fields", **(_TYPO_TOLERANCE if fuzzy else {})}
     should: list[dict[str, Any]] = [
+        {"multi_match": words},
         {
             "multi_match": {
                 "query": text,
                 "fields": fields,
-                "type": "most_fields",
-                "fuzziness": "AUTO",
-                "prefix_length": 1,
-                "max_expansions": 50,
+                "type": "cross_fields",
+                "operator": "and",
+                "boost": 2,
+                "_name": TYPED[0],
             }
         },
-        {"multi_match": {"query": text, "fields": fields, "type": "cross_fields", "operator": "and", "boost": 2}},
-        {"match_phrase": {title: {"query": text, "boost": 3}}},
-        {"term": {f"{title}.keyword": {"value": folded, "boost": 10}}},
+        {"match_phrase": {title: {"query": text, "boost": 3, "_name": TYPED[1]}}},
+        {"term": {f"{title}.keyword": {"value": folded, "boost": 10, "_name": TYPED[2]}}},
         {"match": {f"{title}.prefix": {"query": text, "operator": "and", "boost": 0.5}}},
     ]
     return {
@@ -77,6 +89,11 @@ def search_query(entity: str, text: str, size: int) -> dict[str, Any]:
         "track_total_hits": True,
         "_source": CANDIDATE_FIELDS[entity],
     }
+
+
+def holds_the_typed_words(hits: list[dict[str, Any]]) -> bool:
+    """Whether a hit holds every word of the query as typed (one of the `TYPED` clauses matched it)."""
+    return any(name in TYPED for hit in hits for name in hit.get("matched_queries") or ())
 
 
 def genres_of(document: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
@@ -17,7 +17,14 @@ from backbeat.errors import ServiceUnavailable
 from backbeat.plays.taste import TasteProfile
 from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
 from backbeat.search.engine import index_name
-from backbeat.search.ranking import CANDIDATES, rerank, search_query, suggest_query, suggestion_order
+from backbeat.search.ranking import (
+    CANDIDATES,
+    holds_the_typed_words,
+    rerank,
+    search_query,
+    suggest_query,
+    suggestion_order,
+)
 
 _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "song": song_view,
@@ -28,6 +35,7 @@ _VIEWS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 _TEXT = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
 RETRY_AFTER_SECONDS = 5  # what a 503 tells the client to wait when the engine is slow or down
 _OVERLOADED = {429, 500, 502, 503, 504}  # engine answers that mean "not now" rather than "wrong query"
+TypoPass = Literal["when-not-found", "always"]  # when search forgives typos (see `search`)
 
 
 def _unavailable(detail: str) -> ServiceUnavailable:
@@ -87,11 +95,19 @@ def search(
     profile: TasteProfile | None = None,
     timings: dict[str, float] | None = None,
     candidates: int = CANDIDATES,
+    typos: TypoPass = "when-not-found",
 ) -> dict[str, Any]:
     """One `_msearch` of `candidates` per type, carrying only the fields ranking and views read,
-    re-ranked here."""
+    re-ranked here.
+
+    The words are matched as typed; when no document of any type holds them all (a typo, most likely),
+    a second `_msearch` forgives typos (`typos="when-not-found"`). `typos="always"` makes one
+    typo-tolerant request whatever the query (what search did before; benchmarks compare the two)."""
     size = max(candidates, offset + limit)
-    responses = index.msearch([(entity, search_query(entity, text, size)) for entity in types], timings)
+    fuzzy = typos == "always"
+    responses = index.msearch([(entity, search_query(entity, text, size, fuzzy=fuzzy)) for entity in types], timings)
+    if not fuzzy and not any(holds_the_typed_words(response["hits"]["hits"]) for response in responses):
+        responses = index.msearch([(entity, search_query(entity, text, size, fuzzy=True)) for entity in types], timings)
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
         ranked = rerank(entity, text, response["hits"]["hits"], profile)
