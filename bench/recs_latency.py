@@ -34,6 +34,7 @@ PREMIUM = {"email": "premium@demo.backbeat.dev", "password": "listen-to-the-musi
 def measure(url: str, token: str, paths: list[str]) -> dict[str, Any]:
     latencies: list[float] = []
     fallbacks = 0
+    reasons: dict[str, int] = {}
     versions: set[str] = set()
     for path in paths:
         started = time.perf_counter()
@@ -41,8 +42,21 @@ def measure(url: str, token: str, paths: list[str]) -> dict[str, Any]:
         latencies.append((time.perf_counter() - started) * 1000)
         assert status == 200 and body["items"], (path, status, body)
         fallbacks += bool(body["fallback"])
+        if body["fallback"]:
+            reason = str(body.get("fallbackReason"))
+            reasons[reason] = reasons.get(reason, 0) + 1
         versions.add(str(body["model"]["version"] or "none"))
-    return {"latencies": latencies, "fallback_share": fallbacks / len(paths), "versions": sorted(versions)}
+    return {
+        "latencies": latencies,
+        "fallback_share": fallbacks / len(paths),
+        "reasons": reasons,
+        "versions": sorted(versions),
+    }
+
+
+def reasons(measured: dict[str, Any]) -> str:
+    counts = measured["reasons"]
+    return f" ({', '.join(f'{reason}: {count}' for reason, count in sorted(counts.items()))})" if counts else ""
 
 
 def set_faults(url: str, plan: dict[str, Any] | None) -> None:
@@ -53,16 +67,33 @@ def set_faults(url: str, plan: dict[str, Any] | None) -> None:
     assert status == 200, body
 
 
-def wait_for_model(url: str, token: str, timeout: float = 1200) -> None:
-    """Until the stack serves a promoted model (the demo listening's replay, then the training run)."""
+PROGRESS = ("demo listening:", "demo recommendations:")
+
+
+def wait_for_model(url: str, token: str, output: list[str], bound: float) -> str:
+    """Until the stack serves a promoted model (the demo listening's replay, then the training run),
+    at most `bound` seconds; the stack's progress lines are echoed while it waits."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
+    print(f"waiting at most {bound:.0f} s for the demo listening and the first trained model", flush=True)
+    shown = 0
+    while True:
+        for line in output[shown:]:
+            if any(marker in line for marker in PROGRESS):
+                print(f"  [{time.monotonic() - started:4.0f} s] {line.strip()}", flush=True)
+            if "demo recommendations: failed" in line or "training workflow failed" in line:
+                raise SystemExit(f"the stack's training failed: {line.strip()}")
+        shown = len(output)
         status, body, _ = http("GET", f"{url}/me/recommendations?limit=5", token=token)
-        if status == 200 and (body.get("model") or {}).get("version"):
-            print(f"model {body['model']['version']} served {time.monotonic() - started:.0f} s after the ready line")
-            return
-        time.sleep(10)
-    raise SystemExit(f"no promoted model after {timeout:.0f} s")
+        version = (body.get("model") or {}).get("version") if status == 200 else None
+        if version:
+            print(f"model {version} served {time.monotonic() - started:.0f} s after the ready line", flush=True)
+            return str(version)
+        if time.monotonic() - started > bound:
+            raise SystemExit(
+                f"no promoted model after {bound:.0f} s (the bound, --model-timeout): the demo listening or the "
+                "training is still running; try a smaller --catalog-limit or a longer bound"
+            )
+        time.sleep(5)
 
 
 def main() -> None:
@@ -73,6 +104,12 @@ def main() -> None:
         "--with-model",
         action="store_true",
         help="replay the demo listening and wait for the model it trains before measuring (the blended path)",
+    )
+    parser.add_argument(
+        "--model-timeout",
+        type=float,
+        default=600,
+        help="with --with-model: the bound on the wait for the first trained model, in seconds (default 600)",
     )
     add_catalog_limit(parser)
     args = parser.parse_args()
@@ -87,7 +124,7 @@ def main() -> None:
         url = stack.url
         token = http("POST", f"{url}/auth/login", PREMIUM)[1]["accessToken"]
         if args.with_model:
-            wait_for_model(url, token)
+            wait_for_model(url, token, stack.output, args.model_timeout)
         measure(url, token, feed[:5] + seeded[:5])  # warm: cold starts, the model, the trending cache
         for condition, plan in (
             ("all sources healthy", None),
@@ -103,15 +140,23 @@ def main() -> None:
 
     print(f"{args.requests} requests per row, catalog: {len(seeded_songs(args))} songs")
     print()
-    print("| route | condition | p50 | p99 | fallback answers | model |")
+    print("| route | condition | p50 | p99 | fallback answers (reason) | model |")
     print("|---|---|---|---|---|---|")
     for route, condition, measured in results:
         latencies = measured["latencies"]
         print(
             f"| {route} | {condition} | {percentile(latencies, 50):.1f} ms | {percentile(latencies, 99):.1f} ms "
-            f"| {measured['fallback_share']:.0%} | {', '.join(measured['versions'])} |"
+            f"| {measured['fallback_share']:.0%}{reasons(measured)} | {', '.join(measured['versions'])} |"
         )
     print()
+    if args.with_model:
+        healthy = [measured for _, condition, measured in results if condition == "all sources healthy"]
+        served = all(m["fallback_share"] == 0 and "none" not in m["versions"] for m in healthy)
+        print(
+            "with every source healthy, every answer came from the promoted model (no fallback)"
+            if served
+            else "WARNING: some answers with every source healthy were fallbacks: not the model's path"
+        )
     print(f"faults injected: {json.dumps(faults.get('injected', {}))}")
 
 

@@ -5,7 +5,9 @@ Both models are judged through the scoring serving uses (`backbeat.recs.generato
 fold-in ALS blended with the item neighbours), brute force over every song instead of the ANN index,
 on the same slice: the (listener, song) pairs whose hash falls in the first SLICE_PERCENT of 100. The
 slice is the same every week, so no model, the promoted one included, ever trained on it: the
-comparison is fair across versions. The model published is the one measured.
+comparison is fair across versions. Past EVALUATION_USERS listeners in the slice, both models are
+judged on the same fixed sample of them (those whose hashed id is lowest): scoring every song for
+a million listeners would outlast the training. The model published is the one measured.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ K = 10
 # "not worse": the candidate's NDCG@10 on the slice may trail the promoted model's by this much
 # (the slice's own noise at demo sizes); 0 would let sampling noise block every promotion.
 PROMOTION_TOLERANCE = 0.005
+# the listeners the slice's NDCG is measured on, at most (a fixed sample, the same for both models)
+EVALUATION_USERS = 5_000
 
 
 @dataclass
@@ -76,6 +80,14 @@ def slice_ndcg(model: RecsModel, train_plays: dict[str, dict[str, float]], held:
     return float(np.mean(values)) if values else 0.0
 
 
+def evaluation_sample(users: Iterable[str], size: int = EVALUATION_USERS) -> set[str]:
+    """At most `size` of `users`: those whose hashed id is lowest (the same listeners every week)."""
+    distinct = set(users)
+    if len(distinct) <= size:
+        return distinct
+    return set(sorted(distinct, key=lambda user: hashlib.sha256(user.encode()).digest())[:size])
+
+
 def in_slice(user: str, song: str) -> bool:
     """Whether a (listener, song) pair belongs to the evaluation slice no model trains on."""
     digest = hashlib.sha256(f"{user}\x1f{song}".encode()).digest()
@@ -111,12 +123,16 @@ def run_training(
         catalog.artist_vectors,
         metadata={"windowStart": exported.window_start, "windowEnd": exported.window_end},
     )
-    train_plays: dict[str, dict[str, float]] = {}
-    for user, song, weight in training_rows:
-        train_plays.setdefault(user, {})[song] = train_plays.get(user, {}).get(song, 0.0) + weight
+    sample = evaluation_sample(user for user, _, _ in slice_rows)
     held: dict[str, set[str]] = {}
     for user, song, _ in slice_rows:
-        held.setdefault(user, set()).add(song)
+        if user in sample:
+            held.setdefault(user, set()).add(song)
+    train_plays: dict[str, dict[str, float]] = {}
+    for user, song, weight in training_rows:
+        if user in sample:
+            plays = train_plays.setdefault(user, {})
+            plays[song] = plays.get(song, 0.0) + weight
     candidate_ndcg = slice_ndcg(candidate, train_plays, held)
     current_version = registry.promoted_version(registry_table)
     current_ndcg: float | None = None
