@@ -1,20 +1,32 @@
 """Recommendation serving latency through the local gateway, with and without a failing source.
 
     .venv/bin/python bench/recs_latency.py [--requests 300] [--catalog-limit N] [--no-demo-audio]
+        [--with-model [--model-timeout 600] [--state-dir DIR]]
 
 Starts a devstack (`python -m devstack`, as `make dev` runs it, without demo listening), then times
 GET /me/recommendations (the home feed) and GET /recommendations (one artist seed, a different
 artist each request) from a client on loopback, as the demo premium account: first with every
 candidate source healthy, then with the devstack's fault switch failing the collaborative source on
 every call (`recsSourceFailure`), which its circuit breaker opens on after three failures. Each row
-says the share of answers that were the trending fallback and the model version served (`none`: no
-promoted model, so every answer is the fallback and the sources are never called: the figure is the
-fallback's own cost)."""
+says the share of answers that were the trending fallback (with the reason the answers give) and
+the model version served (`none`: no promoted model, so every answer is the fallback and the
+sources are never called: the figure is the fallback's own cost).
+
+--with-model: the model's path. A first stack replays the demo listening over the (limited)
+catalog and runs the training workflow, as `make dev` does, echoing its progress; it must promote
+a model within --model-timeout seconds or the run stops saying so. That stack is stopped cleanly
+(its state, the registry and the models bucket included, is saved) and a second one started on the
+same state restores the promoted model, as a `make dev` restart does: the measured stack serves it
+from its first request, without the listening replay loading the machine. --state-dir keeps that
+state: a later run with the same flags skips the training. With a model, the run says whether every
+answer with all sources healthy came from it (no fallback).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -68,32 +80,55 @@ def set_faults(url: str, plan: dict[str, Any] | None) -> None:
 
 
 PROGRESS = ("demo listening:", "demo recommendations:")
+TRAINED = re.compile(r"demo recommendations: model (\S+) (?:trained and promoted|restored)")
+MARKER = "trained-model.json"
 
 
-def wait_for_model(url: str, token: str, output: list[str], bound: float) -> str:
-    """Until the stack serves a promoted model (the demo listening's replay, then the training run),
-    at most `bound` seconds; the stack's progress lines are echoed while it waits."""
+def follow(output: list[str], shown: int, started: float) -> tuple[int, str | None]:
+    """Echo the stack's new progress lines; answers where it stopped and the model version a line
+    says was trained or restored. A failed training ends the benchmark with the stack's reason."""
+    version = None
+    for line in output[shown:]:
+        if any(marker in line for marker in PROGRESS):
+            print(f"  [{time.monotonic() - started:4.0f} s] {line.strip()}", flush=True)
+        if "demo recommendations: failed" in line or "training workflow failed" in line:
+            raise SystemExit(f"the stack's training failed: {line.strip()}")
+        if found := TRAINED.search(line):
+            version = found.group(1)
+    return len(output), version
+
+
+def train_model(state_file: Path, flags: list[str], bound: float) -> str:
+    """A stack that replays the demo listening and runs the training workflow, stopped cleanly once
+    the model is promoted so that its state (the registry and the models bucket with it) is saved."""
+    print(f"training: demo listening + training workflow, at most {bound:.0f} s", flush=True)
+    stack = start_devstack(state_file, *flags, "--demo-listening")
+    started, shown, version = time.monotonic(), 0, None
+    try:
+        while version is None:
+            shown, version = follow(stack.output, shown, started)
+            if version is None and time.monotonic() - started > bound:
+                raise SystemExit(
+                    f"no model trained after {bound:.0f} s (the bound, --model-timeout): the demo listening or the "
+                    "training is still running; try a smaller --catalog-limit or a longer bound"
+                )
+            time.sleep(2)
+    finally:
+        stop_devstack(stack.process, timeout=180)  # a clean stop saves the state
+    print(f"training: model {version} promoted {time.monotonic() - started:.0f} s after the ready line", flush=True)
+    return version
+
+
+def wait_for_model(url: str, token: str, version: str, bound: float = 120) -> None:
+    """Until the restarted stack serves the restored model (its first request loads it)."""
     started = time.monotonic()
-    print(f"waiting at most {bound:.0f} s for the demo listening and the first trained model", flush=True)
-    shown = 0
-    while True:
-        for line in output[shown:]:
-            if any(marker in line for marker in PROGRESS):
-                print(f"  [{time.monotonic() - started:4.0f} s] {line.strip()}", flush=True)
-            if "demo recommendations: failed" in line or "training workflow failed" in line:
-                raise SystemExit(f"the stack's training failed: {line.strip()}")
-        shown = len(output)
+    while time.monotonic() - started < bound:
         status, body, _ = http("GET", f"{url}/me/recommendations?limit=5", token=token)
-        version = (body.get("model") or {}).get("version") if status == 200 else None
-        if version:
-            print(f"model {version} served {time.monotonic() - started:.0f} s after the ready line", flush=True)
-            return str(version)
-        if time.monotonic() - started > bound:
-            raise SystemExit(
-                f"no promoted model after {bound:.0f} s (the bound, --model-timeout): the demo listening or the "
-                "training is still running; try a smaller --catalog-limit or a longer bound"
-            )
-        time.sleep(5)
+        if status == 200 and (body.get("model") or {}).get("version") == version:
+            print(f"model {version} restored and served {time.monotonic() - started:.0f} s after the ready line")
+            return
+        time.sleep(2)
+    raise SystemExit(f"the restarted stack did not serve model {version} within {bound:.0f} s")
 
 
 def main() -> None:
@@ -109,22 +144,41 @@ def main() -> None:
         "--model-timeout",
         type=float,
         default=600,
-        help="with --with-model: the bound on the wait for the first trained model, in seconds (default 600)",
+        help="with --with-model: the bound on the demo listening + training, in seconds (default 600)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep the stacks' state here; a later run with the same flags reuses the model trained in it",
     )
     add_catalog_limit(parser)
     args = parser.parse_args()
     songs = sample(seeded_songs(args), args.requests, seed=12)
     feed = ["/me/recommendations?limit=20&deviceType=mobile&tz=Europe/Paris"] * args.requests
     seeded = [f"/recommendations?seed=artist:{song.artist_id}&limit=20" for song in songs]
-    listening = "--demo-listening" if args.with_model else "--no-demo-listening"
-    flags = [*devstack_args(args), listening, *(["--no-demo-audio"] if args.no_demo_audio else [])]
-    stack = start_devstack(Path(tempfile.mkdtemp()) / "state.json", *flags)
+    flags = [*devstack_args(args), *(["--no-demo-audio"] if args.no_demo_audio else [])]
+    state_dir = args.state_dir or Path(tempfile.mkdtemp())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_file = state_dir / "state.json"
+    version: str | None = None
+    if args.with_model:
+        marker = state_dir / MARKER
+        saved = json.loads(marker.read_text()) if marker.is_file() else {}
+        if saved.get("flags") == flags:
+            version = str(saved["version"])
+            print(f"training: model {version} already in {state_dir} (trained by an earlier run)")
+        else:
+            version = train_model(state_file, flags, args.model_timeout)
+            marker.write_text(json.dumps({"version": version, "flags": flags}))
+    # the measured stack: a fresh start on the saved state restores the promoted model
+    stack = start_devstack(state_file, *flags, "--no-demo-listening")
     results: list[tuple[str, str, dict[str, Any]]] = []
     try:
         url = stack.url
         token = http("POST", f"{url}/auth/login", PREMIUM)[1]["accessToken"]
-        if args.with_model:
-            wait_for_model(url, token, stack.output, args.model_timeout)
+        if version is not None:
+            wait_for_model(url, token, version)
         measure(url, token, feed[:5] + seeded[:5])  # warm: cold starts, the model, the trending cache
         for condition, plan in (
             ("all sources healthy", None),

@@ -119,6 +119,7 @@ def synthetic(scale: float) -> dict[str, object]:
         "matrixSeconds": round(built, 1),
         "trainSeconds": round(trained, 1),
         "alsSeconds": collaborative.details.get("alsSeconds"),
+        "alsIterationSeconds": collaborative.details.get("alsIterationSeconds"),
         "itemModelSeconds": collaborative.details.get("itemModelSeconds"),
         "generatedPeakMiB": round(generated_mib),
         "peakMiB": round(peak_mib()),

@@ -132,6 +132,7 @@ class Als:
     name: str = "ALS"
     user_factors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     item_factors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    iteration_seconds: list[float] = field(default_factory=list)  # the last fit's, one per iteration
 
     def fit(self, train: sp.csr_matrix) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -148,7 +149,12 @@ class Als:
                 num_threads=THREADS,
                 calculate_training_loss=False,
             )
-            model.fit(weighted(train, self.weighting, self.bm25_b), show_progress=False)
+            self.iteration_seconds = []
+            model.fit(
+                weighted(train, self.weighting, self.bm25_b),
+                show_progress=False,
+                callback=lambda _iteration, seconds, _loss: self.iteration_seconds.append(seconds),
+            )
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
 

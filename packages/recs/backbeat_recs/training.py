@@ -112,6 +112,7 @@ def train(
         details={
             "itemModelItems": len(columns),
             "alsSeconds": round(als_seconds, 1),
+            "alsIterationSeconds": round(float(np.median(hybrid.als.iteration_seconds or [0.0])), 1),
             "itemModelSeconds": round(item_seconds, 1),
         },
     )
