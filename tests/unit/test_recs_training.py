@@ -17,6 +17,7 @@ from backbeat_recs.pipeline import ExportedPlays, run_training
 from backbeat_recs.synthetic import Scenes, scenes
 from backbeat_recs.training import TrainingSettings, build_model, train
 from devstack.stack import Deployment
+from tests.unit.conftest import load_function
 
 SMALL = TrainingSettings(factors=16, iterations=8, item_model_lambda=20.0)
 
@@ -105,6 +106,26 @@ def test_load_promoted_follows_the_pointer(aws: Deployment, data: Scenes, monkey
     second = artefacts.load_promoted(now=200.0)
     assert second is not None and second.version == "v2"
     assert artefacts.load_promoted(now=300.0) is second  # pointer unchanged: no reload
+    artefacts.forget_promoted()
+
+
+def test_the_model_loads_where_the_function_started_without_its_environment(
+    aws: Deployment, data: Scenes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving loads the model on its cache's threads, after the cold start: the bucket and registry
+    read at cold start are the ones used (a local stack sets a function's variables only while it
+    starts), so a model promoted later is served."""
+    bucket, table = aws.ref("RecsModelsBucket"), aws.tables["RecsRegistryTable"]
+    monkeypatch.delenv("RECS_MODELS_BUCKET", raising=False)
+    monkeypatch.delenv("RECS_REGISTRY_TABLE", raising=False)
+    artefacts.forget_promoted()
+    function = load_function("recommendations", aws)  # its variables are set while it imports only
+    assert function.backend.split().promoted is None  # nothing promoted yet
+    prefix = artefacts.publish(built(data, "v7"), bucket, client("s3"))
+    registry.record(table, registry.ModelRecord("v7", "2026-12-01T00:00:00Z", None, None, {}, prefix))
+    registry.promote(table, "v7", expected_current=None)
+    model = artefacts.load_promoted(now=1e12)  # past the pointer's check interval
+    assert model is not None and model.version == "v7"
     artefacts.forget_promoted()
 
 
