@@ -132,7 +132,7 @@ def test_the_model_loads_where_the_function_started_without_its_environment(
 def test_the_weekly_run_publishes_and_promotes_only_when_not_worse(aws: Deployment, data: Scenes) -> None:
     bucket, table = aws.ref("RecsModelsBucket"), aws.tables["RecsRegistryTable"]
     s3 = client("s3")
-    exported = ExportedPlays(data.rows, "2026-09-01T00:00:00Z", "2026-11-30T00:00:00Z")
+    exported = ExportedPlays.from_rows(data.rows, "2026-09-01T00:00:00Z", "2026-11-30T00:00:00Z")
 
     def load(version: str) -> RecsModel:
         return artefacts.download(bucket, version, s3)
@@ -145,7 +145,7 @@ def test_the_weekly_run_publishes_and_promotes_only_when_not_worse(aws: Deployme
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=first["artefactPrefix"])["Contents"]}
     assert {first["artefactPrefix"] + name for name in artefacts.FILES} == keys
     # a broken candidate (no collaborative signal: every weight on one song) is worse: not promoted
-    broken = ExportedPlays([(user, data.catalog.song_ids[0], 1.0) for user, _, _ in data.rows], None, None)
+    broken = ExportedPlays.from_rows([(user, data.catalog.song_ids[0], 1.0) for user, _, _ in data.rows], None, None)
     second = run_training(broken, data.catalog, table, bucket, s3, load_model=load, settings=SMALL, now=monday)
     assert second["comparedWith"] == first["version"]
     record = registry.get(table, second["version"])
