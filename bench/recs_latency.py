@@ -5,7 +5,8 @@
 
 Starts a devstack (`python -m devstack`, as `make dev` runs it, without demo listening), then times
 GET /me/recommendations (the home feed) and GET /recommendations (one artist seed, a different
-artist each request) from a client on loopback, as the demo premium account: first with every
+artist each request) from a client on loopback, as the demo premium account (with --with-model, as
+the demo listener listener-0001, whose plays the model trained on): first with every
 candidate source healthy, then with the devstack's fault switch failing the collaborative source on
 every call (`recsSourceFailure`), which its circuit breaker opens on after three failures. Each row
 says the share of answers that were the trending fallback (with the reason the answers give) and
@@ -41,6 +42,9 @@ from tests.conftest import start_devstack, stop_devstack  # noqa: E402
 from tests.support import http  # noqa: E402
 
 PREMIUM = {"email": "premium@demo.backbeat.dev", "password": "listen-to-the-music"}
+# with a model, a demo listener whose plays the model trained on: the premium account has no
+# listening history, so its home feed is a new listener's (content + trending, else the fallback)
+LISTENER = {"email": "listener-0001@demo.backbeat.dev", "password": "listen-to-the-music"}
 
 
 def measure(url: str, token: str, paths: list[str]) -> dict[str, Any]:
@@ -185,7 +189,9 @@ def main() -> None:
     results: list[tuple[str, str, dict[str, Any]]] = []
     try:
         url = stack.url
-        token = http("POST", f"{url}/auth/login", PREMIUM)[1]["accessToken"]
+        account = LISTENER if version is not None else PREMIUM
+        token = http("POST", f"{url}/auth/login", account)[1]["accessToken"]
+        print(f"as {account['email']}", flush=True)
         if version is not None:
             wait_for_model(url, token, version)
         measure(url, token, feed[:5] + seeded[:5])  # warm: cold starts, the model, the trending cache
