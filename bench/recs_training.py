@@ -7,8 +7,9 @@ the item model, the weekly workflow's training) and of building the served model
   `make dev` replays them), weighted by listening time in full plays, as the export computes it;
   plus building the served model over the whole catalog.
 - synthetic: 1 M listeners x 100 k songs x 50 M plays at --scale 1 (Zipf-like song popularity,
-  log-normal listener activity; `backbeat_recs.synthetic.random_play_matrix`); --scale 0.1 is
-  100 k x 10 k x 5 M. Training only (no catalog to build a served model over).
+  log-normal listener activity; `backbeat_recs.synthetic.random_plays`) as columns, made a matrix
+  by `Interactions.from_columns` (the training job's path from the export's Parquet columns);
+  --scale 0.1 is 100 k x 10 k x 5 M. Training only (no catalog to build a served model over).
 
 Each measurement runs in a child process of its own, so the peak resident memory reported (the
 child's ru_maxrss) is that run's: the data, the training and what it keeps. BACKBEAT_RECS_THREADS
@@ -92,26 +93,35 @@ def demo() -> dict[str, object]:
 
 def synthetic(scale: float) -> dict[str, object]:
     from backbeat_recs.data import Interactions
-    from backbeat_recs.synthetic import random_play_matrix
+    from backbeat_recs.synthetic import random_plays
     from backbeat_recs.training import train
 
     users, items, plays = int(1_000_000 * scale), int(100_000 * scale), int(50_000_000 * scale)
     started = time.perf_counter()
-    matrix = random_play_matrix(users, items, plays)
+    columns = random_plays(users, items, plays)
     generated = time.perf_counter() - started
-    interactions = Interactions([str(u) for u in range(users)], [str(i) for i in range(items)], matrix)
+    generated_mib = peak_mib()
+    started = time.perf_counter()
+    interactions = Interactions.from_columns(*columns)  # the training job's path from the export's columns
+    del columns
+    built = time.perf_counter() - started
     started = time.perf_counter()
     collaborative = train(interactions)
     trained = time.perf_counter() - started
     return {
         "data": f"synthetic x{scale:g}",
-        "listeners": users,
-        "songs": items,
+        "listeners": interactions.shape[0],
+        "songs": interactions.shape[1],
         "plays": plays,
-        "pairs": int(matrix.nnz),
+        "pairs": interactions.nnz,
         "itemModelSongs": collaborative.details.get("itemModelItems"),
         "generateSeconds": round(generated, 1),
+        "matrixSeconds": round(built, 1),
         "trainSeconds": round(trained, 1),
+        "alsSeconds": collaborative.details.get("alsSeconds"),
+        "alsIterationSeconds": collaborative.details.get("alsIterationSeconds"),
+        "itemModelSeconds": collaborative.details.get("itemModelSeconds"),
+        "generatedPeakMiB": round(generated_mib),
         "peakMiB": round(peak_mib()),
     }
 

@@ -17,6 +17,7 @@ from backbeat_recs.pipeline import ExportedPlays, run_training
 from backbeat_recs.synthetic import Scenes, scenes
 from backbeat_recs.training import TrainingSettings, build_model, train
 from devstack.stack import Deployment
+from tests.unit.conftest import load_function
 
 SMALL = TrainingSettings(factors=16, iterations=8, item_model_lambda=20.0)
 
@@ -108,10 +109,30 @@ def test_load_promoted_follows_the_pointer(aws: Deployment, data: Scenes, monkey
     artefacts.forget_promoted()
 
 
+def test_the_model_loads_where_the_function_started_without_its_environment(
+    aws: Deployment, data: Scenes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving loads the model on its cache's threads, after the cold start: the bucket and registry
+    read at cold start are the ones used (a local stack sets a function's variables only while it
+    starts), so a model promoted later is served."""
+    bucket, table = aws.ref("RecsModelsBucket"), aws.tables["RecsRegistryTable"]
+    monkeypatch.delenv("RECS_MODELS_BUCKET", raising=False)
+    monkeypatch.delenv("RECS_REGISTRY_TABLE", raising=False)
+    artefacts.forget_promoted()
+    function = load_function("recommendations", aws)  # its variables are set while it imports only
+    assert function.backend.split().promoted is None  # nothing promoted yet
+    prefix = artefacts.publish(built(data, "v7"), bucket, client("s3"))
+    registry.record(table, registry.ModelRecord("v7", "2026-12-01T00:00:00Z", None, None, {}, prefix))
+    registry.promote(table, "v7", expected_current=None)
+    model = artefacts.load_promoted(now=1e12)  # past the pointer's check interval
+    assert model is not None and model.version == "v7"
+    artefacts.forget_promoted()
+
+
 def test_the_weekly_run_publishes_and_promotes_only_when_not_worse(aws: Deployment, data: Scenes) -> None:
     bucket, table = aws.ref("RecsModelsBucket"), aws.tables["RecsRegistryTable"]
     s3 = client("s3")
-    exported = ExportedPlays(data.rows, "2026-09-01T00:00:00Z", "2026-11-30T00:00:00Z")
+    exported = ExportedPlays.from_rows(data.rows, "2026-09-01T00:00:00Z", "2026-11-30T00:00:00Z")
 
     def load(version: str) -> RecsModel:
         return artefacts.download(bucket, version, s3)
@@ -124,7 +145,7 @@ def test_the_weekly_run_publishes_and_promotes_only_when_not_worse(aws: Deployme
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=first["artefactPrefix"])["Contents"]}
     assert {first["artefactPrefix"] + name for name in artefacts.FILES} == keys
     # a broken candidate (no collaborative signal: every weight on one song) is worse: not promoted
-    broken = ExportedPlays([(user, data.catalog.song_ids[0], 1.0) for user, _, _ in data.rows], None, None)
+    broken = ExportedPlays.from_rows([(user, data.catalog.song_ids[0], 1.0) for user, _, _ in data.rows], None, None)
     second = run_training(broken, data.catalog, table, bucket, s3, load_model=load, settings=SMALL, now=monday)
     assert second["comparedWith"] == first["version"]
     record = registry.get(table, second["version"])

@@ -23,7 +23,7 @@ from backbeat.aws import client
 from backbeat.recs import artefacts
 from backbeat_recs.catalog import CatalogData
 from backbeat_recs.features import audio_features, tag_vectors
-from backbeat_recs.pipeline import ExportedPlays, exported_plays, run_training
+from backbeat_recs.pipeline import ExportedPlays, run_training
 
 
 def outcome_key(run: str) -> str:
@@ -35,18 +35,36 @@ def interactions_prefix(run: str) -> str:
 
 
 def read_exported(bucket: str, prefix: str, s3: Any) -> ExportedPlays:
-    """The export step's Parquet files under `prefix`."""
+    """The export step's Parquet files under `prefix`, read as columns (no record per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    records: list[dict[str, Any]] = []
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     keys = [item["Key"] for page in pages for item in page.get("Contents", []) if item["Key"].endswith(".parquet")]
+    tables = []
     with tempfile.TemporaryDirectory() as scratch:
         for number, key in enumerate(keys):
             path = Path(scratch) / f"{number}.parquet"
             s3.download_file(bucket, key, str(path))
-            records.extend(pq.read_table(path).to_pylist())
-    return exported_plays(records)
+            tables.append(pq.read_table(path))
+    if not tables or not sum(table.num_rows for table in tables):
+        return ExportedPlays.from_rows([], None, None)
+    table = pa.concat_tables(tables, promote_options="default")
+
+    def bound(column: str, pick: str) -> str | None:
+        if column not in table.column_names:
+            return None
+        value = getattr(pc, pick)(table[column]).as_py()
+        return str(value) if value else None
+
+    return ExportedPlays(
+        users=np.asarray(table["user_id"].cast(pa.string()).to_pylist(), dtype=object),
+        songs=np.asarray(table["song_id"].cast(pa.string()).to_pylist(), dtype=object),
+        weights=table["weight"].cast(pa.float32()).to_numpy(zero_copy_only=False),
+        window_start=bound("first_played", "min"),
+        window_end=bound("last_played", "max"),
+    )
 
 
 def catalog_from_items(items: list[dict[str, Any]]) -> CatalogData:
@@ -105,7 +123,7 @@ def run(run_id: str, prefix: str, bucket: str, registry_table: str, catalog_tabl
     """One training step; the outcome is also written next to the export for the promote step."""
     s3 = client("s3")
     exported = read_exported(bucket, prefix, s3)
-    if not exported.rows:
+    if not len(exported):
         outcome: dict[str, Any] = {"run": run_id, "promote": False, "reason": "no plays in the window"}
     else:
         catalog = catalog_from_items(catalog_songs(catalog_table))

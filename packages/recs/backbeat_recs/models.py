@@ -69,22 +69,40 @@ class Ease:
 
     max_items: int = 20_000
     gram: np.ndarray | None = None  # X'X, kept so that refitting with another lambda skips it
+    keep_gram: bool = True  # training fits once: False lets the fit invert X'X in place
 
     def fit(self, train: sp.csr_matrix) -> None:
-        if self.gram is None:
-            binary = (train > 0).astype(np.float32).tocsc()
-            counts = np.asarray(binary.sum(axis=0)).ravel()
-            eligible = np.flatnonzero(counts >= self.min_item_users)
-            # the dense Gram matrix is items^2: past `max_items` the most listened ones only
-            self.columns = np.sort(eligible[np.argsort(-counts[eligible], kind="stable")[: self.max_items]])
-            x = binary[:, self.columns]
-            self.gram = (x.T @ x).toarray().astype(np.float64)
-        gram = self.gram.copy()
+        gram = self.gram if self.gram is not None else self._gram(train)
+        if self.keep_gram:
+            self.gram = gram
+            gram = gram.copy()
+        else:
+            self.gram = None  # about to be overwritten by its inverse
+        # B = -P / diag(P) with P = (G + lambda I)^-1, all in place: G + lambda I is symmetric
+        # positive definite, so Cholesky (potrf + potri) inverts it with half the work of LU
         gram[np.diag_indices_from(gram)] += self.regularization
-        inverse = np.linalg.inv(gram)
-        weights = -inverse / np.diag(inverse)
-        weights[np.diag_indices_from(weights)] = 0.0
-        self.weights = weights.astype(np.float32)
+        inverse = _spd_inverse(gram)
+        inverse /= -np.diag(inverse).copy()
+        inverse[np.diag_indices_from(inverse)] = 0.0
+        self.weights = np.ascontiguousarray(inverse, dtype=np.float32)
+
+    def _gram(self, train: sp.csr_matrix, chunk: int = 2048) -> np.ndarray:
+        """X'X over the kept columns of binary X, as dense float64, built a block of columns at a
+        time (the sparse product of a whole popular catalog would hold items^2 entries twice)."""
+        binary = train.tocsc(copy=True).astype(np.float32)
+        binary.data[:] = np.float32(1.0)
+        binary.eliminate_zeros()
+        counts = np.diff(binary.indptr)
+        eligible = np.flatnonzero(counts >= self.min_item_users)
+        # the dense Gram matrix is items^2: past `max_items` the most listened ones only
+        self.columns = np.sort(eligible[np.argsort(-counts[eligible], kind="stable")[: self.max_items]])
+        x = binary[:, self.columns].tocsc()
+        del binary
+        transposed = x.T.tocsr()
+        gram = np.empty((len(self.columns), len(self.columns)), dtype=np.float64)
+        for start in range(0, len(self.columns), chunk):
+            gram[:, start : start + chunk] = (transposed @ x[:, start : start + chunk]).toarray()
+        return gram
 
     def with_regularization(self, regularization: float) -> Ease:
         """The same data's model at another lambda (the Gram matrix is shared, not recomputed)."""
@@ -114,6 +132,7 @@ class Als:
     name: str = "ALS"
     user_factors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     item_factors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    iteration_seconds: list[float] = field(default_factory=list)  # the last fit's, one per iteration
 
     def fit(self, train: sp.csr_matrix) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -130,7 +149,12 @@ class Als:
                 num_threads=THREADS,
                 calculate_training_loss=False,
             )
-            model.fit(weighted(train, self.weighting, self.bm25_b), show_progress=False)
+            self.iteration_seconds = []
+            model.fit(
+                weighted(train, self.weighting, self.bm25_b),
+                show_progress=False,
+                callback=lambda _iteration, seconds, _loss: self.iteration_seconds.append(seconds),
+            )
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
 
@@ -147,6 +171,30 @@ class Als:
         }
 
 
+def _spd_inverse(matrix: np.ndarray, block: int = 1024) -> np.ndarray:
+    """The inverse of a symmetric positive definite float64 matrix, computed in the matrix's own
+    memory (Cholesky: potrf then potri); the answer may be Fortran-ordered."""
+    from scipy.linalg import lapack
+
+    # a C-ordered matrix's transpose is a Fortran-ordered view of the same memory: LAPACK works in
+    # place on it, and for a symmetric matrix it is the same matrix
+    array = matrix.T if matrix.flags.c_contiguous else np.asfortranarray(matrix)
+    factor, info = lapack.dpotrf(array, lower=True, overwrite_a=True, clean=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the item model's Gram matrix is not positive definite (potrf {info})")
+    inverse, info = lapack.dpotri(factor, lower=True, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the item model's Gram matrix is singular (potri {info})")
+    # potri fills the lower triangle: mirror it to the upper one a block of rows at a time
+    size = inverse.shape[0]
+    for start in range(0, size, block):
+        end = min(start + block, size)
+        inverse[:start, start:end] = inverse[start:end, :start].T
+        diagonal = inverse[start:end, start:end]
+        inverse[start:end, start:end] = np.tril(diagonal) + np.tril(diagonal, -1).T
+    return inverse
+
+
 def standardised(scores: np.ndarray) -> np.ndarray:
     """Each row's finite scores as z-scores (so two models' scales can be blended); -inf stays."""
     finite = np.isfinite(scores)
@@ -156,14 +204,20 @@ def standardised(scores: np.ndarray) -> np.ndarray:
     return np.where(finite, (scores - mean) / spread, -np.inf).astype(np.float32)
 
 
-def neighbour_lists(weights: np.ndarray, k: int) -> sp.csr_matrix:
-    """Keep each item's `k` strongest positive neighbours (row i: what listening to i points to)."""
+def neighbour_lists(weights: np.ndarray, k: int, chunk: int = 1024) -> sp.csr_matrix:
+    """Keep each item's `k` strongest positive neighbours (row i: what listening to i points to),
+    a block of rows at a time (a whole items x items argpartition is 8 bytes per pair)."""
     k = min(k, weights.shape[1] - 1)
     if k <= 0:
         return sp.csr_matrix(weights.shape, dtype=np.float32)
-    best = np.argpartition(-weights, k, axis=1)[:, :k]
-    values = np.take_along_axis(weights, best, axis=1)
-    rows = np.repeat(np.arange(weights.shape[0]), k)
+    best = np.empty((weights.shape[0], k), dtype=np.int32)
+    values = np.empty((weights.shape[0], k), dtype=np.float32)
+    for start in range(0, weights.shape[0], chunk):
+        block = weights[start : start + chunk]
+        picked = np.argpartition(-block, k, axis=1)[:, :k]
+        best[start : start + chunk] = picked
+        values[start : start + chunk] = np.take_along_axis(block, picked, axis=1)
+    rows = np.repeat(np.arange(weights.shape[0], dtype=np.int32), k)
     keep = values.ravel() > 0
     return sp.csr_matrix(
         (values.ravel()[keep], (rows[keep], best.ravel()[keep])), shape=weights.shape, dtype=np.float32

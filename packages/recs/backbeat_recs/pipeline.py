@@ -5,7 +5,9 @@ Both models are judged through the scoring serving uses (`backbeat.recs.generato
 fold-in ALS blended with the item neighbours), brute force over every song instead of the ANN index,
 on the same slice: the (listener, song) pairs whose hash falls in the first SLICE_PERCENT of 100. The
 slice is the same every week, so no model, the promoted one included, ever trained on it: the
-comparison is fair across versions. The model published is the one measured.
+comparison is fair across versions. Past EVALUATION_USERS listeners in the slice, both models are
+judged on the same fixed sample of them (those whose hashed id is lowest): scoring every song for
+a million listeners would outlast the training. The model published is the one measured.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from backbeat.recs import registry
 from backbeat.recs.artefacts import RecsModel, publish
 from backbeat.recs.generators.collaborative import blended_scores
 from backbeat_recs.catalog import CatalogData
+from backbeat_recs.data import Interactions
 from backbeat_recs.training import TrainingSettings, build_model, train
 
 logger = logging.getLogger(__name__)
@@ -32,27 +35,32 @@ K = 10
 # "not worse": the candidate's NDCG@10 on the slice may trail the promoted model's by this much
 # (the slice's own noise at demo sizes); 0 would let sampling noise block every promotion.
 PROMOTION_TOLERANCE = 0.005
+# the listeners the slice's NDCG is measured on, at most (a fixed sample, the same for both models)
+EVALUATION_USERS = 5_000
 
 
 @dataclass
 class ExportedPlays:
-    rows: list[tuple[str, str, float]]
+    """The export's (listener, song, weight) rows as three columns, and the window they cover."""
+
+    users: np.ndarray
+    songs: np.ndarray
+    weights: np.ndarray
     window_start: str | None
     window_end: str | None
 
+    def __len__(self) -> int:
+        return len(self.weights)
 
-def exported_plays(records: Iterable[dict[str, Any]]) -> ExportedPlays:
-    rows: list[tuple[str, str, float]] = []
-    first: str | None = None
-    last: str | None = None
-    for record in records:
-        rows.append((str(record["user_id"]), str(record["song_id"]), float(record["weight"])))
-        started, ended = record.get("first_played"), record.get("last_played")
-        if started and (first is None or str(started) < first):
-            first = str(started)
-        if ended and (last is None or str(ended) > last):
-            last = str(ended)
-    return ExportedPlays(rows, first, last)
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[tuple[str, str, float]], window_start: str | None, window_end: str | None
+    ) -> ExportedPlays:
+        listed = list(rows)
+        users = np.asarray([str(row[0]) for row in listed], dtype=object)
+        songs = np.asarray([str(row[1]) for row in listed], dtype=object)
+        weights = np.asarray([float(row[2]) for row in listed], dtype=np.float32)
+        return cls(users, songs, weights, window_start, window_end)
 
 
 def top_songs(model: RecsModel, plays: dict[str, float], k: int) -> list[str]:
@@ -76,6 +84,14 @@ def slice_ndcg(model: RecsModel, train_plays: dict[str, dict[str, float]], held:
     return float(np.mean(values)) if values else 0.0
 
 
+def evaluation_sample(users: Iterable[str], size: int = EVALUATION_USERS) -> set[str]:
+    """At most `size` of `users`: those whose hashed id is lowest (the same listeners every week)."""
+    distinct = set(users)
+    if len(distinct) <= size:
+        return distinct
+    return set(sorted(distinct, key=lambda user: hashlib.sha256(user.encode()).digest())[:size])
+
+
 def in_slice(user: str, song: str) -> bool:
     """Whether a (listener, song) pair belongs to the evaluation slice no model trains on."""
     digest = hashlib.sha256(f"{user}\x1f{song}".encode()).digest()
@@ -95,9 +111,14 @@ def run_training(
 ) -> dict[str, Any]:
     """Train, compare, publish, register and (maybe) promote; answers what happened."""
     moment = now or datetime.now(UTC)
-    training_rows = [row for row in exported.rows if not in_slice(row[0], row[1])]
-    slice_rows = [row for row in exported.rows if in_slice(row[0], row[1])]
-    collaborative = train(training_rows, settings)
+    held_mask = np.fromiter(
+        (in_slice(user, song) for user, song in zip(exported.users.tolist(), exported.songs.tolist(), strict=True)),
+        dtype=bool,
+        count=len(exported),
+    )
+    kept = ~held_mask
+    data = Interactions.from_columns(exported.users[kept], exported.songs[kept], exported.weights[kept])
+    collaborative = train(data, settings)
     version = registry.new_version(moment)
     candidate = build_model(
         version,
@@ -111,12 +132,18 @@ def run_training(
         catalog.artist_vectors,
         metadata={"windowStart": exported.window_start, "windowEnd": exported.window_end},
     )
-    train_plays: dict[str, dict[str, float]] = {}
-    for user, song, weight in training_rows:
-        train_plays.setdefault(user, {})[song] = train_plays.get(user, {}).get(song, 0.0) + weight
+    sample = evaluation_sample(exported.users[held_mask].tolist())
+    # only the sampled listeners' rows are turned into Python objects
+    sampled = np.fromiter((user in sample for user in exported.users.tolist()), dtype=bool, count=len(exported))
     held: dict[str, set[str]] = {}
-    for user, song, _ in slice_rows:
-        held.setdefault(user, set()).add(song)
+    train_plays: dict[str, dict[str, float]] = {}
+    for row in np.flatnonzero(sampled).tolist():
+        user, song = str(exported.users[row]), str(exported.songs[row])
+        if held_mask[row]:
+            held.setdefault(user, set()).add(song)
+        else:
+            plays = train_plays.setdefault(user, {})
+            plays[song] = plays.get(song, 0.0) + float(exported.weights[row])
     candidate_ndcg = slice_ndcg(candidate, train_plays, held)
     current_version = registry.promoted_version(registry_table)
     current_ndcg: float | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from backbeat.recs.artefacts import FEATURE_NAMES
 from backbeat_recs.catalog import CatalogData
@@ -71,9 +70,10 @@ def scenes(
     return Scenes(catalog, scene_of_song, scene_of_user, rows)
 
 
-def random_play_matrix(users: int, items: int, plays: int, seed: int = 0) -> sp.csr_matrix:
-    """A users x items matrix with about `plays` distinct non-zero entries; item popularity follows
-    a Zipf-like law (as songs' does), users' activity a log-normal one."""
+def random_plays(users: int, items: int, plays: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """About `plays` (listener, song, weight) rows as three columns (int32, int32, float32), listeners
+    numbered 0..users-1, songs 0..items-1; song popularity follows a Zipf-like law (as songs' does),
+    listeners' activity a log-normal one. A pair may repeat (its weights add up)."""
     rng = np.random.default_rng(seed)
     item_weights = 1.0 / (1.0 + np.arange(items)) ** 0.9
     item_cdf = np.cumsum(item_weights / item_weights.sum())
@@ -82,6 +82,4 @@ def random_play_matrix(users: int, items: int, plays: int, seed: int = 0) -> sp.
     rows = np.repeat(np.arange(users, dtype=np.int32), per_user)
     cols = np.minimum(np.searchsorted(item_cdf, rng.random(len(rows))), items - 1).astype(np.int32)
     values = rng.integers(1, 30, size=len(rows)).astype(np.float32)
-    matrix = sp.csr_matrix((values, (rows, cols)), shape=(users, items), dtype=np.float32)
-    matrix.sum_duplicates()
-    return matrix
+    return rows, cols, values

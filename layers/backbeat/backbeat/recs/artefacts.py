@@ -350,9 +350,16 @@ class _PromotedCache:
     model: RecsModel | None = None
     checked_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
+    where: tuple[str, str] | None = None  # (models bucket, registry table), bound at cold start
 
 
 _cache = _PromotedCache()
+
+
+def bind_models(bucket: str, registry_table: str) -> None:
+    """Where the models are, read once at cold start from the function's settings: the loads run on
+    the serving cache's own threads, which must not depend on the process environment later."""
+    _cache.where = (bucket, registry_table)
 
 
 def load_promoted(now: float | None = None) -> RecsModel | None:
@@ -369,14 +376,17 @@ def load_promoted(now: float | None = None) -> RecsModel | None:
             return _cache.model
         _cache.checked_at = moment
         try:
-            settings = RecsModelSettings()  # type: ignore[call-arg]
-            version = registry.promoted_version(settings.recs_registry_table)
+            if _cache.where is None:
+                settings = RecsModelSettings()  # type: ignore[call-arg]
+                _cache.where = (settings.recs_models_bucket, settings.recs_registry_table)
+            bucket, table = _cache.where
+            version = registry.promoted_version(table)
             if version is None:
                 _cache.model = None
             elif _cache.model is None or _cache.model.version != version:
                 scratch = Path(tempfile.mkdtemp(prefix="recs-model-"))
                 try:
-                    model = download(settings.recs_models_bucket, version, client("s3"), scratch)
+                    model = download(bucket, version, client("s3"), scratch)
                 finally:  # the model is in memory (indexes included): its files are not needed
                     shutil.rmtree(scratch, ignore_errors=True)
                 _cache.model = model
@@ -390,3 +400,4 @@ def forget_promoted() -> None:
     with _cache.lock:
         _cache.model = None
         _cache.checked_at = float("-inf")
+        _cache.where = None

@@ -322,12 +322,30 @@ def songs_played(table: str, user_id: str) -> set[str]:
         request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
+def _bind_models() -> None:
+    """The promoted model's bucket and registry, read now (the function's environment is set while
+    it starts; the model is loaded later on the cache's threads). A function without them serves
+    the fallback, as before."""
+    from pydantic import ValidationError
+
+    from backbeat.config import RecsModelSettings
+    from backbeat.recs import artefacts
+
+    try:
+        models = RecsModelSettings()  # type: ignore[call-arg]
+    except ValidationError:
+        logger.warning("no recommendation model settings: answers fall back to trending")
+        return
+    artefacts.bind_models(models.recs_models_bucket, models.recs_registry_table)
+
+
 def recommender_for(settings: RecsServingSettings) -> tuple[Recommender, LiveBackend]:
     """The recommender a function serves with, its tables bound (called once at cold start)."""
     bind_catalog_table(settings.catalog_table)
     bind_counters_table(settings.counters_table)
     bind_taste_table(settings.taste_table)
     bind_playlists_table(settings.playlists_table)
+    _bind_models()
     backend = LiveBackend(
         settings.plays_table,
         model_max_age=timedelta(days=settings.recs_model_max_age_days),
