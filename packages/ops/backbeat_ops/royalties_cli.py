@@ -24,6 +24,7 @@ from typing import Any
 
 from backbeat.analytics.engines import LakeEngine
 from backbeat.catalog.models import META, artist_key, song_key
+from backbeat.royalties.compaction import LakeDays
 from backbeat.royalties.money import cents_to_str
 from backbeat.royalties.monthly import Terms, compute_month
 from backbeat.royalties.splits import parse_holders, parse_splits
@@ -154,12 +155,13 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def _compare(args: argparse.Namespace) -> str:
+    from backbeat.aws import client
     from backbeat_ops.analytics_cli import lake_engine
 
-    store, _outputs = _store(args.stack)
+    store, outputs = _store(args.stack)
     engine = lake_engine(args.stack)
     try:
-        report = compare_models(engine, store, args.month, Terms())
+        report = compare_models(engine, store, args.month, Terms(), LakeDays(client("s3"), outputs["LakeBucketName"]))
     finally:
         engine.close()
     if args.json:
@@ -208,9 +210,9 @@ class Comparison:
     rows: list[dict[str, Any]]
 
 
-def compare_models(engine: LakeEngine, store: RoyaltiesStore, month: str, terms: Terms) -> Comparison:
-    pro_rata = compute_month(engine, store, month, "pro-rata", terms).allocation
-    user_centric = compute_month(engine, store, month, "user-centric", terms).allocation
+def compare_models(engine: LakeEngine, store: RoyaltiesStore, month: str, terms: Terms, lake: LakeDays) -> Comparison:
+    pro_rata = compute_month(engine, store, month, "pro-rata", terms, lake).allocation
+    user_centric = compute_month(engine, store, month, "user-centric", terms, lake).allocation
     rows: list[dict[str, Any]] = []
     for holder in sorted(set(pro_rata.holders) | set(user_centric.holders)):
         lines = pro_rata.holders.get(holder) or user_centric.holders[holder]
