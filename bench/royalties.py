@@ -280,8 +280,10 @@ def main() -> None:
     def measure(name: str) -> dict[str, Any]:
         command = [sys.executable, __file__, "--plays", str(args.plays), "--dir", str(args.dir)]
         process = subprocess.run(
-            [*command, "--runs", str(args.runs), "--measure", name], capture_output=True, text=True, check=True
+            [*command, "--runs", str(args.runs), "--measure", name], capture_output=True, text=True, check=False
         )
+        if process.returncode:
+            sys.exit(f"the {name} measure failed:\n{process.stderr}")
         return dict(json.loads(process.stdout.strip().splitlines()[-1]))
 
     compact = measure("compact")
