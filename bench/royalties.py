@@ -211,7 +211,7 @@ def run_royalties(directory: Path) -> dict[str, object]:
     from backbeat.royalties.counting import royalty_sql
     from backbeat.royalties.money import percent_of
     from backbeat.royalties.splits import SplitsRegister
-    from backbeat.royalties.statements import statement_csv
+    from backbeat.royalties.statements import statements_of
 
     connection = connect(directory)
     song_files = str(directory / COMPACTED[1] / "*" / "*.parquet")
@@ -230,8 +230,7 @@ def run_royalties(directory: Path) -> dict[str, object]:
         revenue = {"premium": 450_000_000, "free": 35_000_000}  # $4.5 M and $350 k, in cents
         pools = {tier: percent_of(amount, Decimal(70)) for tier, amount in revenue.items()}
         allocation = allocate(revenue, pools, pro_rata_weights(rows), SplitsRegister(synthetic=True), 20)
-        rates: dict[tuple[int, int], str] = {}
-        statements = {holder: statement_csv(allocation, holder, rates) for holder in allocation.holders}
+        statements = statements_of(allocation)
         finished = time.perf_counter()
         paid = {tier: result.total_paid for tier, result in allocation.tiers.items()}
         assert paid == pools, f"payments {paid} differ from the pools {pools}"

@@ -30,7 +30,7 @@ from backbeat.royalties.compaction import LakeDays, ensure_month
 from backbeat.royalties.money import cents_to_str, parse_signed_cents, percent_of, ratio_str
 from backbeat.royalties.months import closes_at, iso, month_before, parse_month
 from backbeat.royalties.revenue import month_revenue
-from backbeat.royalties.statements import run_digest, statement_csv
+from backbeat.royalties.statements import run_digest, statements_of
 from backbeat.royalties.store import RoyaltiesStore, plain_item, statement_key
 
 MODELS = ("pro-rata", "user-centric")
@@ -112,8 +112,7 @@ def compute_month(
         premium = [(u, s, a, p) for t, u, s, a, p in listener_rows if t == USER_CENTRIC_TIER]
         tallies[USER_CENTRIC_TIER] = user_centric_weights(pools[USER_CENTRIC_TIER], premium)
     allocation = allocate(revenue, pools, tallies, store.load_register(), terms.publishing_percent)
-    rates: dict[tuple[int, int], str] = {}
-    statements = {holder: statement_csv(allocation, holder, rates) for holder in sorted(allocation.holders)}
+    statements = statements_of(allocation)
     summary = {
         "month": month,
         "model": model,
