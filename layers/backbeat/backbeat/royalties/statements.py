@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Sequence
 
-from backbeat.royalties.allocation import Allocation, SongFigures, gc_paused
+from backbeat.royalties.allocation import Allocation, SongFigures, StatementLine, gc_paused
 from backbeat.royalties.money import cents_to_str, ratio_str
 from backbeat.royalties.splits import share_percent
 
@@ -23,17 +23,27 @@ def statement_columns(tiers: Sequence[str]) -> list[str]:
     return [*columns, "amount"]
 
 
+def _csv_text(cells: Sequence[str]) -> str:
+    """Cells as they are in a CSV line, without the line's end (quoted where they need it)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([*cells, ""])  # a last empty cell: never a lone one
+    return out.getvalue()[:-2]
+
+
 class StatementCache:
-    """Cells that one run's statements share: each song's plays and per-stream rate in each tier
-    (the same on every line of the song, whoever holds it), rates and amounts already formatted."""
+    """Cells that one run's statements share, as CSV text: each song's ids, and its plays and
+    per-stream rate in each tier (the same on every line of the song, whoever holds it), rates,
+    amounts, shares, rights and roles. Only ids, rights and roles can need quoting; figures never do."""
 
     def __init__(self) -> None:
-        self.songs: dict[SongFigures, tuple[list[str], list[int]]] = {}  # -> cells, plays per tier
+        self.songs: dict[SongFigures, tuple[str, list[str], list[int]]] = {}  # ids, cells and plays per tier
         self.rates: dict[tuple[int, int], str] = {}
         self.amounts: dict[int, str] = {}
         self.shares: dict[int, str] = {}
+        self.fields: dict[str, str] = {}
 
-    def song(self, figures: SongFigures, tiers: Sequence[str]) -> tuple[list[str], list[int]]:
+    def song(self, line: StatementLine, tiers: Sequence[str]) -> tuple[str, list[str], list[int]]:
+        figures = line.figures
         cells: list[str] = []
         plays: list[int] = []
         for tier in tiers:
@@ -42,9 +52,9 @@ class StatementCache:
             if rate is None:
                 rate = self.rates[(numerator, denominator)] = ratio_str(numerator, denominator * 100)
             plays.append(figures.plays.get(tier, 0))
-            cells += [str(plays[-1]), rate]
-        self.songs[figures] = cells, plays
-        return cells, plays
+            cells.append(f"{plays[-1]},{rate}")
+        song = self.songs[figures] = _csv_text([line.song_id, line.artist_id]), cells, plays
+        return song
 
     def amount(self, cents: int) -> str:
         text = self.amounts[cents] = cents_to_str(cents)
@@ -54,19 +64,28 @@ class StatementCache:
         text = self.shares[units] = share_percent(units)
         return text
 
+    def field(self, value: str) -> str:
+        text = self.fields[value] = _csv_text([value])
+        return text
+
 
 def statement_csv(allocation: Allocation, holder: str, cache: StatementCache | None = None) -> bytes:
     """The holder's statement. `cache` keeps the cells that one run's statements share."""
     tiers = sorted(allocation.tiers)
     cache = StatementCache() if cache is None else cache
-    songs, amounts, shares = cache.songs, cache.amounts, cache.shares
-    rows: list[list[str]] = [statement_columns(tiers)]
+    songs, amounts, shares, fields = cache.songs, cache.amounts, cache.shares, cache.fields
+    text = [_csv_text(statement_columns(tiers))]
     cents_total = [0] * len(tiers)
     plays_total = [0] * len(tiers)
     indexed = list(enumerate(tiers))
-    for (song_id, right), line in sorted(allocation.holders[holder].items()):
-        song_cells, song_plays = songs.get(line.figures) or cache.song(line.figures, tiers)
-        row = [song_id, line.artist_id, right, line.role, shares.get(line.units) or cache.share(line.units)]
+    for (_song_id, right), line in sorted(allocation.holders[holder].items()):
+        ids, song_cells, song_plays = songs.get(line.figures) or cache.song(line, tiers)
+        cells = [
+            ids,
+            fields.get(right) or cache.field(right),
+            fields.get(line.role) or cache.field(line.role),
+            shares.get(line.units) or cache.share(line.units),
+        ]
         amount = 0
         line_cents = line.cents
         for index, tier in indexed:
@@ -74,16 +93,15 @@ def statement_csv(allocation: Allocation, holder: str, cache: StatementCache | N
             amount += cents
             cents_total[index] += cents
             plays_total[index] += song_plays[index]
-            row += (song_cells[2 * index], song_cells[2 * index + 1], amounts.get(cents) or cache.amount(cents))
-        row.append(amounts.get(amount) or cache.amount(amount))
-        rows.append(row)
+            cells += (song_cells[index], amounts.get(cents) or cache.amount(cents))
+        cells.append(amounts.get(amount) or cache.amount(amount))
+        text.append(",".join(cells))
     total_row = ["TOTAL", "", "", "", ""]
     for plays, cents in zip(plays_total, cents_total, strict=True):
         total_row += [str(plays), "", cents_to_str(cents)]
-    rows.append([*total_row, cents_to_str(sum(cents_total))])
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode("utf-8")
+    text.append(_csv_text([*total_row, cents_to_str(sum(cents_total))]))
+    text.append("")
+    return "\n".join(text).encode("utf-8")
 
 
 def statements_of(allocation: Allocation) -> dict[str, bytes]:
