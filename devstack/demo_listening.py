@@ -1,7 +1,9 @@
 """Demo listening for the local stack (`python -m devstack --demo-listening`, which `make dev` passes):
 once the stack is ready, a background thread replays the synthetic listeners of
 `backbeat_ops.listening` through `POST /events/playback`, so charts, taste profiles and the event
-lake have a history to show.
+lake have a history to show. Once they are in, the same play records are copied into the latest
+month that has closed (`backbeat.royalties.demo_month`), so that month's paying royalties run can
+be shown too (the listening itself falls in the last 28 days).
 
 It runs once per data dir: when it has sent everything it writes `demo-listening.json` in the data
 dir. A later start that restores a snapshot saved after that does not send again; a start from
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,10 +84,33 @@ def replay(
     if stopping() or report.listeners < len(listening.listeners):
         log(f"demo listening: interrupted after {report.summary()}; the next start sends it again")
         return
+    month, landed = land_closed_month(stack)
     marker.write_text(
         json.dumps({"sentAt": datetime.now(UTC).isoformat(), "summary": report.summary()}, indent=2), encoding="utf-8"
     )
-    log(f"demo listening: done, {report.summary()}")
+    log(f"demo listening: done, {report.summary()}; {landed} plays copied into {month} (closed: a paying run)")
+
+
+def land_closed_month(stack: Devstack, settle_seconds: float = 3.0) -> tuple[str, int]:
+    """The demo's play records, once the plays consumer has written them all (their number stops
+    changing), copied into the latest closed month (see `backbeat.royalties.demo_month`)."""
+    from backbeat.aws import client
+    from backbeat.royalties.demo_month import land_demo_month, latest_closed_month, play_records
+    from backbeat.royalties.monthly import Terms
+
+    assert stack.deployment is not None
+    outputs = stack.deployment.outputs
+    dynamodb = client("dynamodb")
+    seen = -1
+    for _ in range(20):
+        count = sum(1 for _ in play_records(dynamodb, outputs["PlaysTableName"]))
+        if count == seen:
+            break
+        seen = count
+        time.sleep(settle_seconds)
+    month = latest_closed_month(datetime.now(UTC), Terms().grace_days)
+    stream = outputs["PlaysDeliveryStreamName"]
+    return month, land_demo_month(dynamodb, client("firehose"), outputs["PlaysTableName"], stream, month)
 
 
 def start_demo_listening(

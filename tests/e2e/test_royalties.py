@@ -1,7 +1,9 @@
 """Royalties end to end, as listeners and an operator see them: after some listening, the month's
 run (provisional: the month is still open) states every cent of each tier's pool, one statement per
 holder whose lines add up to its amount; a split file that does not sum to 100 % is refused whole
-with the row named, and the rerun after it changes nothing; a final run of an open month is refused."""
+with the row named, and the rerun after it changes nothing; a final run of an open month is refused.
+And the paying run of a closed month (the demo's plays copied into it): every cent of each tier's
+pool paid once, and a rerun changes nothing."""
 
 from __future__ import annotations
 
@@ -52,6 +54,15 @@ def _run(devstack: RunningStack, month: str, *flags: str) -> dict[str, Any]:
     answer = devstack.cli("royalties", "run", month, "--provisional", "--json", *flags, timeout=300)
     assert answer.returncode == 0, answer.stderr
     return dict(json.loads(answer.stdout))
+
+
+def _scan(table: Any) -> list[dict[str, Any]]:
+    page = table.scan()
+    items = list(page["Items"])
+    while "LastEvaluatedKey" in page:
+        page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
+        items.extend(page["Items"])
+    return items
 
 
 def _statements(devstack: RunningStack, month: str) -> dict[str, dict[str, Any]]:
@@ -124,3 +135,67 @@ def test_a_month_of_listening_is_stated_to_the_cent_and_a_bad_split_file_changes
 
     final = devstack.cli("royalties", "run", month)
     assert final.returncode == 1 and "still open" in final.stderr and "--provisional" in final.stderr
+
+
+def test_a_closed_month_is_paid_to_the_cent_once(
+    devstack: RunningStack, catalog: Catalog, demo_tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """The paying run as a newcomer shows it on a demo stack: the stack's plays copied into the
+    latest closed month (`backbeat royalties demo-month`, as the demo listening does after its
+    replay), that month's revenue set, `backbeat royalties run MONTH` (not provisional) pays every
+    cent of each tier's pool once, and running it again changes nothing."""
+    songs = [song for song in catalog.songs[260:300] if song.duration_ms > 60_000][:2]
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    play_ids = []
+    for tier, song in zip(("premium", "free"), songs, strict=True):
+        clock = StepClock()
+        token = demo_tokens[tier]
+        reporter = PlaybackReporter(
+            Outbox(tmp_path / f"outbox-{tier}"), ApiSender(devstack.url, lambda t=token: t), clock=clock
+        )
+        play_ids.append(_listen(reporter, clock, song, started))
+        assert reporter.flush().settled > 0
+    table = devstack.resource("dynamodb").Table(devstack.stack_output("PlaysTableName"))
+
+    def judged() -> bool:
+        records = [item for item in _scan(table) if item.get("playId") in play_ids]
+        return len(records) == len(play_ids) and all(item.get("billable") for item in records)
+
+    assert wait_for(judged, timeout=120, interval=1)
+
+    seeded = devstack.cli("royalties", "demo-month")
+    assert seeded.returncode == 0, seeded.stderr
+    landing = json.loads(seeded.stdout)
+    month, landed = landing["month"], landing["plays"]
+    assert landed >= len(play_ids)
+    first = datetime.strptime(f"{month}-01", "%Y-%m-%d")
+    after = (first + timedelta(days=32)).strftime("%Y-%m-01")
+    query = f"SELECT count(DISTINCT playId) AS plays FROM plays WHERE dt >= '{month}-01' AND dt < '{after}'"
+
+    def in_the_lake() -> bool:
+        answer = devstack.cli("analytics", "sql", query, "--json")
+        assert answer.returncode == 0, answer.stderr
+        return bool(json.loads(answer.stdout.splitlines()[0])["plays"] >= landed)
+
+    assert wait_for(in_the_lake, timeout=180, interval=2)
+
+    revenue = devstack.cli("royalties", "revenue", "set", month, "--premium", "2000.00", "--ads", "100.01")
+    assert revenue.returncode == 0, revenue.stderr
+    paid = devstack.cli("royalties", "run", month, "--json", timeout=300)
+    assert paid.returncode == 0, paid.stderr
+    summary = json.loads(paid.stdout)
+    tiers = {tier["tier"]: tier for tier in summary["tiers"]}
+    assert (tiers["premium"]["pool"], tiers["free"]["pool"]) == ("1400.00", "70.01")
+    for tier in tiers.values():
+        assert tier["billablePlays"] >= 1 and tier["totalPaid"] == tier["pool"], tier
+    royalties = devstack.resource("dynamodb").Table(devstack.stack_output("RoyaltiesTableName"))
+    payments = [item for item in _scan(royalties) if item["sk"] == f"PAYMENT#{month}"]
+    assert len(payments) == summary["payments"] > 0
+    for name, tier in tiers.items():
+        assert sum(Decimal(item["byTier"].get(name, "0")) for item in payments) == Decimal(tier["pool"])
+
+    again = devstack.cli("royalties", "run", month, "--json", timeout=300)
+    assert again.returncode == 0, again.stderr
+    rerun = json.loads(again.stdout)
+    assert rerun["unchanged"] is True and rerun["payments"] == 0 and rerun["digest"] == summary["digest"]
+    assert [item for item in _scan(royalties) if item["sk"] == f"PAYMENT#{month}"] == payments

@@ -125,3 +125,20 @@ def test_amounts_are_exact_decimals_and_refuse_fractions_of_a_cent() -> None:
     with pytest.raises(Exception, match="non-negative"):
         parse_amount("-1")
     assert percent_of(1001, __import__("decimal").Decimal(70)) == 701  # 700.7 -> 701
+
+
+def test_a_statement_quotes_ids_and_roles_that_need_it() -> None:
+    register = SplitsRegister(
+        {
+            'so,ng "1"': [
+                Split("publishing", "h", "song\nwriter", 1_000_000),
+                Split("recording", "h", "artist", 1_000_000),
+            ]
+        }
+    )
+    tallies = pro_rata_weights([("free", 'so,ng "1"', "art,ist", 3)])
+    allocation = allocate({"free": 100}, {"free": 70}, tallies, register, publishing_percent=20)
+    rows = list(csv.reader(io.StringIO(statement_csv(allocation, "h").decode())))
+    assert rows[1][:4] == ['so,ng "1"', "art,ist", "publishing", "song\nwriter"]
+    assert rows[2][:4] == ['so,ng "1"', "art,ist", "recording", "artist"]
+    assert [row[-1] for row in rows[1:]] == ["0.14", "0.56", "0.70"]

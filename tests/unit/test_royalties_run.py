@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from backbeat.errors import Conflict, InvalidInput
+from backbeat.royalties.compaction import LakeDays
 from backbeat.royalties.demo import seed_demo_royalties
 from backbeat.royalties.monthly import Terms, run_month
 from backbeat.royalties.revenue import set_revenue
@@ -64,6 +65,11 @@ def engine(aws: Deployment) -> Iterator[Any]:
     lake.close()
 
 
+@pytest.fixture
+def days(aws: Deployment) -> LakeDays:
+    return LakeDays(boto3.client("s3", region_name="us-east-1"), aws.outputs["LakeBucketName"])
+
+
 def deliver(hub: FirehoseHub, deployment: Deployment, plays: list[dict[str, Any]]) -> None:
     hub.put(deployment.ref("PlaysDelivery"), [json.dumps(document).encode() for document in plays])
     hub.flush_all()
@@ -102,7 +108,7 @@ def payments(store: RoyaltiesStore, holders: list[str]) -> dict[str, dict[str, A
 
 
 def test_a_month_is_paid_to_the_cent_once_and_only_restated_explicitly(
-    aws: Deployment, hub: FirehoseHub, store: RoyaltiesStore, engine: Any, context: Any
+    aws: Deployment, hub: FirehoseHub, store: RoyaltiesStore, engine: Any, days: LakeDays, context: Any
 ) -> None:
     october(hub, aws)
     seed_demo_royalties(store)
@@ -150,8 +156,8 @@ def test_a_month_is_paid_to_the_cent_once_and_only_restated_explicitly(
     # a late play arrives: the paid month is not overwritten; a restatement writes adjustments
     deliver(hub, aws, [play("late", 2, "2026-10-30T23:59:00.000Z", userId="u2", songId=SONG_B, artistId="art-b")])
     with pytest.raises(Conflict, match="only an explicit restatement"):
-        run_month(engine, store, MONTH, "pro-rata", Terms(), now=NOW)
-    restated = run_month(engine, store, MONTH, "pro-rata", Terms(), restate=True, now=NOW)
+        run_month(engine, store, MONTH, "pro-rata", Terms(), days, now=NOW)
+    restated = run_month(engine, store, MONTH, "pro-rata", Terms(), days, restate=True, now=NOW)
     assert restated["restatement"] == 1 and restated["adjustments"] > 0
     assert payments(store, holders) == paid  # the payments themselves are untouched
     adjustments = [
@@ -164,13 +170,13 @@ def test_a_month_is_paid_to_the_cent_once_and_only_restated_explicitly(
 
 
 def test_user_centric_follows_each_premium_listener_and_provisional_runs_pay_nothing(
-    aws: Deployment, hub: FirehoseHub, store: RoyaltiesStore, engine: Any
+    aws: Deployment, hub: FirehoseHub, store: RoyaltiesStore, engine: Any, days: LakeDays
 ) -> None:
     october(hub, aws)
     set_revenue(store, MONTH, "USD", premium="1000.00", ads="0")
-    pro_rata = run_month(engine, store, MONTH, "pro-rata", Terms(publishing_percent=0), provisional=True, now=NOW)
+    pro_rata = run_month(engine, store, MONTH, "pro-rata", Terms(publishing_percent=0), days, provisional=True, now=NOW)
     user_centric = run_month(
-        engine, store, MONTH, "user-centric", Terms(publishing_percent=0), provisional=True, now=NOW
+        engine, store, MONTH, "user-centric", Terms(publishing_percent=0), days, provisional=True, now=NOW
     )
     # no splits registered: each artist holds its songs whole; pro-rata A gets 3/4 of the premium
     # pool (3 of 4 plays), user-centric 1/2 (u1's money; u2's goes to B)
@@ -182,7 +188,7 @@ def test_user_centric_follows_each_premium_listener_and_provisional_runs_pay_not
         )
         assert amounts == expected
     assert store.query("HOLDER#art-a", f"PAYMENT#{MONTH}") == []
-    report = compare_models(engine, store, MONTH, Terms(publishing_percent=0))
+    report = compare_models(engine, store, MONTH, Terms(publishing_percent=0), days)
     assert {row["holderId"]: (row["proRata"], row["userCentric"], row["difference"]) for row in report.rows} == {
         "art-a": ("525.00", "350.00", "-175.00"),
         "art-b": ("175.00", "350.00", "175.00"),
@@ -191,12 +197,14 @@ def test_user_centric_follows_each_premium_listener_and_provisional_runs_pay_not
     item = store.get("HOLDER#art-a", f"STATEMENT#{MONTH}#pro-rata")
     assert item is not None and item["provisional"] is True and "/provisional/" in item["key"]
     with pytest.raises(Conflict, match="still open"):
-        run_month(engine, store, "2026-12", "pro-rata", Terms(), now=NOW)
+        run_month(engine, store, "2026-12", "pro-rata", Terms(), days, now=NOW)
 
 
-def test_a_month_without_revenue_is_refused_naming_the_command(store: RoyaltiesStore, engine: Any) -> None:
+def test_a_month_without_revenue_is_refused_naming_the_command(
+    store: RoyaltiesStore, engine: Any, days: LakeDays
+) -> None:
     with pytest.raises(InvalidInput, match="backbeat royalties revenue set 2026-10"):
-        run_month(engine, store, MONTH, "pro-rata", Terms(), now=NOW)
+        run_month(engine, store, MONTH, "pro-rata", Terms(), days, now=NOW)
 
 
 def test_a_splits_import_is_all_or_nothing_against_the_catalog(aws: Deployment, store: RoyaltiesStore) -> None:
@@ -215,15 +223,20 @@ def test_a_splits_import_is_all_or_nothing_against_the_catalog(aws: Deployment, 
     assert store.load_register().to_bytes() == before
 
 
-def test_the_royalty_counts_are_the_plays_views_counts(aws: Deployment, hub: FirehoseHub, engine: Any) -> None:
+def test_the_royalty_counts_are_the_plays_views_counts(
+    aws: Deployment, hub: FirehoseHub, engine: Any, days: LakeDays
+) -> None:
     """The royalty SQL skips the view's window (see royalties.sql); on a lake with a record
-    delivered twice and a play whose early version was not billable, it counts what the view does."""
+    delivered twice and a play whose early version was not billable, the month's sum over its
+    compacted days counts what the view does."""
     from backbeat.analytics.queries import with_views
+    from backbeat.royalties.compaction import ensure_month
     from backbeat.royalties.counting import billable_by_song
 
     october(hub, aws)
     deliver(hub, aws, [play("p9", 1, "2026-10-20T10:00:00.000Z", songId=SONG_B, artistId="art-b", billable=False)])
     deliver(hub, aws, [play("p9", 2, "2026-10-20T10:00:00.000Z", songId=SONG_B, artistId="art-b")])
+    assert len(ensure_month(engine, days, MONTH)) == 31  # none compacted yet
     through_view = engine.query(
         with_views(
             "SELECT tier, songId, artistId, count(*) FROM plays WHERE billable AND dt >= '2026-10-01' "

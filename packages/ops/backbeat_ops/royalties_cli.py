@@ -5,6 +5,8 @@
     backbeat royalties revenue set MONTH [--premium AMOUNT | --premium-price PRICE] [--ads AMOUNT]
     backbeat royalties run MONTH [--model pro-rata|user-centric] [--provisional] [--restate] [--json]
     backbeat royalties compare MONTH [--json]       what every holder gets under each model
+    backbeat royalties demo-month [MONTH]           devstack only: the stack's plays copied into the
+                                                    latest closed month (or MONTH), to show a paying run
 
 `run` starts the royalties state machine (as the schedule does on the 1st) and waits for it; it
 prints, per tier, the revenue, the pool, the billable plays, the per-stream rate, the total paid and
@@ -24,6 +26,7 @@ from typing import Any
 
 from backbeat.analytics.engines import LakeEngine
 from backbeat.catalog.models import META, artist_key, song_key
+from backbeat.royalties.compaction import LakeDays
 from backbeat.royalties.money import cents_to_str
 from backbeat.royalties.monthly import Terms, compute_month
 from backbeat.royalties.splits import parse_holders, parse_splits
@@ -64,6 +67,9 @@ def register(groups: Any) -> None:
     compare.add_argument("month", help="YYYY-MM")
     compare.add_argument("--json", action="store_true", help="one JSON object a line")
     compare.set_defaults(run=_compare)
+    demo = commands.add_parser("demo-month", help="devstack only: copy its plays into a closed month")
+    demo.add_argument("month", nargs="?", help="YYYY-MM (default: the latest month that has closed)")
+    demo.set_defaults(run=_demo_month)
 
 
 def _store(stack: str | None) -> tuple[Any, dict[str, str]]:
@@ -154,17 +160,36 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def _compare(args: argparse.Namespace) -> str:
+    from backbeat.aws import client
     from backbeat_ops.analytics_cli import lake_engine
 
-    store, _outputs = _store(args.stack)
+    store, outputs = _store(args.stack)
     engine = lake_engine(args.stack)
     try:
-        report = compare_models(engine, store, args.month, Terms())
+        report = compare_models(engine, store, args.month, Terms(), LakeDays(client("s3"), outputs["LakeBucketName"]))
     finally:
         engine.close()
     if args.json:
         return "\n".join(json.dumps(row) for row in report.rows)
     return report.csv.decode("utf-8").rstrip("\n") + f"\n(written to s3://{store.bucket}/{report.key})"
+
+
+def _demo_month(args: argparse.Namespace) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from backbeat.aws import client
+    from backbeat.errors import InvalidInput
+    from backbeat.royalties.demo_month import land_demo_month, latest_closed_month
+    from backbeat_ops.cli import stack_outputs
+
+    if args.stack:
+        raise InvalidInput("demo-month writes synthetic plays into the lake: it runs on the devstack only")
+    outputs = stack_outputs(None)
+    month = args.month or latest_closed_month(datetime.now(UTC), Terms().grace_days)
+    landed = land_demo_month(
+        client("dynamodb"), client("firehose"), outputs["PlaysTableName"], outputs["PlaysDeliveryStreamName"], month
+    )
+    return {"month": month, "plays": landed}
 
 
 # ------------------------------------------------------------ importing holders and splits
@@ -208,9 +233,9 @@ class Comparison:
     rows: list[dict[str, Any]]
 
 
-def compare_models(engine: LakeEngine, store: RoyaltiesStore, month: str, terms: Terms) -> Comparison:
-    pro_rata = compute_month(engine, store, month, "pro-rata", terms).allocation
-    user_centric = compute_month(engine, store, month, "user-centric", terms).allocation
+def compare_models(engine: LakeEngine, store: RoyaltiesStore, month: str, terms: Terms, lake: LakeDays) -> Comparison:
+    pro_rata = compute_month(engine, store, month, "pro-rata", terms, lake).allocation
+    user_centric = compute_month(engine, store, month, "user-centric", terms, lake).allocation
     rows: list[dict[str, Any]] = []
     for holder in sorted(set(pro_rata.holders) | set(user_centric.holders)):
         lines = pro_rata.holders.get(holder) or user_centric.holders[holder]

@@ -23,7 +23,7 @@ def day_to_aggregate(requested: str | None, started_at: str | None) -> date:
     return start.date() - timedelta(days=1)
 
 
-def _empty_prefix(s3: Any, bucket: str, prefix: str) -> int:
+def empty_prefix(s3: Any, bucket: str, prefix: str) -> int:
     removed = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
@@ -38,7 +38,7 @@ def write_daily_aggregates(engine: LakeEngine, s3: Any, bucket: str, day: date) 
     written: dict[str, str] = {}
     for name, sql in queries.daily_aggregates(day).items():
         prefix = day_prefix(AGGREGATE_TABLES[name], day)
-        _empty_prefix(s3, bucket, prefix)
+        empty_prefix(s3, bucket, prefix)
         engine.unload(sql, bucket, prefix)
         written[name] = f"s3://{bucket}/{prefix}"
     return written

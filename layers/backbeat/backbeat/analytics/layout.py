@@ -4,9 +4,12 @@
     plays/dt=YYYY-MM-DD/*.parquet                    every change of a play record (the day it started)
     aggregates/daily_song/dt=YYYY-MM-DD/*.parquet    the daily job's per-song figures
     aggregates/daily_artist/dt=YYYY-MM-DD/*.parquet  the daily job's per-artist figures
+    royalties/billable_listener/dt=YYYY-MM-DD/       a day's billable plays, exactly once, per listener and song
+    royalties/billable_song/dt=YYYY-MM-DD/           the same per song
+    royalties/compacted/dt=YYYY-MM-DD.json           which plays/ files the day's two datasets were made from
 
 The Glue tables (template.yaml) point at the same prefixes; Firehose writes the first two, the daily
-aggregates job the last two.
+aggregates job the next two, the royalties' day compaction (backbeat.royalties.compaction) the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ DAILY_ARTIST_PREFIX = "aggregates/daily_artist/"
 # The Glue table behind each dataset (the raw tables; `events` and `plays` are deduplicating views).
 RAW_TABLES = {"events_raw": EVENTS_PREFIX, "plays_raw": PLAYS_PREFIX}
 AGGREGATE_TABLES = {"daily_song": DAILY_SONG_PREFIX, "daily_artist": DAILY_ARTIST_PREFIX}
+BILLABLE_LISTENER_PREFIX = "royalties/billable_listener/"
+BILLABLE_SONG_PREFIX = "royalties/billable_song/"
+COMPACTED_PREFIX = "royalties/compacted/"
+# The royalties' exactly-once days: Glue table -> prefix (the tables royalties.sql's monthly counts read).
+BILLABLE_TABLES = {"billable_listener_daily": BILLABLE_LISTENER_PREFIX, "billable_song_daily": BILLABLE_SONG_PREFIX}
 
 
 def parse_day(value: str) -> date:

@@ -15,10 +15,13 @@ shares. Every exact amount in a tier has the same denominator, so the arithmetic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import gc
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from backbeat.royalties.money import apportion, largest_remainder, split_evenly
+from backbeat.royalties.money import largest_remainder, split_evenly
 from backbeat.royalties.splits import SHARE_UNITS, Split, SplitsRegister
 
 MICRO_PER_CENT = 10_000  # the user-centric step divides listeners' money in millionths of a unit
@@ -35,16 +38,39 @@ class SongTally:
     weight: int
 
 
-@dataclass(slots=True)
+class SongFigures:
+    """A song's billable plays and per-stream rate in each tier: the same on all its lines."""
+
+    __slots__ = ("plays", "rates")
+
+    def __init__(self) -> None:
+        self.plays: dict[str, int] = {}  # tier -> the song's billable plays
+        self.rates: dict[str, tuple[int, int]] = {}  # tier -> song money / plays (cents)
+
+
 class StatementLine:
-    song_id: str
-    artist_id: str
-    right: str
-    role: str
-    units: int  # the holder's share of the right, millionths
-    plays: dict[str, int] = field(default_factory=dict)  # tier -> the song's billable plays
-    rates: dict[str, tuple[int, int]] = field(default_factory=dict)  # tier -> song money / plays (cents)
-    cents: dict[str, int] = field(default_factory=dict)  # tier -> this line's cents
+    """One line of a holder's statement: a right of a song that the holder has a share of, with the
+    song's figures and the line's cents in each tier it was played in (a plain slotted class: a
+    month makes one per holder, song and right, so it is built as cheaply as Python allows)."""
+
+    __slots__ = ("artist_id", "cents", "figures", "right", "role", "song_id", "units")
+
+    def __init__(self, song_id: str, artist_id: str, right: str, role: str, units: int, figures: SongFigures) -> None:
+        self.song_id = song_id
+        self.artist_id = artist_id
+        self.right = right
+        self.role = role
+        self.units = units  # the holder's share of the right, millionths
+        self.figures = figures
+        self.cents: dict[str, int] = {}  # tier -> this line's cents
+
+    @property
+    def plays(self) -> dict[str, int]:
+        return self.figures.plays
+
+    @property
+    def rates(self) -> dict[str, tuple[int, int]]:
+        return self.figures.rates
 
     @property
     def amount(self) -> int:
@@ -107,6 +133,20 @@ def user_centric_weights(pool: int, listens: Iterable[tuple[str, str, str, int]]
     return {song: SongTally(plays_of[song], weight) for song, weight in weights.items()}
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a while: building a month's hundreds of thousands of
+    lines (none of them in a reference cycle) would otherwise trigger collections that traverse all
+    of them again and again, which costs more than the lines themselves."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def allocate(
     revenue: Mapping[str, int],
     pools: Mapping[str, int],
@@ -115,10 +155,21 @@ def allocate(
     publishing_percent: int,
 ) -> Allocation:
     """Every tier's pool (cents) over the holders of the songs in `tallies` (see the module)."""
+    with gc_paused():
+        return _allocate(revenue, pools, tallies, register, publishing_percent)
+
+
+def _allocate(
+    revenue: Mapping[str, int],
+    pools: Mapping[str, int],
+    tallies: Mapping[str, Mapping[SongKey, SongTally]],
+    register: SplitsRegister,
+    publishing_percent: int,
+) -> Allocation:
     rights_percent = {"recording": 100 - publishing_percent, "publishing": publishing_percent}
     holders: dict[str, dict[LineKey, StatementLine]] = {}
     results: dict[str, TierResult] = {}
-    song_splits: dict[str, list[Split]] = {}  # each song's splits, looked up once for all tiers
+    songs_seen: dict[str, _Song] = {}  # each song's lines, made once for all tiers
     for tier in sorted(pools):
         pool = pools[tier]
         songs = tallies.get(tier, {})
@@ -129,27 +180,67 @@ def allocate(
         if total_weight == 0 or pool == 0:
             continue  # no billable plays: nothing can be paid from this tier's pool this month
         denominator = total_weight * 100 * SHARE_UNITS
-        exact: dict[str, dict[LineKey, int]] = {}
-        for (song, artist), tally in sorted(songs.items()):
+        # holder -> their lines in this tier, in line-key order (songs in order, a song's rights in
+        # order), and each line's exact cents times the denominator
+        exact: defaultdict[str, tuple[list[StatementLine], list[int]]] = defaultdict(lambda: ([], []))
+        for (song_id, artist), tally in sorted(songs.items()):
+            song = songs_seen.get(song_id)
+            if song is None:
+                splits = register.splits_for(song_id, artist)
+                song = songs_seen[song_id] = _Song(song_id, artist, splits, rights_percent, holders)
             song_numerator = pool * tally.weight  # the song's cents = song_numerator / total_weight
-            splits = song_splits.get(song)
-            if splits is None:
-                splits = song_splits[song] = register.splits_for(song, artist)
-            for split in splits:
-                numerator = song_numerator * rights_percent[split.right] * split.units
-                lines = holders.setdefault(split.holder, {})
-                key = (song, split.right)
-                line = lines.get(key)
-                if line is None:
-                    line = lines[key] = StatementLine(song, artist, split.right, split.role, split.units)
-                line.plays[tier] = tally.plays
-                line.rates[tier] = (song_numerator, total_weight * tally.plays)
-                exact.setdefault(split.holder, {})[key] = numerator
-        holder_exact = {holder: sum(numerators.values()) for holder, numerators in exact.items()}
-        paid = largest_remainder(pool, holder_exact, denominator)
-        for holder, line_numerators in exact.items():
-            for key, cents in apportion(paid[holder], line_numerators, denominator).items():
-                holders[holder][key].cents[tier] = cents
+            song.figures.plays[tier] = tally.plays
+            song.figures.rates[tier] = (song_numerator, total_weight * tally.plays)
+            for holder, line, parts in song.lines:
+                lines, numerators = exact[holder]
+                lines.append(line)
+                numerators.append(song_numerator * parts)
+        paid = largest_remainder(pool, {holder: sum(held[1]) for holder, held in exact.items()}, denominator)
+        for holder, (lines, numerators) in exact.items():
+            _pay_lines(tier, paid[holder], lines, numerators, denominator)
         result.total_paid = sum(paid.values())
         result.statements = len(exact)
     return Allocation(results, holders)
+
+
+class _Song:
+    """A song's statement lines (added to their holders' statements as they are made), each with
+    its part of the song's money: the right's percent times the holder's units of it."""
+
+    __slots__ = ("figures", "lines")
+
+    def __init__(
+        self,
+        song_id: str,
+        artist_id: str,
+        splits: list[Split],
+        rights_percent: dict[str, int],
+        holders: dict[str, dict[LineKey, StatementLine]],
+    ) -> None:
+        self.figures = figures = SongFigures()
+        self.lines: list[tuple[str, StatementLine, int]] = []
+        for right, holder, role, units in sorted(splits):  # in right order: a holder's lines in key order
+            line = StatementLine(song_id, artist_id, right, role, units, figures)
+            held = holders.get(holder)
+            if held is None:
+                holders[holder] = {(song_id, right): line}
+            else:
+                held[(song_id, right)] = line
+            self.lines.append((holder, line, units * rights_percent[right]))
+
+
+def _pay_lines(tier: str, target: int, lines: list[StatementLine], numerators: list[int], denominator: int) -> None:
+    """A holder's payment in a tier over their lines there (in line-key order): `money.apportion`
+    (floors, then a cent each to the largest remainders, ties to the smaller line key) on the
+    lines themselves."""
+    wholes = [numerator // denominator for numerator in numerators]
+    left = target - sum(wholes)
+    if left < 0 or left > len(lines):
+        raise ValueError(f"cannot apportion {target} over shares whose floors sum to {target - left}")
+    for line, whole in zip(lines, wholes, strict=True):
+        line.cents[tier] = whole
+    if left:
+        remainders = [numerator % denominator for numerator in numerators]
+        # the largest remainders first: a stable sort keeps equal remainders in line-key order
+        for index in sorted(range(len(lines)), key=remainders.__getitem__, reverse=True)[:left]:
+            lines[index].cents[tier] += 1

@@ -1,5 +1,6 @@
 """Billable plays of a month, counted over the event lake by the one SQL file `royalties.sql`
-(Athena in AWS, DuckDB locally, through `backbeat.analytics.engines`)."""
+(Athena in AWS, DuckDB locally, through `backbeat.analytics.engines`): a plain sum over the month's
+compacted days, which `backbeat.royalties.compaction.ensure_month` makes current first."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ SQL_FILE = "royalties.sql"
 
 
 def royalty_sql(name: str, month: str) -> str:
-    """The block `name` of royalties.sql for `month` (validated). It reads the raw play records
-    (see the file for why that counts what the `plays` view would)."""
+    """The block `name` of royalties.sql for `month` (validated). It reads the compacted days
+    (see the file for why their sum counts what the `plays` view would)."""
     first = parse_month(month)
     body = queries.blocks(SQL_FILE)[name]
     return body.replace("{first_day}", first.isoformat()).replace("{next_month}", next_month(first).isoformat())

@@ -32,42 +32,53 @@ def _holder(kind: str, number: int) -> str:
     return f"demo-{kind}-{number:03d}"
 
 
-def _draws(song_id: str) -> list[int]:
+NAMES = {kind: [_holder(kind, number) for number in range(size)] for kind, size in POOLS.items()}
+ARTIST_SHARES = tuple(percent * PERCENT for percent in (15, 18, 20, 25, 50))
+PRODUCER_POINTS = tuple(points * PERCENT for points in (0, 3, 4, 5))
+
+
+def _draws(song_id: str) -> bytes:
     """Deterministic numbers for a song (the same id, the same splits, on every machine)."""
-    digest = hashlib.sha256(f"backbeat-demo-splits:{song_id}".encode()).digest()
-    return list(digest)
+    return hashlib.sha256(f"backbeat-demo-splits:{song_id}".encode()).digest()
 
 
 def demo_splits(song_id: str, artist_id: str) -> list[Split]:
+    """A song's synthetic splits, in order (a run computes them for every song it pays: cheaply)."""
     draw = _draws(song_id)
-    recording: dict[tuple[str, str], int] = {}
-    shape = draw[0] % 10
-    if shape == 0:  # self-released: the artist holds the master
-        recording[(artist_id, "artist")] = SHARE_UNITS
+    if draw[0] % 10 == 0:  # self-released: the artist holds the master
+        splits = [Split("recording", artist_id, "artist", SHARE_UNITS)]
     else:
-        artist_share = (15, 18, 20, 25, 50)[draw[1] % 5] * PERCENT
-        producer_points = (0, 3, 4, 5)[draw[2] % 4] * PERCENT
+        artist_share = ARTIST_SHARES[draw[1] % 5]
+        producer_points = PRODUCER_POINTS[draw[2] % 4]
+        splits = [Split("recording", artist_id, "artist", artist_share)]
         if producer_points:
-            recording[(_holder("producer", draw[3] % POOLS["producer"]), "producer")] = producer_points
-        recording[(artist_id, "artist")] = artist_share
-        label = _holder("label", draw[4] % POOLS["label"])
-        recording[(label, "label")] = SHARE_UNITS - artist_share - producer_points
-    publishing: dict[tuple[str, str], int] = {}
-    writers = [artist_id] if draw[5] % 3 else []  # two songs in three are (co-)written by their artist
-    writers += [_holder("songwriter", draw[6 + index] % POOLS["songwriter"]) for index in range(draw[9] % 3 + 1)]
-    writers = list(dict.fromkeys(writers))
+            splits.append(
+                Split("recording", NAMES["producer"][draw[3] % POOLS["producer"]], "producer", producer_points)
+            )
+        label = NAMES["label"][draw[4] % POOLS["label"]]
+        splits.append(Split("recording", label, "label", SHARE_UNITS - artist_share - producer_points))
+    songwriters = NAMES["songwriter"]
+    writers = [songwriters[draw[6 + index] % POOLS["songwriter"]] for index in range(draw[9] % 3 + 1)]
+    if draw[5] % 3:  # two songs in three are (co-)written by their artist
+        writers.insert(0, artist_id)
+    writers = sorted(set(writers))
     published = draw[10] % 5 != 0  # one song in five is self-published: the writers hold it all
     writer_total = SHARE_UNITS // 2 if published else SHARE_UNITS
     if published:
-        publishing[(_holder("publisher", draw[11] % POOLS["publisher"]), "publisher")] = SHARE_UNITS - writer_total
+        splits.append(
+            Split(
+                "publishing", NAMES["publisher"][draw[11] % POOLS["publisher"]], "publisher", SHARE_UNITS - writer_total
+            )
+        )
     # equal co-writers: thirds come out as 33.3334 / 33.3333 / 33.3333 (the largest remainder rule:
     # the units left over go to the first writers by id)
     each, left = divmod(writer_total, len(writers))
-    for index, writer in enumerate(sorted(writers)):
-        publishing[(writer, "songwriter")] = each + (1 if index < left else 0)
-    splits = [Split("recording", holder, role, units) for (holder, role), units in recording.items()]
-    splits += [Split("publishing", holder, role, units) for (holder, role), units in publishing.items()]
-    return sorted(splits)
+    splits += [
+        Split("publishing", writer, "songwriter", each + (1 if index < left else 0))
+        for index, writer in enumerate(writers)
+    ]
+    splits.sort()
+    return splits
 
 
 def demo_rows(songs: Iterable[tuple[str, str]]) -> Iterable[list[str]]:

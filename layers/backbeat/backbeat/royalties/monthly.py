@@ -26,10 +26,11 @@ from backbeat.royalties.allocation import (
     pro_rata_weights,
     user_centric_weights,
 )
+from backbeat.royalties.compaction import LakeDays, ensure_month
 from backbeat.royalties.money import cents_to_str, parse_signed_cents, percent_of, ratio_str
 from backbeat.royalties.months import closes_at, iso, month_before, parse_month
 from backbeat.royalties.revenue import month_revenue
-from backbeat.royalties.statements import run_digest, statement_csv
+from backbeat.royalties.statements import run_digest, statements_of
 from backbeat.royalties.store import RoyaltiesStore, plain_item, statement_key
 
 MODELS = ("pro-rata", "user-centric")
@@ -78,10 +79,16 @@ class Computation:
     statements: dict[str, bytes]
     summary: dict[str, Any]
     digest: str
+    compacted_days: list[str]  # the days that were not current and were compacted for this run
 
 
-def compute_month(engine: LakeEngine, store: RoyaltiesStore, month: str, model: str, terms: Terms) -> Computation:
-    """The month's figures and statements under `model`, written nowhere yet."""
+def compute_month(
+    engine: LakeEngine, store: RoyaltiesStore, month: str, model: str, terms: Terms, lake: LakeDays
+) -> Computation:
+    """The month's figures and statements under `model`, written nowhere yet. Every day of the month
+    is made current first (compacted again if its plays changed since), so the counts are exactly-once
+    over every play that has landed."""
+    compacted = ensure_month(engine, lake, month)
     revenue_terms = month_revenue(store, month)
     listener_rows = (
         counting.billable_by_listener(engine, month)
@@ -105,8 +112,7 @@ def compute_month(engine: LakeEngine, store: RoyaltiesStore, month: str, model: 
         premium = [(u, s, a, p) for t, u, s, a, p in listener_rows if t == USER_CENTRIC_TIER]
         tallies[USER_CENTRIC_TIER] = user_centric_weights(pools[USER_CENTRIC_TIER], premium)
     allocation = allocate(revenue, pools, tallies, store.load_register(), terms.publishing_percent)
-    rates: dict[tuple[int, int], str] = {}
-    statements = {holder: statement_csv(allocation, holder, rates) for holder in sorted(allocation.holders)}
+    statements = statements_of(allocation)
     summary = {
         "month": month,
         "model": model,
@@ -124,7 +130,7 @@ def compute_month(engine: LakeEngine, store: RoyaltiesStore, month: str, model: 
             for tier in allocation.tiers.values()
         ],
     }
-    return Computation(month, model, allocation, statements, summary, run_digest(summary, statements))
+    return Computation(month, model, allocation, statements, summary, run_digest(summary, statements), compacted)
 
 
 def run_month(
@@ -133,6 +139,7 @@ def run_month(
     month: str,
     model: str,
     terms: Terms,
+    lake: LakeDays,
     provisional: bool = False,
     restate: bool = False,
     now: datetime | None = None,
@@ -144,10 +151,12 @@ def run_month(
             f"{month} is still open (it closes at {iso(closes_at(month, terms.grace_days))}, after the "
             f"grace period for late events): run it with --provisional until then"
         )
-    computation = compute_month(engine, store, month, model, terms)
+    computation = compute_month(engine, store, month, model, terms, lake)
     if provisional:
-        return _write_provisional(store, computation, moment)
-    return _write_final(store, computation, restate, moment)
+        written = _write_provisional(store, computation, moment)
+    else:
+        written = _write_final(store, computation, restate, moment)
+    return {**written, "daysCompacted": computation.compacted_days}
 
 
 def _index_item(computation: Computation, holder: str, key: str, provisional: bool, now: datetime) -> dict[str, Any]:
