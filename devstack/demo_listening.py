@@ -2,7 +2,7 @@
 once the stack is ready, a background thread replays the synthetic listeners of
 `backbeat_ops.listening` through `POST /events/playback`, so charts, taste profiles and the event
 lake have a history to show. Once they are in, the same play records are copied into the latest
-month that has closed (`backbeat.royalties.demo_month`), so that month's paying royalties run can
+month that has closed (`backbeat_ops.demo_month`), so that month's paying royalties run can
 be shown too (the listening itself falls in the last 28 days).
 
 It runs once per data dir: when it has sent everything it writes `demo-listening.json` in the data
@@ -93,10 +93,10 @@ def replay(
 
 def land_closed_month(stack: Devstack, settle_seconds: float = 3.0) -> tuple[str, int]:
     """The demo's play records, once the plays consumer has written them all (their number stops
-    changing), copied into the latest closed month (see `backbeat.royalties.demo_month`)."""
+    changing), copied into the latest closed month (see `backbeat_ops.demo_month`)."""
     from backbeat.aws import client
-    from backbeat.royalties.demo_month import land_demo_month, latest_closed_month, play_records
     from backbeat.royalties.monthly import Terms
+    from backbeat_ops.demo_month import land_demo_month, latest_closed_month, play_records
 
     assert stack.deployment is not None
     outputs = stack.deployment.outputs

@@ -17,7 +17,7 @@ from backbeat.analytics.engines import DuckDBEngine
 from backbeat.analytics.layout import BILLABLE_SONG_PREFIX, day_prefix
 from backbeat.royalties.compaction import LakeDays, catch_up, compaction_record, ensure_month
 from backbeat.royalties.counting import billable_by_listener, billable_by_song
-from backbeat.royalties.demo_month import backdated, latest_closed_month
+from backbeat_ops.demo_month import backdated, latest_closed_month
 from devstack.resources import Deployment
 from tests.unit.test_lake_firehose import play
 from tests.unit.test_royalties_run import MONTH, SONG_A, SONG_B, deliver, hub, october

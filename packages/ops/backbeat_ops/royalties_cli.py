@@ -179,8 +179,8 @@ def _demo_month(args: argparse.Namespace) -> dict[str, Any]:
 
     from backbeat.aws import client
     from backbeat.errors import InvalidInput
-    from backbeat.royalties.demo_month import land_demo_month, latest_closed_month
     from backbeat_ops.cli import stack_outputs
+    from backbeat_ops.demo_month import land_demo_month, latest_closed_month
 
     if args.stack:
         raise InvalidInput("demo-month writes synthetic plays into the lake: it runs on the devstack only")
