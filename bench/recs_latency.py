@@ -190,7 +190,13 @@ def main() -> None:
     try:
         url = stack.url
         account = LISTENER if version is not None else PREMIUM
-        token = http("POST", f"{url}/auth/login", account)[1]["accessToken"]
+        status, body = http("POST", f"{url}/auth/login", account)[:2]
+        if status != 200:
+            raise SystemExit(
+                f"cannot log in as {account['email']} ({status} {body}): the state in {state_dir} was not restored "
+                "(a snapshot from another template or resource creator is discarded); pass a new --state-dir"
+            )
+        token = body["accessToken"]
         print(f"as {account['email']}", flush=True)
         if version is not None:
             wait_for_model(url, token, version)
