@@ -19,7 +19,7 @@ from backbeat.playlists.views import changes
 from backbeat.realtime import service as realtime_service
 from backbeat_client.replay import replay
 from devstack.moto_patches import patch_moto_dynamodb_isolation
-from tests.unit.test_playlists import OWNER, SONGS, call, new_playlist, playlists  # noqa: F401
+from tests.unit.test_playlists import OWNER, SONGS, add_concurrently, call, new_playlist, playlists  # noqa: F401
 
 
 def queue(pid: str, kind: str, args: dict[str, Any], by: str = OWNER) -> str:
@@ -103,26 +103,7 @@ def test_concurrent_editors_group_commit_gapless_with_no_lost_edit(playlists, co
     patch_moto_dynamodb_isolation()
     pid = new_playlist(playlists, context)
     editors, per_editor = 6, 4
-    results: list[dict[str, Any]] = []
-    failures: list[Any] = []
-    lock = threading.Lock()
-
-    def editor(index: int) -> None:
-        for n in range(per_editor):
-            try:
-                result = service.add_tracks(pid, OWNER, [SONGS[(index + n) % len(SONGS)]], 0, None)
-            except Exception as error:  # the assertion below reports it
-                with lock:
-                    failures.append(error)
-                continue
-            with lock:
-                results.append(result)
-
-    threads = [threading.Thread(target=editor, args=(index,)) for index in range(editors)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, failures = add_concurrently(pid, editors, per_editor)
     assert failures == []
     assert sorted(result["version"] for result in results) == list(range(1, editors * per_editor + 1))
     log = {change["version"]: change["op"] for change in changes(pid, 1, 100)}

@@ -3,9 +3,7 @@ within the log, invitations instead of silent collaborators, and concurrent edit
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -14,7 +12,7 @@ from backbeat.playlists import edits, service, turns
 from backbeat.playlists.models import TURN, TurnItem, playlist_key
 from backbeat.playlists.views import changes
 from devstack.moto_patches import patch_moto_dynamodb_isolation
-from tests.unit.test_playlists import FRIEND, OWNER, SONGS, STRANGER, call, new_playlist, playlists  # noqa: F401
+from tests.unit.test_playlists import FRIEND, OWNER, SONGS, STRANGER, add_concurrently, call, new_playlist, playlists  # noqa: F401
 from tests.unit.test_realtime import event, realtime, sent_to, token_for  # noqa: F401
 
 NOT_NUMBERS = [
@@ -133,26 +131,7 @@ def test_concurrent_editors_take_turns_with_gapless_versions_and_no_lost_edit(pl
     monkeypatch.setattr(edits, "settings", PlaylistEditSettings(playlist_edit_mode="turns"))
     pid = new_playlist(playlists, context)
     editors, per_editor = 6, 5
-    results: list[dict[str, Any]] = []
-    failures: list[Any] = []
-    lock = threading.Lock()
-
-    def editor(index: int) -> None:
-        for n in range(per_editor):
-            try:
-                result = service.add_tracks(pid, OWNER, [SONGS[(index + n) % len(SONGS)]], 0, None)
-            except Exception as error:  # the assertion below reports it
-                with lock:
-                    failures.append(error)
-                continue
-            with lock:
-                results.append(result)
-
-    threads = [threading.Thread(target=editor, args=(index,)) for index in range(editors)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, failures = add_concurrently(pid, editors, per_editor)
     assert failures == []
     versions = sorted(result["version"] for result in results)
     assert versions == list(range(1, editors * per_editor + 1))  # each edit its own version, no gap

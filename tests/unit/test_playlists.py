@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -51,6 +52,32 @@ def new_playlist(module: Any, context: Any, **details: Any) -> str:
     status, body = call(module, context, "POST", "/playlists", OWNER, {"name": "Mix", **details})
     assert status == 201, body
     return str(body["id"])
+
+
+def add_concurrently(pid: str, editors: int, per_editor: int) -> tuple[list[dict[str, Any]], list[Exception]]:
+    """`editors` threads each adding `per_editor` songs to the top of the playlist as its owner:
+    every edit's answer, and every exception an edit raised."""
+    results: list[dict[str, Any]] = []
+    failures: list[Exception] = []
+    lock = threading.Lock()
+
+    def editor(index: int) -> None:
+        for n in range(per_editor):
+            try:
+                result = service.add_tracks(pid, OWNER, [SONGS[(index + n) % len(SONGS)]], 0, None)
+            except Exception as error:  # the caller's assertion reports it
+                with lock:
+                    failures.append(error)
+                continue
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=editor, args=(index,)) for index in range(editors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, failures
 
 
 def test_edits_bump_the_version_by_one_and_the_log_replays_to_the_same_list(playlists, context) -> None:

@@ -147,6 +147,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@gc_paused()
 def allocate(
     revenue: Mapping[str, int],
     pools: Mapping[str, int],
@@ -155,17 +156,6 @@ def allocate(
     publishing_percent: int,
 ) -> Allocation:
     """Every tier's pool (cents) over the holders of the songs in `tallies` (see the module)."""
-    with gc_paused():
-        return _allocate(revenue, pools, tallies, register, publishing_percent)
-
-
-def _allocate(
-    revenue: Mapping[str, int],
-    pools: Mapping[str, int],
-    tallies: Mapping[str, Mapping[SongKey, SongTally]],
-    register: SplitsRegister,
-    publishing_percent: int,
-) -> Allocation:
     rights_percent = {"recording": 100 - publishing_percent, "publishing": publishing_percent}
     holders: dict[str, dict[LineKey, StatementLine]] = {}
     results: dict[str, TierResult] = {}
