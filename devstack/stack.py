@@ -37,6 +37,7 @@ from devstack.moto_patches import (
 )
 from devstack.pollers import PollerGroup
 from devstack.resources import DEV_PARAMETERS, Deployment, ResourceCreator
+from devstack.search_engine import start_search_engine
 from devstack.search_proxy import SearchEngineProxy
 from devstack.template import load_template
 from devstack.webapp import routes as web_player_routes
@@ -62,27 +63,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def start_search_engine(seed: Path | None = None) -> Any:
-    """osmem-server in a session of its own, so that Ctrl-C or a SIGTERM to the devstack's process
-    group leaves it to the devstack, which saves the indices before closing it. It still exits with
-    the devstack (it watches the devstack's pid and its stdin)."""
-    import json
-    import subprocess
-
-    from osmem_server import OsmemServer, resolve_binary
-
-    command = [resolve_binary(), "--parent-pid", str(os.getpid()), "--no-ja"]
-    command += ["--seed", str(seed)] if seed else []
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    assert process.stdout is not None
-    for line in process.stdout:  # the first JSON line says where it listens, once the seed is loaded
-        if line.startswith("{") and "url" in (ready := json.loads(line)):
-            return OsmemServer(process, ready["url"], ready.get("pid", process.pid), ready.get("version", ""), False)
-    raise RuntimeError(f"osmem-server exited during start-up (seed: {seed})")
 
 
 @dataclass

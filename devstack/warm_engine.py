@@ -168,27 +168,20 @@ def keep(data_dir: Path, keep_seconds: float, adopter: int) -> int:
     """Run the engine until no stack has used it for `keep_seconds`, the state file names another
     keeper (a reset, a new start), or a SIGTERM. The engine watches this process's pipe to its
     stdin, so it exits with the keeper however the keeper ends."""
-    from osmem_server import resolve_binary
+    from devstack.search_engine import start_search_engine
 
     stopping = [False]
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.__setitem__(0, True))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    engine = subprocess.Popen([resolve_binary(), "--no-ja"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert engine.stdout is not None
-    url = ""
-    for line in engine.stdout:  # the first JSON line says where it listens
-        if line.startswith("{") and "url" in (ready := json.loads(line)):
-            url = str(ready["url"])
-            break
-    if not url:
-        return 1
+    engine = start_search_engine(outlive_parent=True)
+    url = str(engine.url)
     _write_state(
         data_dir,
         {"keeper": os.getpid(), "engine": engine.pid, "url": url, "generation": "", "adopter": adopter},
     )
     print(json.dumps({"url": url, "engine": engine.pid}), flush=True)
     idle_since: float | None = None
-    while not stopping[0] and engine.poll() is None:
+    while not stopping[0] and engine.process.poll() is None:
         time.sleep(POLL_SECONDS)
         state = read_state(data_dir)
         if state is None or state.get("keeper") != os.getpid():
@@ -199,12 +192,7 @@ def keep(data_dir: Path, keep_seconds: float, adopter: int) -> int:
         idle_since = time.monotonic() if idle_since is None else idle_since
         if time.monotonic() - idle_since >= float(state.get("keep", keep_seconds)):
             break
-    if engine.stdin:
-        engine.stdin.close()
-    try:
-        engine.wait(5)
-    except subprocess.TimeoutExpired:
-        engine.kill()
+    engine.close()
     state = read_state(data_dir)
     if state is not None and state.get("keeper") == os.getpid():
         _state_path(data_dir).unlink(missing_ok=True)
