@@ -88,7 +88,7 @@ def start_make_dev(state: Path, *devstack: str) -> tuple[subprocess.Popen[str], 
 def stop_make_dev(process: subprocess.Popen[str]) -> None:
     """Stop a stack `start_make_dev` started, as Ctrl-C would (its whole process group)."""
     os.killpg(process.pid, signal.SIGTERM)
-    process.wait(30)
+    process.wait(120)  # the stack saves its state on the way out: allow for a loaded machine
 
 
 def load_handler(function: str, environment: dict[str, str]) -> Any:
@@ -190,7 +190,7 @@ def main() -> None:
             gateway.append(time.perf_counter() - t)
             assert status == 200
 
-        environment = {**state["environment"], "CATALOG_TABLE": state["outputs"]["CatalogTableName"]}
+        environment = {**state["environment"], **state["functions"]["catalog"]}
         environment |= {"POWERTOOLS_LOG_LEVEL": "WARNING"}
         handler = load_handler("catalog", environment)
         in_process: list[float] = []

@@ -115,7 +115,7 @@ def run(tree: Path, songs: list[Any], flags: list[str]) -> tuple[str, dict[str, 
         cached = measure(url, token, [("/search/suggest", prefix) for prefix in prefixes[:100]])
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(30)
+        process.wait(120)
     summary = f"{tree}: ready in {ready_seconds:.0f} s; {reindex_line.strip().removeprefix('devstack: ')}"
     return summary, {
         "GET /search (all types)": search,

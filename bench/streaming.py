@@ -103,11 +103,7 @@ def main() -> None:
 
         environment = {
             **state["environment"],
-            "CATALOG_TABLE": state["outputs"]["CatalogTableName"],
-            "USERS_TABLE": state["outputs"]["UsersTableName"],
-            "MEDIA_BUCKET": state["outputs"]["MediaBucketName"],
-            "MEDIA_BASE_URL": state["outputs"]["MediaBaseUrl"],
-            "MEDIA_SIGNING_SECRET_ARN": state["outputs"]["MediaSigningSecretArn"],
+            **state["functions"]["stream"],
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
@@ -130,7 +126,7 @@ def main() -> None:
     finally:
         if process is not None:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+            process.wait(120)
 
     free = results["free"]
     gateway = free["manifest"]

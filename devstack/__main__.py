@@ -62,6 +62,8 @@ def write_state(stack: Devstack, path: Path) -> None:
         "url": stack.url,
         "environment": {key: os.environ[key] for key in LOCAL_ENVIRONMENT} | {"AWS_ENDPOINT_URL": stack.moto_endpoint},
         "outputs": stack.deployment.outputs,
+        # each function's own environment as the template gives it (benchmarks import handlers in-process)
+        "functions": {spec.code_dir.name: dict(spec.environment) for spec in stack.deployment.functions},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(state, indent=2), encoding="utf-8")
