@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from backbeat_recs.data import Interactions, InteractionsError
-from backbeat_recs.models import Ease, neighbour_lists
+from backbeat_recs.models import Ease, _spd_inverse, neighbour_lists
 from backbeat_recs.pipeline import evaluation_sample
 from backbeat_recs.synthetic import random_plays, scenes
 
@@ -34,6 +34,18 @@ def test_integer_columns_become_string_ids_and_bad_columns_are_named() -> None:
         Interactions.from_columns(users[:5], items[:5], np.zeros(5))
     with pytest.raises(InteractionsError, match="length"):
         Interactions.from_columns(users[:5], items[:4], weights[:5])
+
+
+def test_a_gram_matrix_past_the_threaded_limit_is_inverted_on_one_thread() -> None:
+    """The threaded LAPACK crashed on the full-size item model (20,000 items, 3.2 GB): past the limit
+    the inverse runs on one BLAS thread, with the same answer."""
+    rng = np.random.default_rng(4)
+    factors = rng.random((200, 16))
+    gram = factors @ factors.T + 5.0 * np.eye(200)
+    expected = np.linalg.inv(gram)
+    in_place = _spd_inverse(gram.copy())
+    past_limit = _spd_inverse(gram.copy(), threaded_limit=gram.nbytes - 1)
+    assert np.allclose(in_place, expected) and np.allclose(past_limit, expected)
 
 
 def closed_form(train: sp.csr_matrix, columns: np.ndarray, regularization: float) -> np.ndarray:

@@ -171,9 +171,27 @@ class Als:
         }
 
 
-def _spd_inverse(matrix: np.ndarray, block: int = 1024) -> np.ndarray:
+# scipy's bundled OpenBLAS crashes (SIGSEGV in a multithreaded potrf) on the full-size item model's
+# Gram matrix (20,000 items, 3.2 GB); with one thread it inverts it. Past this many bytes the inverse
+# runs on one BLAS thread: slower, but in place, so the peak memory stays one matrix.
+THREADED_LAPACK_LIMIT_BYTES = 2**31 - 1
+
+
+def _spd_inverse(
+    matrix: np.ndarray, block: int = 1024, threaded_limit: int = THREADED_LAPACK_LIMIT_BYTES
+) -> np.ndarray:
     """The inverse of a symmetric positive definite float64 matrix, computed in the matrix's own
-    memory (Cholesky: potrf then potri); the answer may be Fortran-ordered."""
+    memory (Cholesky: potrf then potri), on one BLAS thread past `threaded_limit` bytes; the answer
+    may be Fortran-ordered."""
+    if matrix.nbytes > threaded_limit:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):
+            return _spd_inverse_in_place(matrix, block)
+    return _spd_inverse_in_place(matrix, block)
+
+
+def _spd_inverse_in_place(matrix: np.ndarray, block: int) -> np.ndarray:
     from scipy.linalg import lapack
 
     # a C-ordered matrix's transpose is a Fortran-ordered view of the same memory: LAPACK works in
