@@ -22,7 +22,6 @@ import math
 import os
 import random
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ from bench.foundation import (  # noqa: E402
     percentile,
     sample,
     seeded_songs,
+    stop_make_dev,
 )
 from bench.search_relevance import typo  # noqa: E402
 from devstack.stack import free_port  # noqa: E402
@@ -114,8 +114,7 @@ def run(tree: Path, songs: list[Any], flags: list[str]) -> tuple[str, dict[str, 
         suggest = measure(url, token, [("/search/suggest", prefix) for prefix in prefixes])
         cached = measure(url, token, [("/search/suggest", prefix) for prefix in prefixes[:100]])
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(120)
+        stop_make_dev(process)
     summary = f"{tree}: ready in {ready_seconds:.0f} s; {reindex_line.strip().removeprefix('devstack: ')}"
     return summary, {
         "GET /search (all types)": search,

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ from bench.foundation import (  # noqa: E402
     sample,
     seeded_songs,
     start_make_dev,
+    stop_make_dev,
 )
 from tests.support import api_event, http  # noqa: E402
 
@@ -125,8 +124,7 @@ def main() -> None:
             assert response["statusCode"] == 200, response
     finally:
         if process is not None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(120)
+            stop_make_dev(process)
 
     free = results["free"]
     gateway = free["manifest"]
