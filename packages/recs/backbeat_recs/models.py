@@ -183,34 +183,27 @@ def _spd_inverse(
     """The inverse of a symmetric positive definite float64 matrix, computed in the matrix's own
     memory (Cholesky: potrf then potri), on one BLAS thread past `threaded_limit` bytes; the answer
     may be Fortran-ordered."""
-    if matrix.nbytes > threaded_limit:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, "blas"):
-            return _spd_inverse_in_place(matrix, block)
-    return _spd_inverse_in_place(matrix, block)
-
-
-def _spd_inverse_in_place(matrix: np.ndarray, block: int) -> np.ndarray:
     from scipy.linalg import lapack
+    from threadpoolctl import threadpool_limits
 
-    # a C-ordered matrix's transpose is a Fortran-ordered view of the same memory: LAPACK works in
-    # place on it, and for a symmetric matrix it is the same matrix
-    array = matrix.T if matrix.flags.c_contiguous else np.asfortranarray(matrix)
-    factor, info = lapack.dpotrf(array, lower=True, overwrite_a=True, clean=False)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"the item model's Gram matrix is not positive definite (potrf {info})")
-    inverse, info = lapack.dpotri(factor, lower=True, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"the item model's Gram matrix is singular (potri {info})")
-    # potri fills the lower triangle: mirror it to the upper one a block of rows at a time
-    size = inverse.shape[0]
-    for start in range(0, size, block):
-        end = min(start + block, size)
-        inverse[:start, start:end] = inverse[start:end, :start].T
-        diagonal = inverse[start:end, start:end]
-        inverse[start:end, start:end] = np.tril(diagonal) + np.tril(diagonal, -1).T
-    return inverse
+    with threadpool_limits(1 if matrix.nbytes > threaded_limit else None, "blas"):  # None: left as it is
+        # a C-ordered matrix's transpose is a Fortran-ordered view of the same memory: LAPACK works in
+        # place on it, and for a symmetric matrix it is the same matrix
+        array = matrix.T if matrix.flags.c_contiguous else np.asfortranarray(matrix)
+        factor, info = lapack.dpotrf(array, lower=True, overwrite_a=True, clean=False)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"the item model's Gram matrix is not positive definite (potrf {info})")
+        inverse, info = lapack.dpotri(factor, lower=True, overwrite_c=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"the item model's Gram matrix is singular (potri {info})")
+        # potri fills the lower triangle: mirror it to the upper one a block of rows at a time
+        size = inverse.shape[0]
+        for start in range(0, size, block):
+            end = min(start + block, size)
+            inverse[:start, start:end] = inverse[start:end, :start].T
+            diagonal = inverse[start:end, start:end]
+            inverse[start:end, start:end] = np.tril(diagonal) + np.tril(diagonal, -1).T
+        return inverse
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:
