@@ -63,7 +63,8 @@ def search(
     profile_future = profiles.submit(tastes.get_or_compute, user_id, lambda: load_profile(user_id))
     timings: dict[str, float] = {}
     try:
-        body = service.search(index, text, types, limit, offset, profile_future.result(), timings)
+        # the taste profile is read while the engine searches; only the re-ranking waits for it
+        body = service.search(index, text, types, limit, offset, profile_future.result, timings)
     finally:
         profile_future.cancel()
     return _json(body, _server_timing(timings, started))

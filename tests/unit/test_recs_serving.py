@@ -290,3 +290,62 @@ def test_the_popular_songs_sample_reads_past_pages_without_a_song(monkeypatch: p
         finally:
             SongItem.Meta.table_name = previous
             client.cache_clear()
+
+
+def _live_backend(monkeypatch: pytest.MonkeyPatch, chart: list[Any]) -> tuple[Any, list[int]]:
+    """A LiveBackend reading no table: the chart, views, popular sample and models faked."""
+    from backbeat.plays import trending as trends
+    from backbeat.recs import backend as live
+
+    computed: list[int] = []
+
+    def compute(limit: int, now: object = None) -> list[Any]:
+        computed.append(limit)
+        return chart[:limit]
+
+    monkeypatch.setattr(trends, "trending", compute)
+    monkeypatch.setattr(live.LiveBackend, "views", lambda self, song_ids: {})
+    monkeypatch.setattr(live, "popular_songs", lambda limit: [])
+    monkeypatch.setattr(live, "_load_model", lambda loader: None)
+    return live.LiveBackend("plays"), computed
+
+
+def test_the_trending_source_and_the_fallback_share_one_chart_computed_per_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chart costs a counters query per charted song: a request must never compute it."""
+    from backbeat.plays.trending import Trend
+    from backbeat.recs.types import ListenerContext
+
+    chart = [Trend(f"s{n}", 10.0 - n, 5, 1.0) for n in range(6)]
+    backend, computed = _live_backend(monkeypatch, chart)
+    source = backend.generators()["trending"]
+    context = ListenerContext(user_id="u1", heard_song_ids=frozenset({"s0"}))
+    for _ in range(3):
+        assert [candidate.song_id for candidate in source.candidates(context, None, 3)] == ["s1", "s2", "s3"]
+        assert backend.trending(2) == ["s0", "s1"]
+    assert len(computed) == 1
+
+
+def test_an_artist_seed_the_model_knows_is_not_looked_up_in_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backbeat.catalog.models import ArtistItem
+
+    backend, _ = _live_backend(monkeypatch, [])
+    looked_up: list[list[Any]] = []
+
+    def batch_get(keys: list[Any]) -> list[Any]:
+        looked_up.append(list(keys))
+        return []
+
+    monkeypatch.setattr(ArtistItem, "batch_get", batch_get)
+    model = FakeModel()
+    backend.check_seeds(Seeds(artist_ids=("artist3",)), model)  # the model has artist3's songs
+    assert looked_up == []
+    with pytest.raises(NotFound, match="artist:artist99x"):
+        backend.check_seeds(Seeds(artist_ids=("artist99x",)), _UnknownArtists())
+    assert len(looked_up) == 1
+
+
+class _UnknownArtists(FakeModel):
+    def artist_songs(self, artist: str, limit: int) -> list[str]:
+        return []

@@ -26,11 +26,12 @@ from backbeat.errors import NotFound
 from backbeat.observability import logger
 from backbeat.plain import from_image
 from backbeat.playlists.models import bind_playlists_table
+from backbeat.plays import trending as trends
 from backbeat.plays.counter_store import bind_counters_table
 from backbeat.plays.history import BY_STARTED_AT
 from backbeat.plays.records import PLAY_PREFIX, iso_ms
 from backbeat.plays.taste import bind_taste_table, load_profile
-from backbeat.plays.trending import trending as trending_chart
+from backbeat.plays.trending import MAX_CHART, Trend
 from backbeat.recs.blend import parse_weights
 from backbeat.recs.serving import ListenerHistory, Recommender, Seeds, SongTraits, is_stale
 from backbeat.recs.types import Generator, Source
@@ -142,8 +143,10 @@ def popular_songs(limit: int) -> list[str]:
     return [item["id"] for item in items[:limit]]
 
 
-def load_generators() -> dict[Source, Generator]:
-    """The five candidate generators (`backbeat.recs.generators`), by source."""
+def load_generators(chart: Callable[[int], list[Trend]] | None = None) -> dict[Source, Generator]:
+    """The five candidate generators (`backbeat.recs.generators`), by source; `chart` is where the
+    trending source reads the chart (the serving environment's cached one), rather than computing it
+    from the counters on each request."""
     from backbeat.recs.generators.collaborative import CollaborativeGenerator
     from backbeat.recs.generators.content import ContentGenerator
     from backbeat.recs.generators.exploration import ExplorationGenerator
@@ -154,7 +157,7 @@ def load_generators() -> dict[Source, Generator]:
         CollaborativeGenerator(),
         ContentGenerator(),
         TagsGenerator(),
-        TrendingGenerator(),
+        TrendingGenerator(chart),
         ExplorationGenerator(),
     ]
     return {generator.source: generator for generator in generators}
@@ -198,24 +201,33 @@ class LiveBackend:
         self.challenger_share = challenger_share
         self.fallback_wait_seconds = fallback_wait_seconds
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-cache")
+        self._reads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="recs-read")  # a request's parallel reads
         self._split = _Timed(self._load_split, model_refresh_seconds, self._pool)
-        self._generators = _Timed(load_generators, model_refresh_seconds, self._pool)
+        self._generators = _Timed(lambda: load_generators(self.chart), model_refresh_seconds, self._pool)
         self._views: dict[str, tuple[float, dict[str, Any]]] = {}
         self._views_lock = threading.Lock()
-        self._trending = _Timed(
-            lambda: self._with_views([t.song_id for t in trending_chart(100)]), TRENDING_SECONDS, self._pool
-        )
+        # The chart is computed from the counters (a query per charted song) once a minute per
+        # environment, for the fallback and the trending source alike, never on a request's path.
+        self._trending = _Timed(self._chart_with_views, TRENDING_SECONDS, self._pool)
         self._popular = _Timed(lambda: self._with_views(popular_songs(200)), POPULAR_SECONDS, self._pool)
         for cache in (self._split, self._generators, self._trending, self._popular):
             cache.prefetch()
 
-    def _trending_songs(self) -> list[str]:
-        return self._with_views([trend.song_id for trend in trending_chart(100)])
+    def _chart_with_views(self) -> list[Trend]:
+        chart = trends.trending(MAX_CHART)
+        self.views([trend.song_id for trend in chart])
+        return chart
 
     def _with_views(self, song_ids: list[str]) -> list[str]:
         """The fallback's songs, their views fetched with them: the fallback then reads no catalog."""
         self.views(song_ids)
         return song_ids
+
+    def chart(self, limit: int) -> list[Trend]:
+        """The cached trending chart's first `limit` songs (empty while the first computation runs
+        longer than the fallback may wait)."""
+        chart: list[Trend] = self._trending.get(self.fallback_wait_seconds) or []
+        return chart[:limit]
 
     def views(self, song_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Songs' views as GET /songs/{id} answers them, from this environment's cache when fresh."""
@@ -254,9 +266,10 @@ class LiveBackend:
 
     def listener(self, user_id: str) -> ListenerHistory:
         since = datetime.now(UTC) - timedelta(days=FRESHNESS_DAYS)
+        taste = self._reads.submit(load_profile, user_id)  # read while the plays are queried
         plays = plays_since(self.plays_table, user_id, since)
         recent = tuple(dict.fromkeys(str(play["songId"]) for play in plays))[:RECENT]
-        profile = load_profile(user_id)
+        profile = taste.result()
         return ListenerHistory(
             recent_song_ids=recent,
             heard_song_ids=frozenset(str(play["songId"]) for play in plays),
@@ -265,7 +278,7 @@ class LiveBackend:
         )
 
     def trending(self, limit: int) -> list[str]:
-        chart: list[str] = self._trending.get(self.fallback_wait_seconds) or []
+        chart = [trend.song_id for trend in self.chart(MAX_CHART)]
         if len(chart) < limit:
             # The sample is taken once per environment (prefetched at cold start) and kept ten
             # minutes; only the first request of a fresh environment may wait for it, so that even
@@ -293,10 +306,13 @@ class LiveBackend:
         for song_id in seeds.song_ids:
             if song_id not in known_songs:
                 raise NotFound(f"seed track:{song_id} not found")
-        if seeds.artist_ids:
-            keys = [(artist_key(artist_id), META) for artist_id in seeds.artist_ids]
+        # An artist the served model has songs of is in the catalog (the model is built from it);
+        # only the others are looked up.
+        unknown = [artist_id for artist_id in seeds.artist_ids if model is None or not model.artist_songs(artist_id, 1)]
+        if unknown:
+            keys = [(artist_key(artist_id), META) for artist_id in unknown]
             known_artists = {artist.id for artist in ArtistItem.batch_get(keys)}
-            for artist_id in seeds.artist_ids:
+            for artist_id in unknown:
                 if artist_id not in known_artists:
                     raise NotFound(f"seed artist:{artist_id} not found")
         if model is not None:

@@ -92,7 +92,7 @@ def search(
     types: Sequence[str],
     limit: int,
     offset: int,
-    profile: TasteProfile | None = None,
+    profile: TasteProfile | Callable[[], TasteProfile | None] | None = None,
     timings: dict[str, float] | None = None,
     candidates: int = CANDIDATES,
     typos: TypoPass = "when-not-found",
@@ -102,15 +102,19 @@ def search(
 
     The words are matched as typed; when no document of any type holds them all (a typo, most likely),
     a second `_msearch` forgives typos (`typos="when-not-found"`). `typos="always"` makes one
-    typo-tolerant request whatever the query (what search did before; benchmarks compare the two)."""
+    typo-tolerant request whatever the query (what search did before; benchmarks compare the two).
+
+    `profile` may be a callable (the result of a read started before the call): it is asked only once
+    the engine has answered, since only the re-ranking needs it."""
     size = max(candidates, offset + limit)
     fuzzy = typos == "always"
     responses = index.msearch([(entity, search_query(entity, text, size, fuzzy=fuzzy)) for entity in types], timings)
     if not fuzzy and not any(holds_the_typed_words(response["hits"]["hits"]) for response in responses):
         responses = index.msearch([(entity, search_query(entity, text, size, fuzzy=True)) for entity in types], timings)
+    taste = profile() if callable(profile) else profile
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
-        ranked = rerank(entity, text, response["hits"]["hits"], profile)
+        ranked = rerank(entity, text, response["hits"]["hits"], taste)
         total = response["hits"]["total"]
         result[f"{entity}s"] = {
             "items": [_VIEWS[entity](document) for document in ranked[offset : offset + limit]],
