@@ -131,3 +131,26 @@ def test_a_listeners_genres_lift_artists_of_those_genres() -> None:
         {"_score": 0.95, "_source": {"id": "y", "name": "Yvonne", "popularity": 0, "genres": ["folk"]}},
     ]
     assert [d["id"] for d in rerank("artist", "v", hits, TasteProfile(genres={"folk": 0.9}))] == ["y", "x"]
+
+
+def test_common_words_are_left_to_the_phrase_and_name_clauses(catalog: Catalog, search_url: str) -> None:
+    """`the`, `of`, `to`... cost the engine a score in most documents for nothing: the word clauses
+    leave them out, the phrase and whole-name clauses keep the text as typed, and a title made of
+    common words alone is still found first."""
+    query = search_query("song", "The Sound Of Silence (A Live Take)", CANDIDATES)
+    words, all_words, phrase, name, _prefix = query["query"]["bool"]["should"]
+    assert words["multi_match"]["query"] == all_words["multi_match"]["query"] == "Sound Silence Live Take)"
+    assert phrase["match_phrase"]["title"]["query"] == "The Sound Of Silence (A Live Take)"
+    assert name["term"]["title.keyword"]["value"] == "the sound of silence (a live take)"
+
+    only_common = search_query("song", "To Be Or Not", CANDIDATES)["query"]["bool"]["should"][0]
+    assert only_common["multi_match"]["query"] == "To Be Or Not"  # nothing else to match
+
+    index = service.SearchIndex(OpenSearch(hosts=[search_url]), "")
+    common = [
+        song for song in catalog.songs if any(word in {"the", "of", "to", "in"} for word in fold(song.title).split())
+    ]
+    assert common
+    for song in common[:10]:
+        items = service.search(index, f"{song.title} {song.artist_name}", ["song"], 10, 0)["songs"]["items"]
+        assert items[0]["id"] == song.id

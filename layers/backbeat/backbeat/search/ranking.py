@@ -2,6 +2,9 @@
 
 The engine fetches 50 candidates per type (the fields ranking and the views need) with a
 multi_match over the words (title^3, artist^2, album^1) plus exact-phrase, all-terms and prefix boosts.
+The word clauses leave out the most common English words (`COMMON_WORDS`), which cost the engine most
+and tell documents apart least; the phrase, whole-name and prefix clauses keep the text as typed
+(docs/decisions.md, 54).
 The words are matched as typed first; only when no document of any type holds every word of the query
 (a typo, most likely) is the query run again with the words typo-tolerant (fuzziness AUTO): fuzzy
 matching is most of the engine's time, and a query typed as the catalog spells it does not need it
@@ -21,6 +24,7 @@ stays on top whatever the listener's taste. Query text only ever reaches the eng
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from backbeat.plays.taste import TasteProfile
@@ -60,18 +64,39 @@ CANDIDATE_FIELDS = {
 TYPED = ("typed-words", "typed-phrase", "typed-name")
 _TYPO_TOLERANCE = {"fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 50}
 
+# The most common English words (Lucene's English stop words). Nearly every other title holds one, so
+# the engine would score tens of thousands of documents for each of them in the word clauses, most of
+# a query's cost, while they tell documents apart least. The word clauses leave them out; the phrase,
+# whole-name and prefix clauses keep the text whole, so `The The` or `Let It Be` still match as typed.
+COMMON_WORDS = frozenset(
+    {"a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not"}
+    | {"of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was"}
+    | {"will", "with"}
+)
+_PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d"  # and the curly quotes
+
+
+def significant_words(text: str) -> str:
+    """The text without its common words, for the word clauses: a word is dropped when, folded and
+    without the punctuation around it (`(A`), it is one of them; every other word stays as typed, so
+    the engine's tokenizer splits it as it split the titles (`D's`, `J.D.`). The text itself when it
+    is all common words (they are then all there is to match)."""
+    kept = [word for word in text.split() if fold(word).strip(_PUNCTUATION) not in COMMON_WORDS]
+    return " ".join(kept) if kept else text
+
 
 def search_query(entity: str, text: str, size: int, *, fuzzy: bool = False) -> dict[str, Any]:
     """The candidates query; `fuzzy` forgives typos in the words (the second pass, see `service.search`)."""
     fields = _FIELDS[entity]
     title = _TITLE[entity]
     folded = fold(text)
-    words = {"query": text, "fields": fields, "type": "most_fields", **(_TYPO_TOLERANCE if fuzzy else {})}
+    significant = significant_words(text)
+    words = {"query": significant, "fields": fields, "type": "most_fields", **(_TYPO_TOLERANCE if fuzzy else {})}
     should: list[dict[str, Any]] = [
         {"multi_match": words},
         {
             "multi_match": {
-                "query": text,
+                "query": significant,
                 "fields": fields,
                 "type": "cross_fields",
                 "operator": "and",
