@@ -29,6 +29,7 @@ from backbeat.search.ranking import CANDIDATES, search_query  # noqa: E402
 from backbeat_ops.dataset import load_catalog  # noqa: E402
 from backbeat_ops.reindex import reindex  # noqa: E402
 from backbeat_ops.seed import catalog_items  # noqa: E402
+from bench.foundation import percentile  # noqa: E402
 from tests.support import CATALOG_DIR  # noqa: E402
 
 CLAUSES = ("words (most_fields)", "all words (cross_fields, and)", "phrase", "whole name (keyword)", "prefix")
@@ -42,11 +43,6 @@ def one_clause(position: int) -> Query:
         return body
 
     return query
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 def main() -> None:
@@ -88,7 +84,7 @@ def main() -> None:
                 if query is whole and entities == ENTITY_TYPES:
                     slowest[text] = seconds[-1]
             print(
-                f"| {name} | {percentile(seconds, 0.5):.1f} ms | {percentile(seconds, 0.95):.1f} ms "
+                f"| {name} | {percentile(seconds, 50):.1f} ms | {percentile(seconds, 95):.1f} ms "
                 f"| {hits / len(texts):.0f} |",
                 flush=True,
             )
