@@ -3,7 +3,8 @@
     .venv/bin/python bench/search_engine_cost.py [--queries 150] [--catalog-limit N]
 
 Indexes the whole demo catalog (or its first N songs) into a fresh in-memory engine (osmem-server)
-with the production mapping, as bench/search_relevance.py does, then sends `title artist` queries of
+started and loaded as the devstack starts and loads its own (the same environment, the same bulk
+size), with the production mapping, then sends `title artist` queries of
 sampled songs straight to the engine (no gateway, no function): the `_msearch` `/search` sends, then
 each type alone and each clause of the query alone, every variant over the same queries. Prints each
 variant's p50/p95 wall time of the `_msearch` call and the hits it returned per query, then the
@@ -30,6 +31,7 @@ from backbeat_ops.dataset import load_catalog  # noqa: E402
 from backbeat_ops.reindex import reindex  # noqa: E402
 from backbeat_ops.seed import catalog_items  # noqa: E402
 from bench.foundation import percentile  # noqa: E402
+from devstack.search_engine import BULK_DOCUMENTS, start_search_engine  # noqa: E402
 from tests.support import CATALOG_DIR  # noqa: E402
 
 CLAUSES = ("words (most_fields)", "all words (cross_fields, and)", "phrase", "whole name (keyword)", "prefix")
@@ -51,8 +53,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--catalog-limit", type=int, default=None, help="index the first N songs only (quick)")
     args = parser.parse_args()
-    from osmem_server import OsmemServer
-
     catalog = load_catalog(CATALOG_DIR)
     if args.catalog_limit:
         catalog = catalog.first(args.catalog_limit)
@@ -62,9 +62,9 @@ def main() -> None:
     variants: list[tuple[str, Query, tuple[str, ...]]] = [("the whole query, every type", whole, ENTITY_TYPES)]
     variants += [(f"the whole query, {entity}s only", whole, (entity,)) for entity in ENTITY_TYPES]
     variants += [(f"clause: {name}, every type", one_clause(n), ENTITY_TYPES) for n, name in enumerate(CLAUSES)]
-    with OsmemServer.start(japanese=False) as server:
-        client = connect(server.url)
-        report = reindex(client, "", catalog_items(catalog))
+    with start_search_engine() as server:
+        client = connect(server.url, timeout=120)
+        report = reindex(client, "", catalog_items(catalog), chunk_size=BULK_DOCUMENTS)
         print(f"indexed {report.documents} documents in {report.seconds:.1f} s; {len(texts)} queries per variant")
         print()
         print("| variant | p50 | p95 | hits per query |")

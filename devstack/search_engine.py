@@ -10,6 +10,22 @@ import subprocess
 
 from osmem_server import OsmemServer, resolve_binary
 
+# The engine is a Go program whose searches allocate per posting they read; at Go's default (a
+# collection each time the heap doubles) a query holding common words spends much of its time
+# collecting. Collecting at 5x the live heap, bounded at 3 GiB, took the whole query's p95 from
+# ~70 to ~45 ms straight to the engine, for ~1.2 GiB more memory (docs/decisions.md, 55). A
+# developer's own GOGC or GOMEMLIMIT wins.
+ENGINE_ENVIRONMENT = {"GOGC": "400", "GOMEMLIMIT": "3GiB"}
+# The engine makes each bulk request of 1,000 or more documents a segment of its own and never merges
+# them; every term of every query is looked up in each. Loading in bulks of 10,000 leaves the catalog
+# in ~10 segments instead of ~90 (docs/decisions.md, 55).
+BULK_DOCUMENTS = 10_000
+
+
+def engine_environment() -> dict[str, str]:
+    """This process's environment with the engine's defaults where the developer set none."""
+    return {**ENGINE_ENVIRONMENT, **os.environ}
+
 
 def start_search_engine(*, outlive_parent: bool = False) -> OsmemServer:
     """osmem-server, once it listens. By default in a session of its own, so that Ctrl-C or a SIGTERM
@@ -19,7 +35,12 @@ def start_search_engine(*, outlive_parent: bool = False) -> OsmemServer:
     command = [resolve_binary(), "--no-ja"]
     command += [] if outlive_parent else ["--parent-pid", str(os.getpid())]
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=not outlive_parent
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=not outlive_parent,
+        env=engine_environment(),
     )
     assert process.stdout is not None
     for line in process.stdout:  # the first JSON line says where it listens

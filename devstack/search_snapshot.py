@@ -10,8 +10,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from devstack.search_engine import BULK_DOCUMENTS
+
 SCROLL_PAGE = 5000
-BULK_CHUNK = 2000
+BULK_CHUNK = BULK_DOCUMENTS
 
 
 def _request(method: str, url: str, body: bytes | None = None, content_type: str = "application/json") -> Any:

@@ -23,6 +23,7 @@ from backbeat_ops.genres import artist_genres
 from backbeat_ops.lastfm import DEFAULT_LASTFM_DIR, load_lastfm, match_artists
 from backbeat_ops.reindex import ReindexReport
 from backbeat_ops.seed import SeedReport, seed_catalog
+from devstack.search_engine import BULK_DOCUMENTS
 
 # Local demo only: these accounts exist in the devstack, never in a deployed stack.
 DEMO_PASSWORD = "listen-to-the-music"
@@ -193,4 +194,4 @@ def index_catalog_in_bulk(endpoint: str, catalog: Catalog, extra: Iterable[dict[
     # The local engine, busy with ~93k documents on a machine that is also seeding and encoding, may
     # take longer than a Lambda's 10 s timeout over one bulk request.
     client = OpenSearch(hosts=[endpoint], timeout=300, max_retries=2, retry_on_timeout=True)
-    return reindex(client, "", chain(catalog_items(catalog), extra))
+    return reindex(client, "", chain(catalog_items(catalog), extra), chunk_size=BULK_DOCUMENTS)

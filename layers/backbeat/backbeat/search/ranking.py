@@ -47,21 +47,20 @@ _FIELDS = {
 }
 _TITLE = {"song": "title", "album": "title", "artist": "name", "playlist": "name"}
 
-# What a candidate carries back from the engine: the fields re-ranking reads and those the views are
-# built from (a song's is its catalog view, stored whole). Fetching the page's song views in a second
-# request moved fewer bytes but cost a second round trip, which measured slower (docs/decisions.md, 43).
-CANDIDATE_FIELDS = {
-    "song": ["id", "title", "artist", "artistId", "popularity", "genres", "view"],
-    "album": ["id", "title", "type", "artist", "artistId", "trackCount", "popularity", "genres"],
-    "artist": ["id", "name", "songCount", "popularity", "genres"],
-    "playlist": ["id", "name", "description", "ownerId", "trackCount", "popularity"],
-}
+# A candidate carries back its whole document: the search documents (`backbeat.search.documents`) hold
+# only the fields re-ranking reads and those the views are built from (a song's is its catalog view,
+# stored whole), plus a song's album name and id. Fetching the page's song views in a second request
+# moved fewer bytes but cost a second round trip, which measured slower (docs/decisions.md, 43); naming
+# the fields to return made the engine rebuild each hit's document instead of sending it as stored,
+# which cost more than the few bytes it saved (docs/decisions.md, 55).
 
 
-# The names the engine reports (`matched_queries`) on a hit holding every word of the query as typed:
-# each word in some field, the text as a phrase, or the whole name. One name per clause: osmem-server
-# reports a name shared by several clauses only when the last of them matched.
-TYPED = ("typed-words", "typed-phrase", "typed-name")
+# The name the engine reports (`matched_queries`) on a hit holding every word of the query as typed,
+# each in some field. Only that clause is named: a hit matching the phrase or the whole name holds every
+# word too, so naming them told nothing more, and the engine runs each named clause a second time over
+# the whole index to report its name (docs/decisions.md, 55). The typo pass names nothing: no one reads
+# its names.
+TYPED_WORDS = "typed-words"
 _TYPO_TOLERANCE = {"fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 50}
 
 # The most common English words (Lucene's English stop words). Nearly every other title holds one, so
@@ -92,33 +91,24 @@ def search_query(entity: str, text: str, size: int, *, fuzzy: bool = False) -> d
     folded = fold(text)
     significant = significant_words(text)
     words = {"query": significant, "fields": fields, "type": "most_fields", **(_TYPO_TOLERANCE if fuzzy else {})}
+    every_word = {"query": significant, "fields": fields, "type": "cross_fields", "operator": "and", "boost": 2}
     should: list[dict[str, Any]] = [
         {"multi_match": words},
-        {
-            "multi_match": {
-                "query": significant,
-                "fields": fields,
-                "type": "cross_fields",
-                "operator": "and",
-                "boost": 2,
-                "_name": TYPED[0],
-            }
-        },
-        {"match_phrase": {title: {"query": text, "boost": 3, "_name": TYPED[1]}}},
-        {"term": {f"{title}.keyword": {"value": folded, "boost": 10, "_name": TYPED[2]}}},
+        {"multi_match": every_word if fuzzy else {**every_word, "_name": TYPED_WORDS}},
+        {"match_phrase": {title: {"query": text, "boost": 3}}},
+        {"term": {f"{title}.keyword": {"value": folded, "boost": 10}}},
         {"match": {f"{title}.prefix": {"query": text, "operator": "and", "boost": 0.5}}},
     ]
     return {
         "query": {"bool": {"should": should, "minimum_should_match": 1}},
         "size": size,
         "track_total_hits": True,
-        "_source": CANDIDATE_FIELDS[entity],
     }
 
 
 def holds_the_typed_words(hits: list[dict[str, Any]]) -> bool:
-    """Whether a hit holds every word of the query as typed (one of the `TYPED` clauses matched it)."""
-    return any(name in TYPED for hit in hits for name in hit.get("matched_queries") or ())
+    """Whether a hit holds every word of the query as typed (the clause named `TYPED_WORDS` matched it)."""
+    return any(TYPED_WORDS in (hit.get("matched_queries") or ()) for hit in hits)
 
 
 def genres_of(document: dict[str, Any]) -> list[str]:

@@ -68,7 +68,10 @@ class SearchIndex:
                 raise _unavailable(f"answered {error.status_code}") from error
             raise
         if timings is not None:  # the engine's own time, and the round trip to it (summed over calls)
-            took = float(answer.get("took", max((r.get("took", 0) for r in answer["responses"]), default=0)))
+            # Each search's own `took`, summed: the engine may run them one after another, and osmem-server's
+            # top-level `took` is a constant.
+            tooks = [float(r["took"]) for r in answer["responses"] if "took" in r]
+            took = sum(tooks) if tooks else float(answer.get("took", 0))
             timings["engine"] = timings.get("engine", 0.0) + took
             timings["engine_round_trip"] = (
                 timings.get("engine_round_trip", 0.0) + (time.perf_counter() - started) * 1000
