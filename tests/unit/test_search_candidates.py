@@ -13,7 +13,7 @@ from opensearchpy import OpenSearch
 
 from backbeat.plays.taste import TasteProfile
 from backbeat.search import service
-from backbeat.search.ranking import CANDIDATE_FIELDS, CANDIDATES, rerank, search_query
+from backbeat.search.ranking import CANDIDATES, TYPED_WORDS, rerank, search_query
 from backbeat.search.text import fold
 from backbeat_ops.dataset import Catalog, load_catalog
 from backbeat_ops.reindex import reindex
@@ -50,13 +50,14 @@ def test_candidates_carry_what_ranking_and_views_need_in_one_request(catalog: Ca
 
     ((candidates_body, _),) = recording.calls  # one round trip for every type
     queries = candidates_body[1::2]
-    assert [query["_source"] for query in queries] == [
-        CANDIDATE_FIELDS[e] for e in ("song", "album", "artist", "playlist")
-    ]
+    assert not any("_source" in query for query in queries)  # each candidate comes back as stored
     assert {query["size"] for query in queries} == {CANDIDATES}
+    # only the all-words clause is named: the engine runs a named clause again to report its name
+    assert [str(query).count("'_name'") for query in queries] == [1, 1, 1, 1]
+    assert all(TYPED_WORDS in str(query) for query in queries)
 
     # the page is what re-ranking the full documents gives, and each song is its catalog view
-    full_query = {k: v for k, v in search_query("song", text, CANDIDATES).items() if k != "_source"}
+    full_query = search_query("song", text, CANDIDATES)
     assert "fuzziness" not in str(queries)  # the word is in the catalog as typed: no typo pass
     full = client.search(index="songs", body=full_query)
     expected = rerank("song", text, full["hits"]["hits"])[:5]
@@ -102,6 +103,7 @@ def test_a_typo_is_forgiven_in_a_second_request_only_when_the_words_are_not_foun
         body = service.search(index, misspelled, types, 10, 0)
         assert len(recording.calls) == 2, misspelled  # nothing holds the misspelled word: typos forgiven
         assert "fuzziness" not in str(recording.calls[0][0]) and "fuzziness" in str(recording.calls[1][0])
+        assert "_name" not in str(recording.calls[1][0])  # no one reads the typo pass's names
         titles = [(fold(i["title"]), fold(i["artist"]["name"])) for i in body["songs"]["items"]]
         assert (fold(song.title), fold(song.artist_name)) in titles, misspelled
         # the same page as the single typo-tolerant request search made before
