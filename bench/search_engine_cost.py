@@ -8,8 +8,10 @@ size), with the production mapping, then sends `title artist` queries of
 sampled songs straight to the engine (no gateway, no function): the `_msearch` `/search` sends, then
 each type alone and each clause of the query alone, every variant over the same queries. Prints each
 variant's p50/p95 wall time of the `_msearch` call and the hits it returned per query, then the
-queries the whole `_msearch` spent longest on. The engine's own `took` is not used: osmem-server
-reports about 1 ms whatever the query costs.
+queries the whole `_msearch` spent longest on, and the engine's resident memory after indexing and
+after the queries. The engine's own `took` is not used: osmem-server's top-level one is a constant.
+Set `GOGC` or `GOMEMLIMIT` to measure the engine with other garbage-collection settings than the
+devstack's (devstack/search_engine.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from backbeat_ops.dataset import load_catalog  # noqa: E402
 from backbeat_ops.reindex import reindex  # noqa: E402
 from backbeat_ops.seed import catalog_items  # noqa: E402
 from bench.foundation import percentile  # noqa: E402
-from devstack.search_engine import BULK_DOCUMENTS, start_search_engine  # noqa: E402
+from devstack.search_engine import BULK_DOCUMENTS, engine_environment, start_search_engine  # noqa: E402
 from tests.support import CATALOG_DIR  # noqa: E402
 
 CLAUSES = ("words (most_fields)", "all words (cross_fields, and)", "phrase", "whole name (keyword)", "prefix")
@@ -45,6 +47,16 @@ def one_clause(position: int) -> Query:
         return body
 
     return query
+
+
+GO = ("GOGC", "GOMEMLIMIT")
+
+
+def resident_mib(pid: int) -> int:
+    """A process's resident memory (VmRSS), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) // 1024
 
 
 def main() -> None:
@@ -65,7 +77,10 @@ def main() -> None:
     with start_search_engine() as server:
         client = connect(server.url, timeout=120)
         report = reindex(client, "", catalog_items(catalog), chunk_size=BULK_DOCUMENTS)
+        settings = " ".join(f"{name}={value}" for name, value in sorted(engine_environment().items()) if name in GO)
+        print(f"engine: {settings}")
         print(f"indexed {report.documents} documents in {report.seconds:.1f} s; {len(texts)} queries per variant")
+        print(f"engine memory after indexing: {resident_mib(server.pid)} MiB")
         print()
         print("| variant | p50 | p95 | hits per query |")
         print("|---|---|---|---|")
@@ -88,6 +103,8 @@ def main() -> None:
                 f"| {hits / len(texts):.0f} |",
                 flush=True,
             )
+        print()
+        print(f"engine memory after the queries: {resident_mib(server.pid)} MiB")
         print()
         print("the whole query's slowest:")
         for text, ms in sorted(slowest.items(), key=lambda kv: -kv[1])[:8]:
