@@ -21,6 +21,7 @@ bind_taste_table(settings.taste_table)
 index = service.SearchIndex(
     connect(settings.search_endpoint, settings.aws_region, timeout=settings.search_timeout_seconds, max_retries=0),
     settings.search_index_prefix,
+    wait_seconds=settings.search_timeout_seconds,  # per search, both passes together
 )
 suggestions = service.TtlCache(ttl_seconds=60)
 tastes = service.TtlCache(ttl_seconds=30, max_entries=4096)  # a listener's searches in a row read it once

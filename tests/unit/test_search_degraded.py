@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,3 +109,32 @@ def test_a_query_the_engine_rejects_is_not_disguised_as_unavailable() -> None:
     index = service.SearchIndex(_Engine(RequestError(400, "parsing_exception", {})), "")  # type: ignore[arg-type]
     with pytest.raises(RequestError):
         service.search(index, "love", ["song"], 10, 0)
+
+
+class _SlowEngine:
+    """An engine client that takes `seconds[n]` over its n-th `_msearch` and finds nothing as typed
+    (so search asks again, forgiving typos); it records the wait each request was given."""
+
+    def __init__(self, *seconds: float) -> None:
+        self.seconds = list(seconds)
+        self.waits: list[float | None] = []
+
+    def msearch(self, body: list[dict[str, Any]], request_timeout: float | None = None) -> dict[str, Any]:
+        self.waits.append(request_timeout)
+        time.sleep(self.seconds[len(self.waits) - 1])
+        searches = len(body) // 2
+        return {"responses": [{"took": 1, "hits": {"hits": [], "total": {"value": 0}}}] * searches}
+
+
+def test_a_search_and_its_typo_pass_share_one_wait_for_the_engine() -> None:
+    engine = _SlowEngine(0.3, 0.0)
+    index = service.SearchIndex(engine, "", wait_seconds=0.5)  # type: ignore[arg-type]
+    service.search(index, "lvoe", ["song", "artist"], 10, 0)  # nothing as typed: a second request
+    first, second = engine.waits
+    assert first is not None and 0.45 < first <= 0.5
+    assert second is not None and second <= 0.5 - 0.3  # what the first request left
+
+    slow = _SlowEngine(0.6, 0.0)  # the first request alone outlasts the wait: no second one
+    with pytest.raises(ServiceUnavailable, match="did not answer in time"):
+        service.search(service.SearchIndex(slow, "", wait_seconds=0.5), "lvoe", ["song"], 10, 0)  # type: ignore[arg-type]
+    assert len(slow.waits) == 1

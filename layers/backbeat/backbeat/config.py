@@ -42,8 +42,8 @@ class SearchEngineSettings(Settings):
 
 class SearchSettings(SearchEngineSettings):
     taste_table: str
-    # The search API's whole wait for the engine, per request (no retries): a slower engine is a 503
-    # with Retry-After, never a hang (`SEARCH_TIMEOUT_SECONDS`).
+    # The search API's whole wait for the engine, per search (no retries; a search's typo pass shares
+    # it): a slower engine is a 503 with Retry-After, never a hang (`SEARCH_TIMEOUT_SECONDS`).
     search_timeout_seconds: float = 2.0
 
 

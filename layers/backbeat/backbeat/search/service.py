@@ -44,21 +44,40 @@ def _unavailable(detail: str) -> ServiceUnavailable:
 
 @dataclass(frozen=True)
 class SearchIndex:
+    """The engine's indices. `wait_seconds`: the whole wait for the engine per search or suggestion,
+    however many requests it takes (a search whose words are not found makes a second one), so a slow
+    engine is a 503 after that long, not after that long per request; None leaves each request to the
+    client's own timeout."""
+
     client: OpenSearch
     prefix: str
+    wait_seconds: float | None = None
 
     def alias(self, entity: str) -> str:
         return index_name(self.prefix, entity)
 
+    def deadline(self) -> float | None:
+        """When the wait that starts now ends (monotonic), or None."""
+        return None if self.wait_seconds is None else time.monotonic() + self.wait_seconds
+
     def msearch(
-        self, requests: list[tuple[str, dict[str, Any]]], timings: dict[str, float] | None = None
+        self,
+        requests: list[tuple[str, dict[str, Any]]],
+        timings: dict[str, float] | None = None,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         body: list[dict[str, Any]] = []
         for entity, query in requests:
             body += [{"index": self.alias(entity)}, query]
+        options: dict[str, Any] = {}
+        if deadline is not None:  # what is left of the search's wait
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _unavailable("did not answer in time")
+            options["request_timeout"] = left
         started = time.perf_counter()
         try:
-            answer = self.client.msearch(body=body)
+            answer = self.client.msearch(body=body, **options)
         except ConnectionTimeout as error:  # no answer within the client's timeout
             raise _unavailable("did not answer in time") from error
         except EngineConnectionError as error:  # refused or reset
@@ -111,9 +130,12 @@ def search(
     the engine has answered, since only the re-ranking needs it."""
     size = max(candidates, offset + limit)
     fuzzy = typos == "always"
-    responses = index.msearch([(entity, search_query(entity, text, size, fuzzy=fuzzy)) for entity in types], timings)
+    deadline = index.deadline()
+    requests = [(entity, search_query(entity, text, size, fuzzy=fuzzy)) for entity in types]
+    responses = index.msearch(requests, timings, deadline)
     if not fuzzy and not any(holds_the_typed_words(response["hits"]["hits"]) for response in responses):
-        responses = index.msearch([(entity, search_query(entity, text, size, fuzzy=True)) for entity in types], timings)
+        requests = [(entity, search_query(entity, text, size, fuzzy=True)) for entity in types]
+        responses = index.msearch(requests, timings, deadline)
     taste = profile() if callable(profile) else profile
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
@@ -131,7 +153,7 @@ def search(
 def suggest(index: SearchIndex, text: str, limit: int, timings: dict[str, float] | None = None) -> dict[str, Any]:
     entities = ("song", "artist", "album")
     requests = [(entity, suggest_query(entity, text, max(limit * 3, 20))) for entity in entities]
-    responses = index.msearch(requests, timings)
+    responses = index.msearch(requests, timings, index.deadline())
     candidates: list[tuple[tuple[int, float, float], dict[str, Any]]] = []
     seen: set[tuple[str, str]] = set()
     for entity, response in zip(entities, responses, strict=True):
