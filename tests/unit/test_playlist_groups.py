@@ -22,10 +22,12 @@ from devstack.moto_patches import patch_moto_dynamodb_isolation
 from tests.unit.test_playlists import OWNER, SONGS, add_concurrently, call, new_playlist, playlists  # noqa: F401
 
 
-def queue(pid: str, kind: str, args: dict[str, Any], by: str = OWNER) -> str:
-    """An edit queued the way `groups.submit` queues one, by an editor that is still waiting."""
-    sk = f"{QUEUE_PREFIX}{int(time.time() * 1000):013d}#{uuid.uuid4().hex}"
-    QueuedEdit(pk=playlist_key(pid), sk=sk, request={"kind": kind, "args": args}, by=by, state="queued").save()
+def queue(pid: str, kind: str, args: dict[str, Any], by: str = OWNER, seconds_ago: float = 0, **state: Any) -> str:
+    """An edit queued the way `groups.submit` queues one, by an editor that is still waiting (or, with
+    `seconds_ago`, one queued that long ago)."""
+    sk = f"{QUEUE_PREFIX}{int((time.time() - seconds_ago) * 1000):013d}#{uuid.uuid4().hex}"
+    fields = {"state": "queued", **state}
+    QueuedEdit(pk=playlist_key(pid), sk=sk, request={"kind": kind, "args": args}, by=by, **fields).save()
     return sk
 
 
@@ -70,6 +72,25 @@ def test_queued_edits_commit_together_each_with_its_version_and_a_bad_one_fails_
     messages = realtime_service._messages_of(message, old, new)
     assert [m["version"] for m in messages] == [2, 3, 4]
     assert [m["op"]["type"] for m in messages] == ["tracks.added", "tracks.moved", "tracks.added"]
+
+
+def test_edits_left_by_crashed_editors_are_collected_and_never_applied(playlists, context) -> None:  # noqa: F811
+    pid = new_playlist(playlists, context)
+    old = groups.ORPHAN_SECONDS + 5
+
+    def adding(song: str) -> dict[str, Any]:
+        return {"playlistId": pid, "userId": OWNER, "songIds": [song], "position": None}
+
+    unanswered = queue(pid, "add", adding(SONGS[1]), seconds_ago=old)
+    answered = queue(pid, "add", adding(SONGS[3]), seconds_ago=old, state="done", answer={"ok": {"version": 9}})
+    waiting = queue(pid, "add", adding(SONGS[2]))  # an editor still waits for this one
+    mine = service.add_tracks(pid, OWNER, [SONGS[0]], None, None)
+    left = {item.sk for item in QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))}
+    assert left == {waiting}  # both orphans gone; the live edit was applied and waits for its editor
+    assert unanswered not in left and answered not in left
+    final = service.get_playlist(pid, OWNER, limit=100, offset=0)
+    assert [item["songId"] for item in final["tracks"]["items"]] == [SONGS[2], SONGS[0]]
+    assert final["version"] == mine["version"] == 2  # the orphan took no version
 
 
 def test_an_editor_answered_by_another_holder_reads_its_answer(playlists, context) -> None:  # noqa: F811

@@ -15,7 +15,9 @@ take the lease when it is free, and delete their item once answered. A waiter ou
 its item with a conditional delete (``state = queued``): either it is withdrawn (409, nothing
 written) or it was applied and its answer is read. A holder that dies loses the lease after
 `LEASE_SECONDS`; its transaction cannot commit after that (``holder = me``), and the version
-condition keeps versions gapless whatever happens to the lease.
+condition keeps versions gapless whatever happens to the lease. An item left by an editor that
+crashed (queued more than `ORPHAN_SECONDS` ago, answered or not) is deleted with a later group and
+never applied: its requester had an error, and the queue does not grow with such items.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +59,12 @@ MAX_CHANGES_BYTES = 100_000  # the changes one commit puts on the playlist item 
 FIRST_LOOK_SECONDS = 0.01
 MAX_LOOK_SECONDS = 1.0
 DEFAULT_GROUP_MS = 50
+# An edit queued this long ago has no editor waiting for it any more: an editor gives up within its
+# function's timeout (10 s) and withdraws its edit, so one still there was left by an editor that
+# crashed, either unanswered or answered and never collected. A holder deletes such items with its
+# group (at most MAX_ORPHANS a group), without applying them: their requester already had an error.
+ORPHAN_SECONDS = 60
+MAX_ORPHANS = 10
 
 # kind -> (args -> (check, build)); filled by `backbeat.playlists.service`
 Check = Callable[[PlaylistItem, str], None]
@@ -262,7 +270,8 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
     queue = list(
         QueuedEdit.query(pk, QueuedEdit.sk.startswith(QUEUE_PREFIX), consistent_read=True, page_size=MAX_ITEMS)
     )
-    queue = [item for item in queue if item.state == "queued"]
+    orphans = [item.sk for item in queue if _queued_ms(item.sk) < _now_ms() - ORPHAN_SECONDS * 1000][:MAX_ORPHANS]
+    queue = [item for item in queue if item.state == "queued" and item.sk not in orphans]
     if mine not in {item.sk for item in queue}:
         raise _NotQueued(mine)
     playlist = load(playlist_id)
@@ -272,7 +281,8 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
     answers: dict[str, dict[str, Any]] = {}
     size, delta = 0, 0
     for item in queue:
-        fixed = 2 + len(answers) + len(changes)  # playlist + lease + one per answer + one per change
+        # playlist + lease + one per answer + one per change + one per orphan
+        fixed = 2 + len(answers) + len(changes) + len(orphans)
         if fixed + 2 + order.net().count() > MAX_ITEMS or size > MAX_CHANGES_BYTES:
             break
         try:
@@ -305,8 +315,13 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
             "ok": {"version": new_version, "snapshotId": snapshot_id(playlist_id, new_version), **plan.result}
         }
     held.group_ms = int((time.monotonic() - started) * 1000 * 1.5)  # planned so far, and the write to come
-    _write(playlist, start, changes, delta, order.net(), answers, mine, held)
+    _write(playlist, start, changes, delta, order.net(), answers, mine, held, orphans)
     return answers.get(mine)
+
+
+def _queued_ms(sk: str) -> int:
+    """When an edit was queued (epoch ms), from its key `QUEUE#<ms>#<id>`."""
+    return int(sk.removeprefix(QUEUE_PREFIX).split("#", 1)[0])
 
 
 def _write(
@@ -318,6 +333,7 @@ def _write(
     answers: dict[str, dict[str, Any]],
     mine: str,
     held: Lease,
+    orphans: Sequence[str] = (),
 ) -> None:
     from backbeat.playlists.edits import connection  # the engine's connection (no import cycle)
 
@@ -369,6 +385,8 @@ def _write(
                     actions=[QueuedEdit.state.set("done"), QueuedEdit.answer.set(answer)],
                     condition=QueuedEdit.state == "queued",
                 )
+        for sk in orphans:  # no editor waits for these: collected, never applied
+            transaction.delete(QueuedEdit(pk=playlist.pk, sk=sk))
 
 
 def _field(error: BackbeatError) -> str | None:
