@@ -210,7 +210,19 @@ def invite_and_accept(url: str, playlist_id: str, owner_token: str, email: str, 
     assert accepted[0] == 200, accepted
 
 
-def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edits: int) -> dict[str, Any]:
+def cpu_seconds(pid: int | None) -> float:
+    """The CPU time (user + system) process `pid` has used so far; 0 without a pid."""
+    if pid is None:
+        return 0.0
+    import psutil
+
+    return float(sum(psutil.Process(pid).cpu_times()[:2]))
+
+
+def collaborate(
+    url: str, ws_url: str, songs: list[str], collaborators: int, edits: int, stack_pid: int | None = None
+) -> dict[str, Any]:
+    """`stack_pid`: the devstack's Python process, whose CPU time over the editing is reported."""
     users = [signup(url) for _ in range(collaborators)]
     owner_token = users[0][2]
     status, playlist, _ = http(
@@ -256,9 +268,11 @@ def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edi
                     answers.append((users[index][1], kind, answer))
 
     started = time.perf_counter()
+    stack_cpu, own_cpu = cpu_seconds(stack_pid), time.process_time()
     with ThreadPoolExecutor(collaborators) as pool:
         list(pool.map(worker, range(collaborators)))
     elapsed = time.perf_counter() - started
+    stack_cpu, own_cpu = cpu_seconds(stack_pid) - stack_cpu, time.process_time() - own_cpu
     final = full_playlist(url, playlist_id, owner_token)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and any(
@@ -301,6 +315,9 @@ def collaborate(url: str, ws_url: str, songs: list[str], collaborators: int, edi
         "duplicates": sum(listener.duplicates for listener in listeners),
         "seconds": elapsed,
         "edits_per_second": accepted / elapsed,
+        "stack_cores": stack_cpu / elapsed,  # the devstack's Python process, busy cores while editing
+        "stack_ms_per_edit": stack_cpu * 1000 / max(1, accepted),
+        "client_cores": own_cpu / elapsed,  # this benchmark's editors and listeners
         "latency_p50": percentile(latencies, 50) * 1000,
         "latency_p99": percentile(latencies, 99) * 1000,
         "lag_p50": percentile([lag for listener in listeners for lag in listener.lags], 50) * 1000,
@@ -376,7 +393,8 @@ def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: 
                 stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
                 try:
                     ws_url = stack.url.replace("http://", "ws://") + "/ws"
-                    runs.append((MODES[mode], collaborate(stack.url, ws_url, songs, editors, edits)))
+                    run = collaborate(stack.url, ws_url, songs, editors, edits, stack.process.pid)
+                    runs.append((MODES[mode], run))
                 finally:
                     stop_devstack(stack.process)
         finally:
@@ -385,16 +403,17 @@ def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: 
     print(
         "| edits meet by | editors x edits | accepted (status counts) | versions | gapless 1..N | no lost edit "
         "| every subscriber saw 1..N in order | final GET = log replay | edits/s | edit latency p50 / p99 "
-        "| fan-out lag p50 / p99 |"
+        "| fan-out lag p50 / p99 | devstack CPU an edit (cores busy) | benchmark's own cores |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, run in runs:
         print(
             f"| {name} | {editors} x {edits} | {run['accepted']} of {run['attempted']} {run['statuses']} "
             f"| 1..{run['final_version']} | {yes(run['gapless'])} | {yes(run['no_lost_edit'])} "
             f"| {yes(run['in_order'])} | {yes(run['replay_matches'])} | {run['edits_per_second']:.1f} "
             f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms "
-            f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms |"
+            f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms "
+            f"| {run['stack_ms_per_edit']:.0f} ms ({run['stack_cores']:.2f}) | {run['client_cores']:.2f} |"
         )
         if run["errors"]:
             print(f"\nerrors ({name}): {run['errors']}\n")
