@@ -118,6 +118,33 @@ def test_a_flooding_listener_or_socket_is_refused_and_another_listener_is_not(aw
     assert posted[2]["type"] == "error" and 1 <= posted[2]["retryAfter"] <= 60
 
 
+def test_a_search_flood_reaches_the_engine_at_most_once_past_the_limit(aws, context, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Search is counted while it runs (its route writes nothing): a request over the limit answers 429
+    # and its answer is dropped; once the environment knows the window is spent, it refuses at once.
+    monkeypatch.setenv("RATE_LIMIT_SEARCH", "3/60")
+    search = load_function("search", aws)
+    engine = search.index.client
+    searched: list[int] = []  # one per search that reached the engine (its typo pass not counted again)
+    real_msearch = engine.msearch
+
+    def msearch(**kwargs: Any) -> Any:
+        if "fuzziness" not in str(kwargs["body"]):
+            searched.append(1)
+        return real_msearch(**kwargs)
+
+    monkeypatch.setattr(engine, "msearch", msearch)
+    flooder, other = {"sub": "flooder"}, {"sub": "other"}
+
+    def status(claims: dict[str, str]) -> int:
+        return _call(search, api_event("GET", "/search", query={"q": "love"}, claims=claims), context)[0]
+
+    assert [status(flooder) for _ in range(3)] == [200, 200, 200] and len(searched) == 3
+    assert status(flooder) == 429  # counted beside its search, which ran and was dropped
+    assert len(searched) == 4
+    assert [status(flooder) for _ in range(5)] == [429] * 5 and len(searched) == 4  # refused before searching
+    assert [status(other) for _ in range(3)] == [200, 200, 200]  # another listener is not affected
+
+
 def test_every_function_behind_an_api_route_may_update_the_counters() -> None:
     template = load_template(ROOT / "template.yaml")
     resources = template["Resources"]

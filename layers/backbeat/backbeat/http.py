@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -95,18 +96,22 @@ class JsonApiResolver(APIGatewayHttpResolver):
     limiter: RequestLimiter | None = None
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refusal_for_rate = self.limiter.check_http(event) if self.limiter is not None else None
+        limiter = self.limiter
+        if limiter is not None and limiter.counts_alongside(event):  # a read-only route
+            refusal = limiter.known_refusal(event)
+            if refusal is None:
+                counting = _COUNTING.submit(limiter.check_http, event)
+                answer = self._resolve_json(event, context)
+                refusal = counting.result()
+                if refusal is None:
+                    return answer
+            return _rate_limited(refusal)
+        refusal_for_rate = limiter.check_http(event) if limiter is not None else None
         if refusal_for_rate is not None:
-            return {
-                "statusCode": refusal_for_rate.status,
-                "headers": {
-                    "Content-Type": content_types.APPLICATION_JSON,
-                    "Retry-After": str(refusal_for_rate.retry_after),
-                },
-                "cookies": [],
-                "body": json.dumps({"error": rate_limited_fields(refusal_for_rate)}),
-                "isBase64Encoded": False,
-            }
+            return _rate_limited(refusal_for_rate)
+        return self._resolve_json(event, context)
+
+    def _resolve_json(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         content_type = _content_type(event)
         if event.get("body") and not is_json_media_type(content_type):
             refusal = UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; send application/json")
@@ -122,6 +127,20 @@ class JsonApiResolver(APIGatewayHttpResolver):
             headers = {name: value for name, value in event["headers"].items() if name.lower() != "content-type"}
             event = {**event, "headers": {**headers, "content-type": content_types.APPLICATION_JSON}}
         return super().resolve(event, context)
+
+
+# Counts of read-only requests, made while their routes run (`JsonApiResolver.resolve`).
+_COUNTING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rate-limit")
+
+
+def _rate_limited(refusal: RateLimited) -> dict[str, Any]:
+    return {
+        "statusCode": refusal.status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON, "Retry-After": str(refusal.retry_after)},
+        "cookies": [],
+        "body": json.dumps({"error": rate_limited_fields(refusal)}),
+        "isBase64Encoded": False,
+    }
 
 
 def create_resolver() -> JsonApiResolver:

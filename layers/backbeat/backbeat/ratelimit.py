@@ -106,6 +106,12 @@ class FixedWindowCounters:
                 self._spent.clear()
             self._spent[key] = ends
 
+    def spent(self, route_class: str, caller: str, limit: Limit) -> Decision | None:
+        """The refusal when this execution environment already knows `caller` spent the window (no
+        round trip); None when only the counter can tell."""
+        start, retry_after = self._window(limit)
+        return Decision(False, retry_after) if self._remembered(f"{route_class}#{caller}#{start}") else None
+
     def hit(self, route_class: str, caller: str, limit: Limit) -> Decision:
         """Count one request of `caller` in `route_class`; refused when the window is spent."""
         start, retry_after = self._window(limit)

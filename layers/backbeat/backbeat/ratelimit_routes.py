@@ -14,6 +14,12 @@ when a route is added. The WebSocket function checks each message the same way, 
 | `default`        | every other route with a token           | user        |
 | `socket-messages`| WebSocket messages (subscribe, resync...) | connection  |
 
+The count of a request in a read-only class (`search`, `suggest`: their routes write nothing) runs
+while the route does, so its round trip to the counters table is not added to the request's time; a
+request over the limit then answers 429 and its route's answer is dropped. A caller this execution
+environment already knows to be over the limit is refused before its route runs, so a flood reaches
+the search engine at most once per environment and window (docs/decisions.md, 57).
+
 Login has its own failure counters (`backbeat.identity.login_guard`); the public routes without a
 caller (health, the OpenAPI document) are left to API Gateway's stage throttling.
 """
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backbeat.config import RateLimitSettings
-from backbeat.ratelimit import FixedWindowCounters, Limit, RateLimited, caller_key
+from backbeat.ratelimit import Decision, FixedWindowCounters, Limit, RateLimited, caller_key
 
 SEARCH, SUGGEST, EVENTS, PLAYLIST_EDITS = "search", "suggest", "events", "playlist-edits"
 SIGNUP, DEFAULT, SOCKET_MESSAGES = "signup", "default", "socket-messages"
@@ -37,6 +43,7 @@ _BY_ROUTE = {
     "POST /auth/signup": SIGNUP,
 }
 _UNLIMITED_ROUTES = frozenset({"POST /auth/login"})  # its failures are counted instead
+READ_ONLY = frozenset({SEARCH, SUGGEST})  # classes whose routes write nothing: counted alongside
 _EDIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -87,7 +94,9 @@ class RequestLimiter:
         )
 
     def _hit(self, name: str, caller: str, what: str) -> RateLimited | None:
-        decision = self.counters.hit(name, caller, self.limits[name])
+        return self._refusal(name, what, self.counters.hit(name, caller, self.limits[name]))
+
+    def _refusal(self, name: str, what: str, decision: Decision) -> RateLimited | None:
         if decision.allowed:
             return None
         limit = self.limits[name]
@@ -97,19 +106,39 @@ class RequestLimiter:
             decision.retry_after,
         )
 
-    def check_http(self, event: Mapping[str, Any]) -> RateLimited | None:
-        """None when the request may run; the refusal when its caller spent the window."""
+    def _counted(self, event: Mapping[str, Any]) -> tuple[str, str, str] | None:
+        """(route class, caller, what the refusal calls the requests) of a request that is counted."""
         route_key = str(event.get("routeKey") or "")
         if not self.enabled or not route_key or route_key in _UNLIMITED_ROUTES:
             return None
         name = route_class(route_key)
         if name == SIGNUP:
             ip = _source_ip(event)
-            return self._hit(name, caller_key(ip), "sign-ups from this address") if ip else None
+            return (name, caller_key(ip), "sign-ups from this address") if ip else None
         user = _user(event)
         if user is None:  # a public route: nobody to count against
             return None
-        return self._hit(name, user, f"{name} requests")
+        return name, user, f"{name} requests"
+
+    def check_http(self, event: Mapping[str, Any]) -> RateLimited | None:
+        """None when the request may run; the refusal when its caller spent the window."""
+        counted = self._counted(event)
+        return self._hit(*counted) if counted is not None else None
+
+    def counts_alongside(self, event: Mapping[str, Any]) -> bool:
+        """Whether the request is counted while its route runs (`check_http` in another thread): a
+        counted request of a read-only class."""
+        counted = self._counted(event)
+        return counted is not None and counted[0] in READ_ONLY
+
+    def known_refusal(self, event: Mapping[str, Any]) -> RateLimited | None:
+        """The refusal when this environment already knows the caller spent the window; no round trip."""
+        counted = self._counted(event)
+        if counted is None:
+            return None
+        name, caller, what = counted
+        decision = self.counters.spent(name, caller, self.limits[name])
+        return self._refusal(name, what, decision) if decision is not None else None
 
     def check_socket_message(self, connection_id: str) -> RateLimited | None:
         if not self.enabled or not connection_id:
