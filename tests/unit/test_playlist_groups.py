@@ -81,16 +81,27 @@ def test_edits_left_by_crashed_editors_are_collected_and_never_applied(playlists
     def adding(song: str) -> dict[str, Any]:
         return {"playlistId": pid, "userId": OWNER, "songIds": [song], "position": None}
 
-    unanswered = queue(pid, "add", adding(SONGS[1]), seconds_ago=old)
+    # more unanswered orphans than one group deletes, and an answered one nobody collected
+    unanswered = [queue(pid, "add", adding(SONGS[1]), seconds_ago=old) for _ in range(groups.MAX_ORPHANS + 2)]
     answered = queue(pid, "add", adding(SONGS[3]), seconds_ago=old, state="done", answer={"ok": {"version": 9}})
     waiting = queue(pid, "add", adding(SONGS[2]))  # an editor still waits for this one
+
+    def queued() -> set[str]:
+        return {item.sk for item in QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))}
+
     mine = service.add_tracks(pid, OWNER, [SONGS[0]], None, None)
-    left = {item.sk for item in QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))}
-    assert left == {waiting}  # both orphans gone; the live edit was applied and waits for its editor
-    assert unanswered not in left and answered not in left
+    assert len(queued() - {waiting}) == 3  # ten orphans deleted with the group; the others wait for the next
+    assert waiting in queued()  # applied, and left for its editor to read
     final = service.get_playlist(pid, OWNER, limit=100, offset=0)
-    assert [item["songId"] for item in final["tracks"]["items"]] == [SONGS[2], SONGS[0]]
-    assert final["version"] == mine["version"] == 2  # the orphan took no version
+    assert [item["songId"] for item in final["tracks"]["items"]] == [SONGS[2], SONGS[0]]  # no orphan applied
+    assert final["version"] == mine["version"] == 2
+    service.add_tracks(pid, OWNER, [SONGS[4]], None, None)  # the next group collects the rest
+    assert queued() == {waiting} and not (set(unanswered) | {answered}) & queued()
+    assert [i["songId"] for i in service.get_playlist(pid, OWNER, limit=100, offset=0)["tracks"]["items"]] == [
+        SONGS[2],
+        SONGS[0],
+        SONGS[4],
+    ]
 
 
 def test_an_editor_answered_by_another_holder_reads_its_answer(playlists, context) -> None:  # noqa: F811

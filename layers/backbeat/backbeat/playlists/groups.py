@@ -62,7 +62,8 @@ DEFAULT_GROUP_MS = 50
 # An edit queued this long ago has no editor waiting for it any more: an editor gives up within its
 # function's timeout (10 s) and withdraws its edit, so one still there was left by an editor that
 # crashed, either unanswered or answered and never collected. A holder deletes such items with its
-# group (at most MAX_ORPHANS a group), without applying them: their requester already had an error.
+# group, as many as its transaction has room for (at most MAX_ORPHANS), and never applies any of them
+# (however many there are): their requesters already had an error.
 ORPHAN_SECONDS = 60
 MAX_ORPHANS = 10
 
@@ -270,8 +271,9 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
     queue = list(
         QueuedEdit.query(pk, QueuedEdit.sk.startswith(QUEUE_PREFIX), consistent_read=True, page_size=MAX_ITEMS)
     )
-    orphans = [item.sk for item in queue if _queued_ms(item.sk) < _now_ms() - ORPHAN_SECONDS * 1000][:MAX_ORPHANS]
-    queue = [item for item in queue if item.state == "queued" and item.sk not in orphans]
+    cutoff = _now_ms() - ORPHAN_SECONDS * 1000
+    stale = [item.sk for item in queue if _queued_ms(item.sk) < cutoff]
+    queue = [item for item in queue if item.state == "queued" and _queued_ms(item.sk) >= cutoff]
     if mine not in {item.sk for item in queue}:
         raise _NotQueued(mine)
     playlist = load(playlist_id)
@@ -281,8 +283,8 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
     answers: dict[str, dict[str, Any]] = {}
     size, delta = 0, 0
     for item in queue:
-        # playlist + lease + one per answer + one per change + one per orphan
-        fixed = 2 + len(answers) + len(changes) + len(orphans)
+        # playlist + lease + one per answer + one per change
+        fixed = 2 + len(answers) + len(changes)
         if fixed + 2 + order.net().count() > MAX_ITEMS or size > MAX_CHANGES_BYTES:
             break
         try:
@@ -315,6 +317,9 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
             "ok": {"version": new_version, "snapshotId": snapshot_id(playlist_id, new_version), **plan.result}
         }
     held.group_ms = int((time.monotonic() - started) * 1000 * 1.5)  # planned so far, and the write to come
+    # the stale items go in whatever room the group's own writes leave (they never crowd out an edit)
+    room = MAX_ITEMS - (2 + len(answers) + len(changes) + order.net().count())
+    orphans = stale[: max(0, min(MAX_ORPHANS, room))]
     _write(playlist, start, changes, delta, order.net(), answers, mine, held, orphans)
     return answers.get(mine)
 

@@ -1,6 +1,6 @@
 """Queries and re-ranking.
 
-The engine fetches 50 candidates per type (the fields ranking and the views need) with a
+The engine fetches 50 candidates per type (whole search documents: what ranking and the views read) with a
 multi_match over the words (title^3, artist^2, album^1) plus exact-phrase, all-terms and prefix boosts.
 The word clauses leave out the most common English words (`COMMON_WORDS`), which cost the engine most
 and tell documents apart least; the phrase, whole-name and prefix clauses keep the text as typed

@@ -119,8 +119,8 @@ def search(
     candidates: int = CANDIDATES,
     typos: TypoPass = "when-not-found",
 ) -> dict[str, Any]:
-    """One `_msearch` of `candidates` per type, carrying only the fields ranking and views read,
-    re-ranked here.
+    """One `_msearch` of `candidates` per type (whole search documents, which hold what ranking and
+    the views read), re-ranked here.
 
     The words are matched as typed; when no document of any type holds them all (a typo, most likely),
     a second `_msearch` forgives typos (`typos="when-not-found"`). `typos="always"` makes one
