@@ -129,8 +129,9 @@ class JsonApiResolver(APIGatewayHttpResolver):
         return super().resolve(event, context)
 
 
-# Counts of read-only requests, made while their routes run (`JsonApiResolver.resolve`).
-_COUNTING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rate-limit")
+# Counts of read-only requests, made while their routes run (`JsonApiResolver.resolve`). A Lambda
+# environment runs one request at a time; the devstack runs every environment in one process.
+_COUNTING = ThreadPoolExecutor(max_workers=16, thread_name_prefix="rate-limit")
 
 
 def _rate_limited(refusal: RateLimited) -> dict[str, Any]:
