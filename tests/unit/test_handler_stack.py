@@ -31,6 +31,9 @@ def test_every_handler_wears_the_stack(name: str, code_dir: str, function: str, 
     module = load_function(code_dir, aws)
     handler = getattr(module, function)
     assert getattr(handler, ENTRY_MARKER, False), f"{name}: {code_dir}/app.py:{function} lacks @lambda_entry(...)"
+    backend = getattr(module, "backend", None)
+    if callable(getattr(backend, "close", None)):  # its cold-start prefetches end while moto is up
+        backend.close()
 
 
 def test_the_stack_sets_the_correlation_id_and_returns_the_answer() -> None:

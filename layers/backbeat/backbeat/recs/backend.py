@@ -257,6 +257,12 @@ class LiveBackend:
         split: Split | None = self._split.get(wait_seconds=20.0)
         return split or Split(None)
 
+    def close(self) -> None:
+        """Let the background reads started so far (the cold start's prefetches among them) finish,
+        and start no more: for a process that ends this environment (a test), never a request."""
+        self._pool.shutdown(wait=True)
+        self._reads.shutdown(wait=True)
+
     def model_is_stale(self, model: Any) -> bool:
         return is_stale(trained_at(model), self.model_max_age)
 
