@@ -14,6 +14,7 @@ from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from backbeat.errors import ServiceUnavailable
+from backbeat.observability import logger
 from backbeat.plays.taste import TasteProfile
 from backbeat.search.documents import album_view, artist_view, playlist_view, song_view
 from backbeat.search.engine import index_name
@@ -123,8 +124,10 @@ def search(
     the views read), re-ranked here.
 
     The words are matched as typed; when no document of any type holds them all (a typo, most likely),
-    a second `_msearch` forgives typos (`typos="when-not-found"`). `typos="always"` makes one
-    typo-tolerant request whatever the query (what search did before; benchmarks compare the two).
+    a second `_msearch` forgives typos (`typos="when-not-found"`). When that second request finds the
+    engine slow or overloaded, or no time left of the search's wait, the page is the first request's.
+    `typos="always"` makes one typo-tolerant request whatever the query (what search did before;
+    benchmarks compare the two).
 
     `profile` may be a callable (the result of a read started before the call): it is asked only once
     the engine has answered, since only the re-ranking needs it."""
@@ -135,7 +138,10 @@ def search(
     responses = index.msearch(requests, timings, deadline)
     if not fuzzy and not any(holds_the_typed_words(response["hits"]["hits"]) for response in responses):
         requests = [(entity, search_query(entity, text, size, fuzzy=True)) for entity in types]
-        responses = index.msearch(requests, timings, deadline)
+        try:
+            responses = index.msearch(requests, timings, deadline)
+        except ServiceUnavailable as error:  # the words as typed were searched: answer with those
+            logger.warning("search answered without its typo pass", extra={"reason": error.message})
     taste = profile() if callable(profile) else profile
     result: dict[str, Any] = {}
     for entity, response in zip(types, responses, strict=True):
