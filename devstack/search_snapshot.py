@@ -13,7 +13,6 @@ from typing import Any
 from devstack.search_engine import BULK_DOCUMENTS
 
 SCROLL_PAGE = 5000
-BULK_CHUNK = BULK_DOCUMENTS
 
 
 def _request(method: str, url: str, body: bytes | None = None, content_type: str = "application/json") -> Any:
@@ -70,7 +69,7 @@ def create_indices(endpoint: str, dump: Path) -> list[Path]:
     return sorted(dump.glob("*.ndjson"), key=lambda path: path.stat().st_size)
 
 
-def load_documents(endpoint: str, files: list[Path], chunk: int = BULK_CHUNK) -> int:
+def load_documents(endpoint: str, files: list[Path], chunk: int = BULK_DOCUMENTS) -> int:
     """Bulk-load dumped documents. Each is a `create`: a document the running stack has written
     meanwhile (its pollers run while this loads) is newer than the dump's and is kept."""
     loaded = 0

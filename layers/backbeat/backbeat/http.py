@@ -97,10 +97,11 @@ class JsonApiResolver(APIGatewayHttpResolver):
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         limiter = self.limiter
-        if limiter is not None and limiter.counts_alongside(event):  # a read-only route
-            refusal = limiter.known_refusal(event)
+        counted = limiter.counted_alongside(event) if limiter is not None else None
+        if limiter is not None and counted is not None:  # a read-only route
+            refusal = limiter.known_refusal(counted)
             if refusal is None:
-                counting = _COUNTING.submit(limiter.check_http, event)
+                counting = _COUNTING.submit(limiter.count, counted)
                 answer = self._resolve_json(event, context)
                 refusal = counting.result()
                 if refusal is None:

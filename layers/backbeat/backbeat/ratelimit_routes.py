@@ -44,6 +44,7 @@ _BY_ROUTE = {
 }
 _UNLIMITED_ROUTES = frozenset({"POST /auth/login"})  # its failures are counted instead
 READ_ONLY = frozenset({SEARCH, SUGGEST})  # classes whose routes write nothing: counted alongside
+Counted = tuple[str, str, str]  # (route class, caller, what a refusal calls the requests)
 _EDIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -106,7 +107,7 @@ class RequestLimiter:
             decision.retry_after,
         )
 
-    def _counted(self, event: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    def _counted(self, event: Mapping[str, Any]) -> Counted | None:
         """(route class, caller, what the refusal calls the requests) of a request that is counted."""
         route_key = str(event.get("routeKey") or "")
         if not self.enabled or not route_key or route_key in _UNLIMITED_ROUTES:
@@ -123,19 +124,20 @@ class RequestLimiter:
     def check_http(self, event: Mapping[str, Any]) -> RateLimited | None:
         """None when the request may run; the refusal when its caller spent the window."""
         counted = self._counted(event)
-        return self._hit(*counted) if counted is not None else None
+        return self.count(counted) if counted is not None else None
 
-    def counts_alongside(self, event: Mapping[str, Any]) -> bool:
-        """Whether the request is counted while its route runs (`check_http` in another thread): a
-        counted request of a read-only class."""
+    def counted_alongside(self, event: Mapping[str, Any]) -> Counted | None:
+        """The request's count when it is made while its route runs (`count` in another thread): a
+        counted request of a read-only class; None for every other request."""
         counted = self._counted(event)
-        return counted is not None and counted[0] in READ_ONLY
+        return counted if counted is not None and counted[0] in READ_ONLY else None
 
-    def known_refusal(self, event: Mapping[str, Any]) -> RateLimited | None:
+    def count(self, counted: Counted) -> RateLimited | None:
+        """Count the request; the refusal when its caller spent the window."""
+        return self._hit(*counted)
+
+    def known_refusal(self, counted: Counted) -> RateLimited | None:
         """The refusal when this environment already knows the caller spent the window; no round trip."""
-        counted = self._counted(event)
-        if counted is None:
-            return None
         name, caller, what = counted
         decision = self.counters.spent(name, caller, self.limits[name])
         return self._refusal(name, what, decision) if decision is not None else None

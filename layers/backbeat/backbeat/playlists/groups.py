@@ -272,8 +272,14 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
         QueuedEdit.query(pk, QueuedEdit.sk.startswith(QUEUE_PREFIX), consistent_read=True, page_size=MAX_ITEMS)
     )
     cutoff = _now_ms() - ORPHAN_SECONDS * 1000
-    stale = [item.sk for item in queue if _queued_ms(item.sk) < cutoff]
-    queue = [item for item in queue if item.state == "queued" and _queued_ms(item.sk) >= cutoff]
+    live: list[QueuedEdit] = []
+    stale: list[str] = []  # left by editors that crashed: never applied
+    for item in queue:
+        if _queued_ms(item.sk) < cutoff:
+            stale.append(item.sk)
+        elif item.state == "queued":
+            live.append(item)
+    queue = live
     if mine not in {item.sk for item in queue}:
         raise _NotQueued(mine)
     playlist = load(playlist_id)
@@ -283,8 +289,7 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
     answers: dict[str, dict[str, Any]] = {}
     size, delta = 0, 0
     for item in queue:
-        # playlist + lease + one per answer + one per change
-        fixed = 2 + len(answers) + len(changes)
+        fixed = 2 + len(answers) + len(changes)  # playlist + lease + one per answer + one per change
         if fixed + 2 + order.net().count() > MAX_ITEMS or size > MAX_CHANGES_BYTES:
             break
         try:
@@ -318,9 +323,10 @@ def _commit_group(playlist_id: str, mine: str, held: Lease) -> dict[str, Any] | 
         }
     held.group_ms = int((time.monotonic() - started) * 1000 * 1.5)  # planned so far, and the write to come
     # the stale items go in whatever room the group's own writes leave (they never crowd out an edit)
-    room = MAX_ITEMS - (2 + len(answers) + len(changes) + order.net().count())
+    net = order.net()
+    room = MAX_ITEMS - (2 + len(answers) + len(changes) + net.count())
     orphans = stale[: max(0, min(MAX_ORPHANS, room))]
-    _write(playlist, start, changes, delta, order.net(), answers, mine, held, orphans)
+    _write(playlist, start, changes, delta, net, answers, mine, held, orphans)
     return answers.get(mine)
 
 
