@@ -2,9 +2,9 @@
 
 The engine fetches 50 candidates per type (whole search documents: what ranking and the views read) with a
 multi_match over the words (title^3, artist^2, album^1) plus exact-phrase, all-terms and prefix boosts.
-The word clauses leave out the most common English words (`COMMON_WORDS`), which cost the engine most
-and tell documents apart least; the phrase, whole-name and prefix clauses keep the text as typed
-(docs/decisions.md, 54).
+The word clauses leave out the most common English words (`FUNCTION_WORDS` in the words-as-typed pass,
+the shorter `COMMON_WORDS` in the typo pass), which cost the engine most and tell documents apart least;
+the phrase, whole-name and prefix clauses keep the text as typed (docs/decisions.md, 54 and 59).
 The words are matched as typed first; only when no document of any type holds every word of the query
 (a typo, most likely) is the query run again with the words typo-tolerant (fuzziness AUTO): fuzzy
 matching is most of the engine's time, and a query typed as the catalog spells it does not need it
@@ -24,6 +24,7 @@ stays on top whatever the listener's taste. Query text only ever reaches the eng
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
@@ -55,32 +56,47 @@ _TITLE = {"song": "title", "album": "title", "artist": "name", "playlist": "name
 # which cost more than the few bytes it saved (docs/decisions.md, 55).
 
 
-# The name the engine reports (`matched_queries`) on a hit holding every word of the query as typed,
-# each in some field. Only that clause is named: a hit matching the phrase or the whole name holds every
-# word too, so naming them told nothing more, and the engine runs each named clause a second time over
-# the whole index to report its name (docs/decisions.md, 55). The typo pass names nothing: no one reads
-# its names.
-TYPED_WORDS = "typed-words"
 _TYPO_TOLERANCE = {"fuzziness": "AUTO", "prefix_length": 1, "max_expansions": 50}
 
 # The most common English words (Lucene's English stop words). Nearly every other title holds one, so
 # the engine would score tens of thousands of documents for each of them in the word clauses, most of
 # a query's cost, while they tell documents apart least. The word clauses leave them out; the phrase,
-# whole-name and prefix clauses keep the text whole, so `The The` or `Let It Be` still match as typed.
+# whole-name and prefix clauses keep the text whole, so `The The` or `Let It Be` still match as typed
+# (docs/decisions.md, 54).
 COMMON_WORDS = frozenset(
     {"a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not"}
     | {"of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was"}
     | {"will", "with"}
 )
+# The words as typed (the first pass) leave out more: the Snowball project's English stop words as well
+# (pronouns, forms of "be", "have" and "do", prepositions, contractions). "I", "You", "Me" and "My" are the
+# commonest words of this catalog's titles after "the", and that pass asks for every word anyway, as a
+# phrase and as the whole name too. The typo pass keeps them: with a word misspelled, the pronouns around it
+# are what tells `I See You` from the other songs of its artist (docs/decisions.md, 59).
+_SNOWBALL_STOP_WORDS = """
+    i me my myself we us our ours ourselves you your yours yourself yourselves he him his himself she her hers
+    herself it its itself they them their theirs themselves what which who whom this that these those am is
+    are was were be been being have has had having do does did doing would should could ought i'm you're
+    he's she's it's we're they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll
+    he'll she'll we'll they'll isn't aren't wasn't weren't hasn't haven't hadn't doesn't don't didn't won't
+    wouldn't shan't shouldn't can't cannot couldn't mustn't let's that's who's what's here's there's when's
+    where's why's how's a an the and but if or because as until while of at by for with about against
+    between into through during before after above below to from up down in out on off over under again
+    further then once here there when where why how all any both each few more most other some such no nor
+    not only own same so than too very
+"""
+FUNCTION_WORDS = COMMON_WORDS | frozenset(_SNOWBALL_STOP_WORDS.split())
+_WORD = re.compile(r"\w+")
 _PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d"  # and the curly quotes
 
 
-def significant_words(text: str) -> str:
-    """The text without its common words, for the word clauses: a word is dropped when, folded and
-    without the punctuation around it (`(A`), it is one of them; every other word stays as typed, so
-    the engine's tokenizer splits it as it split the titles (`D's`, `J.D.`). The text itself when it
-    is all common words (they are then all there is to match)."""
-    kept = [word for word in text.split() if fold(word).strip(_PUNCTUATION) not in COMMON_WORDS]
+def significant_words(text: str, common: frozenset[str] = COMMON_WORDS) -> str:
+    """The text without its `common` words, for the word clauses: a word is dropped when, folded, without
+    the punctuation around it (`(A`) and with a curly apostrophe read as a straight one (U+2019), it is
+    one of them; every other word stays as typed, so the engine's tokenizer splits it as it split the
+    titles (`D's`, `J.D.`). The text itself when it is all common words (they are then all there is to
+    match)."""
+    kept = [word for word in text.split() if fold(word).strip(_PUNCTUATION).replace("\u2019", "'") not in common]
     return " ".join(kept) if kept else text
 
 
@@ -89,12 +105,12 @@ def search_query(entity: str, text: str, size: int, *, fuzzy: bool = False) -> d
     fields = _FIELDS[entity]
     title = _TITLE[entity]
     folded = fold(text)
-    significant = significant_words(text)
+    significant = significant_words(text, COMMON_WORDS if fuzzy else FUNCTION_WORDS)
     words = {"query": significant, "fields": fields, "type": "most_fields", **(_TYPO_TOLERANCE if fuzzy else {})}
     every_word = {"query": significant, "fields": fields, "type": "cross_fields", "operator": "and", "boost": 2}
     should: list[dict[str, Any]] = [
         {"multi_match": words},
-        {"multi_match": every_word if fuzzy else {**every_word, "_name": TYPED_WORDS}},
+        {"multi_match": every_word},
         {"match_phrase": {title: {"query": text, "boost": 3}}},
         {"term": {f"{title}.keyword": {"value": folded, "boost": 10}}},
         {"match": {f"{title}.prefix": {"query": text, "operator": "and", "boost": 0.5}}},
@@ -106,9 +122,31 @@ def search_query(entity: str, text: str, size: int, *, fuzzy: bool = False) -> d
     }
 
 
-def holds_the_typed_words(hits: list[dict[str, Any]]) -> bool:
-    """Whether a hit holds every word of the query as typed (the clause named `TYPED_WORDS` matched it)."""
-    return any(TYPED_WORDS in (hit.get("matched_queries") or ()) for hit in hits)
+# Whether a candidate holds every word of the query as typed (what decides the typo pass) is read from the
+# candidate itself, here, rather than from the engine: naming the all-words clause (`_name`) made the engine
+# run that clause a second time over the whole index to report which hits it matched, after the search and
+# outside its `took`, about a fifth of the time of a long query (docs/decisions.md, 59).
+def words_of(text: str) -> set[str]:
+    """The words of a text, folded, for telling whether a document holds a query's words: runs of letters
+    and digits, so `Don't` is `don` and `t` and `J.D.` is `j` and `d` (queries and documents alike)."""
+    return set(_WORD.findall(fold(text)))
+
+
+def holds_the_typed_words(entity: str, text: str, hits: list[dict[str, Any]]) -> bool:
+    """Whether a hit of the first pass holds every word of the query as typed, each in some field the words
+    are matched in (what its all-words clause asks of the engine, with the same words left out)."""
+    wanted = words_of(significant_words(text, FUNCTION_WORDS))
+    if not wanted:  # nothing but punctuation: no word to hold
+        return False
+    fields = [field.split("^")[0] for field in _FIELDS[entity]]
+    for hit in hits:
+        document = hit["_source"]
+        held: set[str] = set()
+        for field in fields:
+            held |= words_of(str(document.get(field) or ""))
+        if wanted <= held:
+            return True
+    return False
 
 
 def genres_of(document: dict[str, Any]) -> list[str]:

@@ -136,7 +136,8 @@ def search(
     deadline = index.deadline()
     requests = [(entity, search_query(entity, text, size, fuzzy=fuzzy)) for entity in types]
     responses = index.msearch(requests, timings, deadline)
-    if not fuzzy and not any(holds_the_typed_words(response["hits"]["hits"]) for response in responses):
+    held = (holds_the_typed_words(entity, text, r["hits"]["hits"]) for entity, r in zip(types, responses, strict=True))
+    if not fuzzy and not any(held):
         requests = [(entity, search_query(entity, text, size, fuzzy=True)) for entity in types]
         try:
             responses = index.msearch(requests, timings, deadline)
