@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -75,6 +76,10 @@ def test_a_month_of_listening_is_stated_to_the_cent_and_a_bad_split_file_changes
     devstack: RunningStack, catalog: Catalog, demo_tokens: dict[str, str], tmp_path: Path
 ) -> None:
     songs = [song for song in catalog.songs[200:260] if song.duration_ms > 60_000][:3]
+    now = datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if now - month_start < timedelta(minutes=3):  # every play must start in the month that is stated
+        time.sleep((month_start + timedelta(minutes=3) - now).total_seconds())
     started = datetime.now(UTC) - timedelta(minutes=3)
     month = started.strftime("%Y-%m")
     play_ids = []
