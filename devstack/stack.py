@@ -36,6 +36,7 @@ from devstack.moto_patches import (
     set_active_runtime,
 )
 from devstack.pollers import PollerGroup
+from devstack.pollers.wakeups import patch_moto_stream_wakeups
 from devstack.resources import DEV_PARAMETERS, Deployment, ResourceCreator
 from devstack.search_engine import start_search_engine
 from devstack.search_proxy import SearchEngineProxy
@@ -193,6 +194,7 @@ class Devstack:
         patch_moto_index_queries()
         patch_moto_cognito_keys()
         patch_moto_firehose()
+        patch_moto_stream_wakeups()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)

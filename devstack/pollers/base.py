@@ -19,7 +19,7 @@ from devstack.resources import EventSourceMapping
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 0.2  # wait between polls of a source that had nothing new
+IDLE_SECONDS = 0.2  # wait between polls of a source that had nothing new (streams: while a batch waits on the clock)
 SHARD_REFRESH_SECONDS = 2.0  # how often the shard list is re-read to find new shards
 BACKOFF_BASE_SECONDS = 0.1  # first retry delay of a failed stream batch, doubled per attempt
 BACKOFF_CAP_SECONDS = 2.0  # retry delays stop growing here (local latency over AWS's minutes)
@@ -97,14 +97,23 @@ class Poller(ABC):
                     self.stopping.wait(SOURCE_ERROR_BACKOFF_SECONDS)
                     continue
                 if not worked:
-                    self.stopping.wait(IDLE_SECONDS)
+                    self.idle()
         except Exception as error:
             if not self.stopping.is_set():
                 self.failure = f"{type(error).__name__}: {error}"
                 log.exception("%s failed", self.name)
+        finally:
+            self.teardown()
 
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Runs once in the poller's thread before the first poll."""
+
+    def teardown(self) -> None:  # noqa: B027 - optional hook
+        """Runs once in the poller's thread after the last poll."""
+
+    def idle(self) -> None:
+        """The wait after a poll that found nothing to do."""
+        self.stopping.wait(IDLE_SECONDS)
 
     @abstractmethod
     def poll_once(self) -> bool:

@@ -15,6 +15,7 @@ from devstack.pollers.base import (
 from devstack.pollers.dynamodb_streams import DynamoDBStreamPoller
 from devstack.pollers.kinesis import KinesisPoller
 from devstack.pollers.sqs import SqsPoller
+from devstack.pollers.wakeups import WAKEUPS
 from devstack.resources import EventSourceMapping
 
 _POLLERS: dict[str, type[Poller]] = {
@@ -55,6 +56,7 @@ class PollerGroup:
     def stop(self) -> None:
         """Signal every poller and join them; a poller in a long poll or an invocation finishes it."""
         self._stopping.set()
+        WAKEUPS.signal_all()  # idle stream pollers wait for a record, not for the stop
         deadline = time.monotonic() + STOP_JOIN_SECONDS
         for name, thread in self._threads.items():
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -17,12 +17,14 @@ from devstack.lambdas import LambdaRuntime
 from devstack.pollers.base import (
     BACKOFF_BASE_SECONDS,
     BACKOFF_CAP_SECONDS,
+    IDLE_SECONDS,
     SHARD_REFRESH_SECONDS,
     Outcome,
     Poller,
     iso,
     log,
 )
+from devstack.pollers.wakeups import QUIET_SECONDS, WAKEUPS
 from devstack.resources import EventSourceMapping
 
 
@@ -84,7 +86,25 @@ class StreamPoller(Poller):
 
     # loop
     def setup(self) -> None:
+        self.wakeup = WAKEUPS.register(self.mapping.source_arn)
         self.refresh_shards()
+
+    def teardown(self) -> None:
+        if hasattr(self, "wakeup"):
+            WAKEUPS.unregister(self.mapping.source_arn, self.wakeup)
+
+    def idle(self) -> None:
+        """A batch held back by the clock (a retry's backoff, a batching window) is looked at again
+        after IDLE_SECONDS; otherwise the poller sleeps until moto stores a record in its source, or
+        QUIET_SECONDS pass."""
+        if any(shard.buffer for shard in self.shards.values()):
+            self.stopping.wait(IDLE_SECONDS)
+        else:
+            self.wakeup.wait(QUIET_SECONDS)
+
+    def poll_once(self) -> bool:
+        self.wakeup.clear()  # a record stored from here on wakes the wait after this poll
+        return self._poll_shards()
 
     def refresh_shards(self) -> None:
         """New shards (from resharding, or a re-enabled stream) are read from their start; only
@@ -112,7 +132,7 @@ class StreamPoller(Poller):
         across a reshard."""
         return all(self.shards[parent].finished for parent in shard.parents if parent in self.shards)
 
-    def poll_once(self) -> bool:
+    def _poll_shards(self) -> bool:
         if time.monotonic() - self._refreshed_at >= SHARD_REFRESH_SECONDS:
             self.refresh_shards()
         worked = False

@@ -233,6 +233,26 @@ def test_kinesis_records_arrive_in_order_per_partition_key_with_their_data(stack
     assert len(shards) == 2, "the keys should have been spread over both shards"
 
 
+def test_an_idle_stream_poller_is_woken_by_a_new_record(stack: Devstack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle stream poller sleeps until moto stores a record in its source instead of asking again
+    every fraction of a second: with the fallback poll a minute away, a DynamoDB change and a Kinesis
+    record still reach their consumers within seconds."""
+    from devstack.pollers import streams
+
+    monkeypatch.setattr(streams, "QUIET_SECONDS", 60.0)
+    time.sleep(streams.IDLE_SECONDS + 2.5)  # every stream poller is now in an idle wait of a minute
+    dynamodb, kinesis = client(stack, "dynamodb"), client(stack, "kinesis")
+    table = stack.deployment.tables["SourceTable"] if stack.deployment else ""
+    key = f"woken-{uuid.uuid4().hex[:8]}"
+    dynamodb.put_item(TableName=table, Item={"id": {"S": key}})
+    kinesis.put_record(
+        StreamName=stack.output("PlayStreamName"), PartitionKey=key, Data=json.dumps({"key": key}).encode()
+    )
+
+    eventually(at_least(1, lambda: stream_records(stack, key)), timeout=10, what=key)
+    eventually(lambda: [item for item in sink_items(stack, "kinesis") if item["sk"]["S"] == key], timeout=10, what=key)
+
+
 def test_sqs_messages_are_delivered_and_deleted_and_a_failing_one_ends_in_the_dlq(stack: Devstack) -> None:
     sqs = client(stack, "sqs")
     queue = stack.output("WorkQueueUrl")
