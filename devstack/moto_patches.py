@@ -283,3 +283,24 @@ def _keep_streams_on_rollback(transact: Callable[..., Any]) -> Callable[..., Any
             raise
 
     return transact_with_item_rollback
+
+
+def patch_moto_value_lookup() -> None:
+    """moto's response serializer looks every member of a response's shape up in the result, an
+    AttributeValue's ten members for each attribute of each item, and a plain dict without the member
+    answers by raising KeyError, which moto catches. Ask a plain dict with `get` instead: the same
+    answer without an exception, which was the largest single cost of serving a Query of a few
+    hundred items (docs/decisions.md, 61)."""
+    from moto.core import utils
+
+    if getattr(utils, "_devstack_value_lookup", False):
+        return
+    lookup = utils._get_value_for_key
+
+    def value_for_key(obj: Any, key: int | str, default: Any) -> Any:
+        if type(obj) is dict:  # exactly dict: a defaultdict or a mapping class answers its own way
+            return obj.get(key, default)
+        return lookup(obj, key, default)
+
+    utils._get_value_for_key = value_for_key
+    utils._devstack_value_lookup = True  # type: ignore[attr-defined]

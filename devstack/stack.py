@@ -23,6 +23,8 @@ from devstack.faults import FAULTS
 from devstack.faults import routes as fault_routes
 from devstack.firehose import FirehoseHub, patch_moto_firehose, set_active_hub
 from devstack.gateway import Gateway, GatewayRunner
+from devstack.in_process_aws import IN_PROCESS_AWS
+from devstack.in_process_aws import install as install_in_process_aws
 from devstack.lambdas import LambdaRuntime
 from devstack.media import MediaServer
 from devstack.moto_patches import (
@@ -33,6 +35,7 @@ from devstack.moto_patches import (
     patch_moto_eventbridge_states_targets,
     patch_moto_index_queries,
     patch_moto_kinesis_shards,
+    patch_moto_value_lookup,
     set_active_runtime,
 )
 from devstack.pollers import PollerGroup
@@ -192,6 +195,7 @@ class Devstack:
         patch_moto_dynamodb_isolation()
         patch_moto_kinesis_shards()
         patch_moto_index_queries()
+        patch_moto_value_lookup()
         patch_moto_cognito_keys()
         patch_moto_firehose()
         patch_moto_stream_wakeups()
@@ -201,6 +205,8 @@ class Devstack:
         self.moto_server.start()
         server = self.moto_server._server
         server.app = FAULTS.wrap(server.app)  # faults on demand: devstack/faults.py
+        install_in_process_aws()  # this process's own AWS calls skip the socket: devstack/in_process_aws.py
+        IN_PROCESS_AWS.serve(self.moto_endpoint, server.app)
         self.session = boto3.Session(region_name=REGION)
 
     def start_pollers(self, begin_at_latest: frozenset[str] = frozenset()) -> None:
@@ -275,6 +281,7 @@ class Devstack:
     def stop(self) -> None:
         self.stop_serving()
         if self.moto_server:
+            IN_PROCESS_AWS.stop()
             self.moto_server.stop()
         if self.search_server:
             self.search_server.close()

@@ -1,0 +1,116 @@
+"""The devstack's own AWS calls answered in the calling thread, without a socket.
+
+Every AWS call a function, a poller or the devstack itself makes goes to the moto server's address
+(`AWS_ENDPOINT_URL`). Through the server, each call also paid an HTTP round trip inside the one
+process: a TCP connection opened and closed (the server answers `Connection: close`), a thread started
+for the request, its headers parsed on both sides. That was about half the CPU an AWS call cost the
+devstack (docs/decisions.md, 61).
+
+`InProcessAws` is a botocore `before-send` handler (botocore's own hook for answering a request
+without sending it, the one moto's in-process mock uses): a request to the running stack's moto
+endpoint is handed, as the same WSGI request the server would have built, to the same application the
+server runs (moto behind the fault layer), and its answer goes back to botocore as the HTTP response.
+botocore still serialises, signs and parses every call exactly as over HTTP, and the fault plans apply
+as before. Clients in other processes (tests, `backbeat` CLI, a developer's AWS CLI) still use the
+server, which keeps running.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+
+
+class _Body:
+    """A response body botocore can read whole (`stream`) or as a stream (`read`)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._position = 0
+
+    def read(self, amount: int | None = None, **_: Any) -> bytes:
+        end = len(self._data) if amount is None or amount < 0 else min(len(self._data), self._position + amount)
+        chunk = self._data[self._position : end]
+        self._position = end
+        return chunk
+
+    def stream(self, **_: Any) -> Any:
+        chunk = self.read()
+        if chunk:
+            yield chunk
+
+    def close(self) -> None:
+        self._position = len(self._data)
+
+
+class InProcessAws:
+    """Answers requests to `endpoint` with the WSGI `app`, in the caller's thread; others pass."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.endpoint = ""
+        self.app: Any = None
+
+    def serve(self, endpoint: str, app: Any) -> None:
+        with self._lock:
+            self.endpoint, self.app = endpoint.rstrip("/"), app
+
+    def stop(self) -> None:
+        with self._lock:
+            self.endpoint, self.app = "", None
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        app, endpoint = self.app, self.endpoint
+        if app is None or (not request.url.startswith(endpoint + "/") and request.url != endpoint):
+            return None
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        url = urlsplit(request.url)
+        headers = [
+            (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
+            for name, value in request.headers.items()
+        ]
+        builder = EnvironBuilder(
+            method=request.method,
+            base_url=f"{url.scheme}://{url.netloc}",
+            path=url.path or "/",
+            query_string=url.query,
+            headers=headers,
+            data=body or b"",
+        )
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        environ["RAW_URI"] = environ["REQUEST_URI"] = url.path + (f"?{url.query}" if url.query else "")
+        app_iter, status, answer_headers = run_wsgi_app(app, environ, buffered=True)
+        try:
+            data = b"".join(app_iter)
+        finally:
+            if hasattr(app_iter, "close"):
+                app_iter.close()
+        http_headers = HTTPHeaders()
+        for name, value in answer_headers.items():
+            http_headers[name] = value
+        return AWSResponse(request.url, int(str(status).split(" ", 1)[0]), http_headers, _Body(data))
+
+
+IN_PROCESS_AWS = InProcessAws()
+
+
+def install() -> None:
+    """Every botocore session created from now on in this process asks `IN_PROCESS_AWS` first."""
+    import botocore.handlers
+
+    entry = ("before-send", IN_PROCESS_AWS)
+    if entry not in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.append(entry)
