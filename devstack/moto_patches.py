@@ -304,3 +304,80 @@ def patch_moto_value_lookup() -> None:
 
     utils._get_value_for_key = value_for_key
     utils._devstack_value_lookup = True  # type: ignore[attr-defined]
+
+
+_ATTRIBUTE_VALUE_MEMBERS = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+
+
+class _NotPlain(Exception):
+    """An AttributeValue the short path does not take: moto's own serializer does."""
+
+
+def _string(value: Any) -> Any:
+    """What moto's JSON serializer makes of a string member."""
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        value = value.value
+    return str(value) if value not in [None, {}, []] else value
+
+
+def _attribute_value(serializer: Any, value: Any) -> dict[str, Any]:
+    """An AttributeValue as moto's JSON serializer writes it, member by member in the shape's order;
+    `_NotPlain` for anything but a plain dict of the shape's members."""
+    if type(value) is not dict or not value.keys() <= set(_ATTRIBUTE_VALUE_MEMBERS):
+        raise _NotPlain
+    wire: dict[str, Any] = {}
+    for member in _ATTRIBUTE_VALUE_MEMBERS:
+        item = value.get(member)
+        if item is None:
+            continue
+        if member in ("S", "N"):
+            wire[member] = _string(item)
+        elif member == "B":
+            wire[member] = serializer._base64(item)
+        elif member in ("SS", "NS"):
+            wire[member] = [_string(entry) for entry in item]
+        elif member == "BS":
+            if any(entry is None for entry in item):
+                raise _NotPlain
+            wire[member] = [serializer._base64(entry) for entry in item]
+        elif member == "M":
+            if type(item) is not dict:
+                raise _NotPlain
+            wire[member] = {k: _attribute_value(serializer, v) for k, v in item.items() if v is not None}
+        elif member == "L":
+            wire[member] = [None if entry is None else _attribute_value(serializer, entry) for entry in item]
+        else:  # NULL, BOOL: booleans pass through
+            wire[member] = item
+    return wire
+
+
+def patch_moto_attribute_values() -> None:
+    """moto's JSON serializer walks an AttributeValue's ten members one by one through its generic,
+    shape-driven machinery (a context object and alias lookups per member), for every attribute of
+    every item a DynamoDB call answers: most of the CPU a Query of a few hundred items cost. A plain
+    AttributeValue dict is written directly, with the same rules member by member (strings as `str`,
+    blobs in base64, absent and null members left out, the shape's member order); anything else goes
+    through moto's own path. `tests/unit/test_devstack_moto_patches.py` checks the two write the
+    same bytes (docs/decisions.md, 61)."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    if getattr(BaseJSONSerializer, "_devstack_attribute_values", False):
+        return
+    structure = BaseJSONSerializer._serialize_type_structure
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and value is not None:
+            try:
+                wire = _attribute_value(self, value)
+            except _NotPlain:
+                pass
+            else:
+                self._default_serialize(serialized, wire, shape, key)
+                return
+        structure(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+    BaseJSONSerializer._devstack_structure = structure  # type: ignore[attr-defined]
+    BaseJSONSerializer._devstack_attribute_values = True  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from devstack.media import MediaServer
 from devstack.moto_patches import (
     _patch_moto_lambda,
     _patch_moto_unnamed_executions,
+    patch_moto_attribute_values,
     patch_moto_cognito_keys,
     patch_moto_dynamodb_isolation,
     patch_moto_eventbridge_states_targets,
@@ -196,6 +197,7 @@ class Devstack:
         patch_moto_kinesis_shards()
         patch_moto_index_queries()
         patch_moto_value_lookup()
+        patch_moto_attribute_values()
         patch_moto_cognito_keys()
         patch_moto_firehose()
         patch_moto_stream_wakeups()
