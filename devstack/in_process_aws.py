@@ -13,6 +13,10 @@ server runs (moto behind the fault layer), and its answer goes back to botocore 
 botocore still serialises, signs and parses every call exactly as over HTTP, and the fault plans apply
 as before. Clients in other processes (tests, `backbeat` CLI, a developer's AWS CLI) still use the
 server, which keeps running.
+
+`DEVSTACK_AWS_IN_PROCESS=0` sends every call through the server again: the metered devstack
+(`bench/load/metered_devstack.py`) does, because it reads a handler's CPU from its own thread, and
+moto's work must not be counted as the handler's.
 """
 
 from __future__ import annotations

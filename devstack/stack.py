@@ -207,8 +207,9 @@ class Devstack:
         self.moto_server.start()
         server = self.moto_server._server
         server.app = FAULTS.wrap(server.app)  # faults on demand: devstack/faults.py
-        install_in_process_aws()  # this process's own AWS calls skip the socket: devstack/in_process_aws.py
-        IN_PROCESS_AWS.serve(self.moto_endpoint, server.app)
+        if os.environ.get("DEVSTACK_AWS_IN_PROCESS", "1") != "0":  # devstack/in_process_aws.py
+            install_in_process_aws()  # this process's own AWS calls skip the socket
+            IN_PROCESS_AWS.serve(self.moto_endpoint, server.app)
         self.session = boto3.Session(region_name=REGION)
 
     def start_pollers(self, begin_at_latest: frozenset[str] = frozenset()) -> None:

@@ -25,6 +25,7 @@ import argparse
 import concurrent.futures
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -310,6 +311,8 @@ def main() -> int:
     parser.add_argument("devstack", nargs=argparse.REMAINDER, help="-- then the `python -m devstack` flags")
     args = parser.parse_args()
     METER.units = args.meter_units
+    # moto answers through its server threads, not in the calling thread, so a handler's CPU stays its own
+    os.environ["DEVSTACK_AWS_IN_PROCESS"] = "0"
     install()
     server = ThreadingHTTPServer(("127.0.0.1", args.meter_port), _MeterHandler)
     threading.Thread(target=server.serve_forever, name="meter", daemon=True).start()
