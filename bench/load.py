@@ -97,7 +97,7 @@ def start_stack(args: argparse.Namespace, *, units: bool = False) -> Stack:
     flags += ["--audio-cache", str(args.audio_cache)]
     flags += ["--catalog-limit", str(args.catalog_limit)] if args.catalog_limit else []
     command = [sys.executable, str(METERED), "--meter-port", str(meter_port)]
-    command += ["--meter-units"] if units else []
+    command += ["--meter-units", "--aws-over-http"] if units else []  # the capacity model: a handler's own CPU
     spawned = spawn([*command, "--", *flags], marker="Backbeat devstack ready at")
     if not spawned.wait(900) or spawned.process.poll() is not None:
         with contextlib.suppress(ProcessLookupError):

@@ -7,8 +7,10 @@ What is measured, per route key (`"PlaylistsFunction POST /playlists/{playlist_i
 queue consumers by function name):
 
 - invocations, handler wall time, and handler CPU time (the invocation's thread plus the pool threads it
-  hands work to): the CPU is what the handler itself computes, without the emulators' work and without
-  waiting for the GIL, so it stays meaningful when the stack is loaded;
+  hands work to), without waiting for the GIL, so it stays meaningful when the stack is loaded. With
+  `--aws-over-http` (what the capacity model uses) it is what the handler itself computes, without the
+  emulators' work; without it, the devstack answers the handler's AWS calls in the handler's thread
+  (devstack/in_process_aws.py), so moto's work on them counts too;
 - AWS calls by service and operation (`dynamodb.Query`, `kinesis.PutRecords`, ...);
 - with `--meter-units`, DynamoDB read and write capacity units computed from the items read and written
   by DynamoDB's own sizing rules (moto reports a fixed 0.5 or 1 per call, so its ConsumedCapacity is not
@@ -308,11 +310,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--meter-port", type=int, required=True)
     parser.add_argument("--meter-units", action="store_true", help="count DynamoDB units and Kinesis bytes too")
+    parser.add_argument(
+        "--aws-over-http",
+        action="store_true",
+        help="AWS calls through moto's server (DEVSTACK_AWS_IN_PROCESS=0): a handler's CPU then leaves out moto's work",
+    )
     parser.add_argument("devstack", nargs=argparse.REMAINDER, help="-- then the `python -m devstack` flags")
     args = parser.parse_args()
     METER.units = args.meter_units
-    # moto answers through its server threads, not in the calling thread, so a handler's CPU stays its own
-    os.environ["DEVSTACK_AWS_IN_PROCESS"] = "0"
+    if args.aws_over_http:  # moto answers in its server's threads, so a handler's CPU is its own
+        os.environ["DEVSTACK_AWS_IN_PROCESS"] = "0"
     install()
     server = ThreadingHTTPServer(("127.0.0.1", args.meter_port), _MeterHandler)
     threading.Thread(target=server.serve_forever, name="meter", daemon=True).start()
