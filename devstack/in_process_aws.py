@@ -21,12 +21,15 @@ moto's work must not be counted as the handler's.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
+
+log = logging.getLogger(__name__)
 
 
 class _Body:
@@ -79,9 +82,10 @@ class InProcessAws:
         if isinstance(body, str):
             body = body.encode("utf-8")
         url = urlsplit(request.url)
-        headers = [
+        headers = [  # the whole body is at hand: its length replaces a chunked transfer's framing
             (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
             for name, value in request.headers.items()
+            if name.lower() != "transfer-encoding"
         ]
         builder = EnvironBuilder(
             method=request.method,
@@ -96,12 +100,18 @@ class InProcessAws:
         finally:
             builder.close()
         environ["RAW_URI"] = environ["REQUEST_URI"] = url.path + (f"?{url.query}" if url.query else "")
-        app_iter, status, answer_headers = run_wsgi_app(app, environ, buffered=True)
         try:
-            data = b"".join(app_iter)
-        finally:
-            if hasattr(app_iter, "close"):
-                app_iter.close()
+            app_iter, status, answer_headers = run_wsgi_app(app, environ, buffered=True)
+            try:
+                data = b"".join(app_iter)
+            finally:
+                if hasattr(app_iter, "close"):
+                    app_iter.close()
+        except Exception:  # what the server answers when moto fails: a 500, which botocore retries
+            log.exception("moto failed on %s %s", request.method, request.url)
+            failed = HTTPHeaders()
+            failed["Content-Type"] = "text/plain"
+            return AWSResponse(request.url, 500, failed, _Body(b"Internal Server Error"))
         http_headers = HTTPHeaders()
         for name, value in answer_headers.items():
             http_headers[name] = value

@@ -169,6 +169,12 @@ def patch_moto_dynamodb_isolation() -> None:
 
     for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan"):
         setattr(DynamoDBBackend, name, isolated(getattr(DynamoDBBackend, name)))
+    # A stream reader never sees a failed transaction's records: moto streams each write as it goes and
+    # takes them back out when the transaction fails, all under the lock (`_keep_streams_on_rollback`).
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    for name in ("get_records", "get_shard_iterator"):
+        setattr(DynamoDBStreamsBackend, name, isolated(getattr(DynamoDBStreamsBackend, name)))
     transact = isolated(_keep_streams_on_rollback(DynamoDBBackend.transact_write_items))
     DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
     DynamoDBBackend._devstack_isolated = True  # type: ignore[attr-defined]
@@ -307,6 +313,7 @@ def patch_moto_value_lookup() -> None:
 
 
 _ATTRIBUTE_VALUE_MEMBERS = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+_DYNAMODB = ("dynamodb", "dynamodbstreams")  # the services whose answers hold AttributeValues
 
 
 class _NotPlain(Exception):
@@ -343,7 +350,7 @@ def _attribute_value(serializer: Any, value: Any) -> dict[str, Any]:
                 raise _NotPlain
             wire[member] = [serializer._base64(entry) for entry in item]
         elif member == "M":
-            if type(item) is not dict:
+            if type(item) is not dict or "" in item:  # moto's path writes an empty key's value in place
                 raise _NotPlain
             wire[member] = {k: _attribute_value(serializer, v) for k, v in item.items() if v is not None}
         elif member == "L":
@@ -368,7 +375,8 @@ def patch_moto_attribute_values() -> None:
     structure = BaseJSONSerializer._serialize_type_structure
 
     def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if key and shape.name == "AttributeValue" and value is not None:
+        ours = self.service_model.service_name in _DYNAMODB
+        if ours and key and shape.name == "AttributeValue" and value is not None:
             try:
                 wire = _attribute_value(self, value)
             except _NotPlain:

@@ -97,6 +97,8 @@ class StreamPoller(Poller):
         """A batch held back by the clock (a retry's backoff, a batching window) is looked at again
         after IDLE_SECONDS; otherwise the poller sleeps until moto stores a record in its source, or
         QUIET_SECONDS pass."""
+        if self.stopping.is_set():  # a stop's wake-up may have been cleared by the poll before this wait
+            return
         if any(shard.buffer for shard in self.shards.values()):
             self.stopping.wait(IDLE_SECONDS)
         else:

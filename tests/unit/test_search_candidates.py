@@ -172,3 +172,18 @@ def test_the_words_as_typed_leave_out_pronouns_and_the_typo_pass_keeps_them() ->
     # a curly apostrophe is read as a straight one; a text of nothing but such words is kept whole
     assert word_clauses(search_query("song", "Don\u2019t Stop Me Now", 50)) == ["Stop Now"] * 2
     assert word_clauses(search_query("artist", "You Me At", 50)) == ["You Me At"] * 2
+
+
+def test_a_candidate_holds_the_words_as_the_engine_splits_and_folds_them() -> None:
+    """Whether a hit holds every word decides the typo pass: a word is matched as the engine's analyzer
+    reads it (letters Unicode does not decompose spelled out, `Don't` and `J.D.` whole, each ideograph
+    on its own)."""
+    from backbeat.search.ranking import holds_the_typed_words
+
+    def holds(entity: str, text: str, **document: str) -> bool:
+        return holds_the_typed_words(entity, text, [{"_source": document}])
+
+    assert holds("artist", "Bjork", name="Bjørk") and holds("artist", "aeon", name="Æon")
+    assert holds("song", "Don\u2019t Stop Queen", title="Don't Stop Me Now", artist="Queen", album="Jazz")
+    assert not holds("song", "D Souther", title="Faithless Love", artist="J.D. Souther", album="x")
+    assert holds("artist", "東京", name="東京事変") and not holds("artist", "東京", name="東事変")

@@ -86,7 +86,13 @@ _SNOWBALL_STOP_WORDS = """
     not only own same so than too very
 """
 FUNCTION_WORDS = COMMON_WORDS | frozenset(_SNOWBALL_STOP_WORDS.split())
-_WORD = re.compile(r"\w+")
+# How the engine's `folding` analyzer splits and folds a text, closely enough to tell whether a document
+# holds a query's words: the standard tokenizer keeps `Don't`, `J.D.` and `1.5` whole and makes each
+# ideograph a word of its own, and asciifolding spells out the letters Unicode does not decompose.
+_IDEOGRAPHS = "\u3040-\u309f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_LETTERS = rf"(?:(?![{_IDEOGRAPHS}])\w)+"
+_WORD = re.compile(rf"[{_IDEOGRAPHS}]|{_LETTERS}(?:['.]{_LETTERS})*")
+_SPELLED_OUT = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "\u2019": "'"})
 _PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d"  # and the curly quotes
 
 
@@ -127,9 +133,9 @@ def search_query(entity: str, text: str, size: int, *, fuzzy: bool = False) -> d
 # run that clause a second time over the whole index to report which hits it matched, after the search and
 # outside its `took`, about a fifth of the time of a long query (docs/decisions.md, 59).
 def words_of(text: str) -> set[str]:
-    """The words of a text, folded, for telling whether a document holds a query's words: runs of letters
-    and digits, so `Don't` is `don` and `t` and `J.D.` is `j` and `d` (queries and documents alike)."""
-    return set(_WORD.findall(fold(text)))
+    """The words of a text, folded and split as the engine's analyzer does (`Bjørk` is `bjork`, `Don't` one
+    word, `東京` two), for telling whether a document holds a query's words."""
+    return set(_WORD.findall(fold(text).translate(_SPELLED_OUT)))
 
 
 def holds_the_typed_words(entity: str, text: str, hits: list[dict[str, Any]]) -> bool:
