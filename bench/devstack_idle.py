@@ -21,15 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from bench.foundation import stop_make_dev  # noqa: E402
+from bench.foundation import compared_trees, cpu_seconds, stop_make_dev  # noqa: E402
 from bench.search_latency import start_devstack  # noqa: E402
 
 SETTLE_SECONDS = 15.0  # after "ready": the first polls, the engine's start-up work
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 def measure(tree: Path, seconds: float, catalog_limit: int) -> tuple[float, float]:
@@ -37,11 +32,11 @@ def measure(tree: Path, seconds: float, catalog_limit: int) -> tuple[float, floa
     process, _, _, _ = start_devstack(tree, "--catalog-limit", str(catalog_limit))
     try:
         time.sleep(SETTLE_SECONDS)
-        stack = psutil.Process(process.pid)
-        engines = [child for child in stack.children(recursive=True) if "osmem" in child.name()]
-        before = cpu_seconds(stack), sum(cpu_seconds(engine) for engine in engines)
+        children = psutil.Process(process.pid).children(recursive=True)
+        engines = [child.pid for child in children if "osmem" in child.name()]
+        before = cpu_seconds(process.pid), sum(cpu_seconds(engine) for engine in engines)
         time.sleep(seconds)
-        after = cpu_seconds(stack), sum(cpu_seconds(engine) for engine in engines)
+        after = cpu_seconds(process.pid), sum(cpu_seconds(engine) for engine in engines)
     finally:
         stop_make_dev(process)
     return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds
@@ -53,8 +48,7 @@ def main() -> None:
     parser.add_argument("--catalog-limit", type=int, default=2000)
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to measure first")
     args = parser.parse_args()
-    trees = [("baseline", args.baseline.resolve())] if args.baseline else []
-    trees.append(("this tree", ROOT))
+    trees = compared_trees(args.baseline)
     print(f"idle for {args.seconds:.0f} s after {SETTLE_SECONDS:.0f} s to settle; {args.catalog_limit} songs")
     print()
     print("| code | devstack process (cores busy) | search engine (cores busy) |")

@@ -91,6 +91,20 @@ def stop_make_dev(process: subprocess.Popen[str]) -> None:
     process.wait(120)  # the stack saves its state on the way out: allow for a loaded machine
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """The CPU time (user + system) process `pid` has used so far; 0 without a pid."""
+    if pid is None:
+        return 0.0
+    import psutil
+
+    return float(sum(psutil.Process(pid).cpu_times()[:2]))
+
+
+def compared_trees(baseline: Path | None) -> list[tuple[str, Path]]:
+    """The trees a `--baseline DIR` benchmark measures, in order: DIR's code first, then this tree's."""
+    return [*([("baseline", baseline.resolve())] if baseline else []), ("this tree", ROOT)]
+
+
 def load_handler(function: str, environment: dict[str, str]) -> Any:
     os.environ.update(environment)
     spec = importlib.util.spec_from_file_location(f"_bench_{function}", ROOT / "functions" / function / "app.py")

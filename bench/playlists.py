@@ -44,7 +44,7 @@ import websockets  # noqa: E402
 
 from backbeat_client.replay import apply, empty_state  # noqa: E402
 from backbeat_ops.dataset import load_catalog  # noqa: E402
-from bench.foundation import percentile  # noqa: E402
+from bench.foundation import cpu_seconds, percentile  # noqa: E402
 from tests.conftest import start_devstack, stop_devstack  # noqa: E402
 from tests.support import CATALOG_DIR, http  # noqa: E402
 
@@ -208,15 +208,6 @@ def invite_and_accept(url: str, playlist_id: str, owner_token: str, email: str, 
     (invitation,) = [i for i in invitations if i["playlistId"] == playlist_id]
     accepted = http("POST", f"{url}/me/invitations/{invitation['invitationId']}/accept", token=token)
     assert accepted[0] == 200, accepted
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """The CPU time (user + system) process `pid` has used so far; 0 without a pid."""
-    if pid is None:
-        return 0.0
-    import psutil
-
-    return float(sum(psutil.Process(pid).cpu_times()[:2]))
 
 
 def collaborate(

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.foundation import (  # noqa: E402
     add_catalog_limit,
+    compared_trees,
     devstack_args,
     percentile,
     sample,
@@ -135,8 +136,7 @@ def main() -> None:
     add_catalog_limit(parser)
     args = parser.parse_args()
     songs = sample(seeded_songs(args), args.requests, seed=11)
-    trees = [("baseline", args.baseline.resolve())] if args.baseline else []
-    trees.append(("this tree", ROOT))
+    trees = compared_trees(args.baseline)
     results = [(name, *run(tree, songs, devstack_args(args))) for name, tree in trees]
 
     for name, summary, _ in results:

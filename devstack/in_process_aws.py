@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,6 @@ class InProcessAws:
         app, endpoint = self.app, self.endpoint
         if app is None or (not request.url.startswith(endpoint + "/") and request.url != endpoint):
             return None
-        from werkzeug.test import EnvironBuilder, run_wsgi_app
-
         body = request.body
         if hasattr(body, "read"):
             body = body.read()
