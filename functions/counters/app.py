@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.config import CountersSettings
-from backbeat.observability import count, lambda_entry
+from backbeat.observability import correlated, count, lambda_entry, logger, stream_correlation_id
 from backbeat.plays import counters, taste
 from backbeat.plays.counter_store import bind_counters_table
 
@@ -24,11 +24,14 @@ def apply_play_change(record: DynamoDBRecord) -> None:
     change = counters.play_change(record.raw_event)
     if change is None:  # not a play record (the devstack's pollers apply no filter)
         return
-    if change.turned_billable and change.new is not None:
-        if counters.count_billable_play(change.new):
-            count("BillablePlaysCounted")
-        taste.fold_billable_play(change.new, half_life)
-    counters.refresh_listening_now(change, datetime.now(UTC))
+    with correlated(stream_correlation_id(record.raw_event)):  # the request whose event changed the play
+        if change.turned_billable and change.new is not None:
+            if counters.count_billable_play(change.new):
+                count("BillablePlaysCounted")
+                # DEBUG, as the plays consumer's line: one per billable play is too many for INFO
+                logger.debug("billable play counted", extra={"playId": change.new.play_id})
+            taste.fold_billable_play(change.new, half_life)
+        counters.refresh_listening_now(change, datetime.now(UTC))
 
 
 @lambda_entry()

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from backbeat.analytics.plays_export import deliver, lake_line
 from backbeat.aws import client
 from backbeat.config import LakePlaysSettings
-from backbeat.observability import count, lambda_entry, logger
+from backbeat.observability import correlated, count, lambda_entry, logger, stream_correlation_id
 
 settings = LakePlaysSettings()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
@@ -39,8 +39,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     def report(record: DynamoDBRecord) -> None:
         sequence = record.dynamodb.sequence_number if record.dynamodb else None
-        if sequence in failed:
-            raise NotDelivered(sequence)
+        with correlated(stream_correlation_id(record.raw_event)):  # the request behind the change
+            if sequence in failed:
+                logger.warning(
+                    "play change not delivered; the stream delivers it again", extra={"sequenceNumber": sequence}
+                )
+                raise NotDelivered(sequence)
 
     response = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
     count("PlayChangesDelivered", len(records) - len(failed))

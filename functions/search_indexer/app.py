@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from backbeat.config import SearchIndexerSettings
-from backbeat.observability import count, lambda_entry, logger
+from backbeat.observability import correlated, count, lambda_entry, logger, stream_correlation_id
 from backbeat.search.engine import connect, ensure_indices
 from backbeat.search.indexer import index_stream_records
 
@@ -40,8 +40,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     def report(record: DynamoDBRecord) -> None:
         sequence = record.dynamodb.sequence_number if record.dynamodb else None
-        if sequence in failed:
-            raise NotIndexed(sequence)
+        with correlated(stream_correlation_id(record.raw_event)):
+            if sequence in failed:
+                logger.warning("record not indexed; the stream delivers it again", extra={"sequenceNumber": sequence})
+                raise NotIndexed(sequence)
+            logger.debug(
+                "record indexed", extra={"sequenceNumber": sequence, "eventName": record.raw_event.get("eventName")}
+            )
 
     response = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
     if failed:

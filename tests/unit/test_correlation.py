@@ -1,8 +1,9 @@
 """One correlation id follows a request: an HTTP playlist edit's id (the caller's x-correlation-id, or
 the request id) comes back on the response, rides the change through the table's stream to the
 fan-out, is in the WebSocket message and on the fan-out's log lines; a playback event's id rides the
-Kinesis stream to the plays consumer's log line; a download job's rides its SQS message; a state
-machine task's comes in its input."""
+Kinesis stream to the plays consumer's log line and on through the plays table's stream to the
+counters and the lake; a download job's rides its SQS message; a state machine task's comes in its
+input, and what the task writes to the catalog carries it to the search indexer."""
 
 from __future__ import annotations
 
@@ -182,6 +183,64 @@ def test_a_playback_event_is_followed_to_the_plays_consumer_logs(aws: Deployment
     assert plays.lambda_handler({"Records": records}, context) == {"batchItemFailures": []}
     (recorded,) = logs.saying("playback event recorded")
     assert (recorded["correlation_id"], recorded["eventId"]) == ("play-7", sent["eventId"])
+
+    # The play record carries it on: the plays table's stream hands it to the counters and the lake.
+    play_changes = _stream_records(aws.outputs["PlaysTableName"])
+    assert play_changes, "the plays consumer wrote the play"
+    counters = load_function("counters", aws)
+    assert counters.lambda_handler({"Records": play_changes}, context) == {"batchItemFailures": []}
+    (counted,) = logs.saying("billable play counted")
+    assert (counted["correlation_id"], counted["playId"]) == ("play-7", sent["playId"])
+    lake = load_function("lake_plays", aws)
+    lake.deliver = lambda firehose, stream, lines: {sequence for sequence, _ in lines}  # Firehose refuses all
+    refused = lake.lambda_handler({"Records": play_changes}, context)["batchItemFailures"]
+    not_delivered = logs.saying("play change not delivered; the stream delivers it again")
+    assert refused and len(not_delivered) == len(refused)
+    assert {line["correlation_id"] for line in not_delivered} == {"play-7"}
+    assert correlation_id() is None, "the record's id does not leak past its record"
+
+
+def test_a_song_written_by_an_encode_run_is_indexed_under_the_runs_id(
+    aws: Deployment, context: Any, logs: Captured
+) -> None:
+    from backbeat.catalog.models import META, SongItem, new_song, song_key
+    from backbeat.media import pipeline
+    from backbeat.media.masters import MASTERS_PREFIX, song_id_for_key
+
+    master = f"{MASTERS_PREFIX}lucky-man.flac"
+    song_id = song_id_for_key(master)
+    with correlated("encode-run-5"):
+        new_song(
+            song_id,
+            title="Lucky Man",
+            artist_id="a1",
+            artist_name="Montgomery Gentry",
+            album_id="al1",
+            album_title="Lucky Man",
+            album_type="single",
+            duration_ms=1000,
+            status="ready",
+        ).save()
+        pipeline.mark_failed(master, {"Error": "Transcode", "Cause": "no audio stream"})
+    song = SongItem.get(song_key(song_id), META)
+    assert (song.status, song.correlation_id) == ("failed", "encode-run-5")
+
+    indexer = load_function("search_indexer", aws)
+    indexer.client = _EveryActionFails()
+    records = _stream_records(aws.outputs["CatalogTableName"])
+    assert len(records) == 2
+    response = indexer.lambda_handler({"Records": records}, context)
+    assert len(response["batchItemFailures"]) == 2  # the song indexed, then taken out when it failed
+    warned = logs.saying("record not indexed; the stream delivers it again")
+    assert [line["correlation_id"] for line in warned] == ["encode-run-5", "encode-run-5"]
+
+
+class _EveryActionFails:
+    """A search engine answering every action of a bulk request with a 503."""
+
+    def bulk(self, body: list[dict[str, Any]]) -> dict[str, Any]:
+        actions = [line for line in body if set(line) & {"index", "delete"}]
+        return {"errors": True, "items": [{next(iter(action)): {"status": 503}} for action in actions]}
 
 
 def test_a_queued_job_carries_the_id_in_a_message_attribute(aws: Deployment, context: Any, logs: Captured) -> None:

@@ -123,6 +123,15 @@ def sqs_correlation_id(record: Mapping[str, Any]) -> str | None:
     return valid_correlation_id(attribute.get("stringValue"))
 
 
+def stream_correlation_id(record: Mapping[str, Any]) -> str | None:
+    """The correlation id a DynamoDB stream record's item carries (the Lambda event's shape): the
+    request that wrote it, as `correlationId` (plays, songs) or `lastCorrelationId` (playlists)."""
+    change = record.get("dynamodb") or {}
+    image = change.get("NewImage") or change.get("OldImage") or {}
+    attribute = image.get(CORRELATION_FIELD) or image.get("lastCorrelationId") or {}
+    return valid_correlation_id(attribute.get("S"))
+
+
 def _http_correlated(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Log the request under its correlation id and echo the id to the caller."""
 

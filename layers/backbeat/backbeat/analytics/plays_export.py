@@ -15,7 +15,7 @@ PLAY_PREFIX = "PLAY#"
 PUT_BATCH_LIMIT = 500  # PutRecordBatch takes at most 500 records (and 4 MiB)
 PUT_ATTEMPTS = 3
 # Table bookkeeping that is not part of the play (the key's sort half and the TTL).
-_NOT_IN_LAKE = frozenset({"sk", "expiresAt"})
+_NOT_IN_LAKE = frozenset({"sk", "expiresAt", "correlationId"})  # the lake's columns stay the plays' own
 
 _deserializer = TypeDeserializer()
 

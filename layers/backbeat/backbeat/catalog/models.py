@@ -25,6 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from backbeat.ids import base62_id
+from backbeat.observability import correlation_id
 from backbeat.tables import bind_models
 
 META = "META"
@@ -124,6 +125,9 @@ class SongItem(CatalogModel):
     # own: how the demo catalog, which has no audio, is made playable (see devstack/demo_audio.py).
     media_id = UnicodeAttribute(attr_name="mediaId", null=True)
     genres = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]  # its artist's
+    # The request or state machine run that last wrote the song: the table's stream hands it to the
+    # search indexer, which logs the record under it (decision 44).
+    correlation_id = UnicodeAttribute(attr_name="correlationId", null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute()
@@ -146,7 +150,9 @@ def new_song(
     **attributes: Any,
 ) -> SongItem:
     """A song item with every key it is found by: its own, and its place in the byArtist and byAlbum
-    indexes (which follow from its artist, title, album and track number)."""
+    indexes (which follow from its artist, title, album and track number), written under the current
+    correlation id unless `attributes` name one."""
+    attributes.setdefault("correlation_id", correlation_id())
     return SongItem(
         pk=song_key(song_id),
         entity="song",

@@ -23,8 +23,15 @@ from backbeat.catalog.models import (
 )
 from backbeat.media import ffmpeg
 from backbeat.media.masters import MasterMetadata, media_prefix, song_id_for_key
+from backbeat.observability import correlation_id
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
+
+
+def _traced(actions: list[Any]) -> list[Any]:
+    """`actions`, and the run's correlation id on the song (the search indexer logs under it)."""
+    current = correlation_id()
+    return [*actions, SongItem.correlation_id.set(current)] if current else actions
 
 
 def _download(bucket: str, key: str, directory: Path) -> Path:
@@ -70,7 +77,7 @@ def start_and_probe(bucket: str, key: str, ffmpeg_path: str, max_seconds: float)
         raise ffmpeg.InvalidMaster(reason)
     assert probed.seconds is not None
     duration_ms = round(probed.seconds * 1000)
-    SongItem(pk=song_key(song_id)).update(actions=[SongItem.duration_ms.set(duration_ms)])
+    SongItem(pk=song_key(song_id)).update(actions=_traced([SongItem.duration_ms.set(duration_ms)]))
     return {
         "songId": song_id,
         "durationMs": duration_ms,
@@ -138,13 +145,15 @@ def register(song_id: str, media_bucket: str, probed: dict[str, Any], measured: 
         for kbps in ffmpeg.LADDER_KBPS
     ]
     SongItem(pk=song_key(song_id)).update(
-        actions=[
-            SongItem.status.set(READY),
-            SongItem.reason.remove(),
-            SongItem.renditions.set(renditions),
-            SongItem.loudness.set(measured),
-            SongItem.duration_ms.set(int(probed["durationMs"])),
-        ]
+        actions=_traced(
+            [
+                SongItem.status.set(READY),
+                SongItem.reason.remove(),
+                SongItem.renditions.set(renditions),
+                SongItem.loudness.set(measured),
+                SongItem.duration_ms.set(int(probed["durationMs"])),
+            ]
+        )
     )
     return {"songId": song_id, "status": READY, "masterPlaylistKey": prefix + ffmpeg.MASTER_PLAYLIST}
 
@@ -164,5 +173,5 @@ def failure_reason(error: dict[str, Any]) -> str:
 def mark_failed(key: str, error: dict[str, Any]) -> dict[str, Any]:
     song_id = song_id_for_key(key)
     reason = failure_reason(error)
-    SongItem(pk=song_key(song_id)).update(actions=[SongItem.status.set(FAILED), SongItem.reason.set(reason)])
+    SongItem(pk=song_key(song_id)).update(actions=_traced([SongItem.status.set(FAILED), SongItem.reason.set(reason)]))
     return {"songId": song_id, "status": FAILED, "reason": reason}

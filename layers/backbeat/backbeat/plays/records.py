@@ -95,6 +95,8 @@ def fold_event(record: PlayRecord, event: StreamedEvent, retention_days: int) ->
     record["eventIds"] = {*record["eventIds"], event_id}
     record["events"] += 1
     record["version"] += 1
+    if event.correlationId:  # the request behind this change: the table's stream hands it on (decision 44)
+        record["correlationId"] = event.correlationId
     at = iso_ms(event.occurredAt)
     record["receivedAt"] = max(record["receivedAt"], iso_ms(event.receivedAt))
     if is_closed_by_client(record) and at > record["endedAt"]:
