@@ -14,6 +14,10 @@ botocore still serialises, signs and parses every call exactly as over HTTP, and
 as before. Clients in other processes (tests, `backbeat` CLI, a developer's AWS CLI) still use the
 server, which keeps running.
 
+The devstack's own APIs that functions call the same way are answered in process too (`serve_local`):
+a WebSocket API's `@connections` (`post_to_connection`, ten times an edit with ten listeners) is
+answered on the gateway's event loop by the code that answers it over HTTP, signature check included.
+
 `DEVSTACK_AWS_IN_PROCESS=0` sends every call through the server again: the metered devstack
 (`bench/load/metered_devstack.py`) does, because it reads a handler's CPU from its own thread, and
 moto's work must not be counted as the handler's.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,31 +60,55 @@ class _Body:
         self._position = len(self._data)
 
 
+# (method, url, headers, body) -> (status, headers, body), or None to send the request after all
+LocalAnswer = Callable[[str, str, Mapping[str, str], bytes], "tuple[int, Mapping[str, str], bytes] | None"]
+
+
+def _body_of(request: Any) -> bytes:
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return body or b""
+
+
 class InProcessAws:
-    """Answers requests to `endpoint` with the WSGI `app`, in the caller's thread; others pass."""
+    """Answers requests to `endpoint` with the WSGI `app`, and those under a `serve_local` prefix
+    with its answer, in the caller's thread; others pass."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.endpoint = ""
         self.app: Any = None
+        self.local: dict[str, LocalAnswer] = {}
 
     def serve(self, endpoint: str, app: Any) -> None:
         with self._lock:
             self.endpoint, self.app = endpoint.rstrip("/"), app
 
+    def serve_local(self, prefix: str, answer: LocalAnswer) -> None:
+        """Calls to URLs under `prefix` (one of the devstack's own APIs, such as a WebSocket API's
+        @connections) are answered by `answer`."""
+        with self._lock:
+            self.local = {**self.local, prefix: answer}
+
+    def stop_local(self) -> None:
+        with self._lock:
+            self.local = {}
+
     def stop(self) -> None:
         with self._lock:
-            self.endpoint, self.app = "", None
+            self.endpoint, self.app, self.local = "", None, {}
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
         app, endpoint = self.app, self.endpoint
         if app is None or (not request.url.startswith(endpoint + "/") and request.url != endpoint):
+            for prefix, answer in self.local.items():
+                if request.url.startswith(prefix):
+                    return self._answer_locally(answer, request)
             return None
-        body = request.body
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode("utf-8")
+        body = _body_of(request)
         url = urlsplit(request.url)
         headers = [  # the whole body is at hand: its length replaces a chunked transfer's framing
             (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
@@ -115,6 +144,22 @@ class InProcessAws:
         for name, value in answer_headers.items():
             http_headers[name] = value
         return AWSResponse(request.url, int(str(status).split(" ", 1)[0]), http_headers, _Body(data))
+
+    @staticmethod
+    def _answer_locally(answer: LocalAnswer, request: Any) -> AWSResponse | None:
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            for name, value in request.headers.items()
+        }
+        headers.setdefault("Host", urlsplit(request.url).netloc)  # what the HTTP client would send
+        answered = answer(request.method, request.url, headers, _body_of(request))
+        if answered is None:
+            return None
+        status, answer_headers, data = answered
+        http_headers = HTTPHeaders()
+        for name, value in answer_headers.items():
+            http_headers[name] = value
+        return AWSResponse(request.url, status, http_headers, _Body(data))
 
 
 IN_PROCESS_AWS = InProcessAws()

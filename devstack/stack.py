@@ -4,6 +4,7 @@ event source pollers and the gateway."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import threading
@@ -145,6 +146,11 @@ class Devstack:
             self.gateway.extra_routes.extend(fault_routes())
         self.gateway.extra_routes.extend(web_player_routes())
         self._start_gateway()
+        if self._loop is not None and IN_PROCESS_AWS.app is not None:  # devstack/in_process_aws.py
+            for sockets in self.websockets:
+                for stage in sockets.api.stages:
+                    prefix = f"http://{self.host}:{self.port}/{stage}/@connections/"
+                    IN_PROCESS_AWS.serve_local(prefix, functools.partial(sockets.answer_in_process, self._loop))
         return self
 
     def _create_resources(self) -> Deployment:
@@ -266,6 +272,7 @@ class Devstack:
     def stop_serving(self, settle: float = 0) -> None:
         """Stop taking requests, then (after `settle` seconds for the pollers to pass on what those
         last requests wrote) stop the pollers; the emulators keep running (their state is saved next)."""
+        IN_PROCESS_AWS.stop_local()  # posts to sockets go over HTTP again (and find nobody listening)
         if self._loop and self._gateway_thread:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._gateway_thread.join(10)

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -217,24 +218,42 @@ class WebSocketGateway:
                 )
 
     # ------------------------------------------------------------------ @connections
-    async def manage(self, request: web.Request) -> web.StreamResponse:
+    async def manage(self, request: web.Request) -> web.Response:
+        url = f"{request.scheme}://{request.host}{request.raw_path}"
         data = await request.read()
+        return await self.management(request.method, url, request.headers, data, request.match_info["connectionId"])
+
+    def answer_in_process(
+        self, loop: asyncio.AbstractEventLoop, method: str, url: str, headers: Mapping[str, str], data: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """A call of the @connections API made in this process (a function posting to a socket),
+        answered on the gateway's event loop as the HTTP request would be, signature check included
+        (devstack/in_process_aws.py): status, headers and body; None when called on that loop itself
+        (it would wait on itself)."""
+        if not loop.is_running():
+            return None
+        with contextlib.suppress(RuntimeError):
+            if asyncio.get_running_loop() is loop:
+                return None
+        connection_id = unquote(urlsplit(url).path.rsplit("/@connections/", 1)[-1])
+        call = self.management(method, url, headers, data, connection_id)
+        response = asyncio.run_coroutine_threadsafe(call, loop).result(timeout=30)
+        body = response.body if isinstance(response.body, bytes) else b""
+        return response.status, {"Content-Type": response.content_type, **response.headers}, body
+
+    async def management(
+        self, method: str, url: str, headers: Mapping[str, str], data: bytes, connection_id: str
+    ) -> web.Response:
         try:
             verify(
-                method=request.method,
-                url=f"{request.scheme}://{request.host}{request.raw_path}",
-                headers=request.headers,
-                body=data,
-                service="execute-api",
-                secrets=self.signing_secrets,
+                method=method, url=url, headers=headers, body=data, service="execute-api", secrets=self.signing_secrets
             )
         except SignatureRejected as rejected:
             return _error(403, "Forbidden", str(rejected), "ForbiddenException")
-        connection_id = request.match_info["connectionId"]
         connection = self.connections.get(connection_id)
         if connection is None or connection.socket.closed:
             return _gone(connection_id)
-        if request.method == "POST":
+        if method == "POST":
             if len(data) > MAX_FRAME_BYTES:
                 return _error(413, "PayloadTooLarge", "payload too large", "PayloadTooLargeException")
             try:
@@ -244,7 +263,7 @@ class WebSocketGateway:
             except ConnectionError:
                 return _gone(connection_id)
             return web.Response(status=200)
-        if request.method == "DELETE":
+        if method == "DELETE":
             await connection.socket.close()
             return web.Response(status=204)
         return web.json_response(

@@ -23,6 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from devstack.authorizer import JwksCache
 from devstack.gateway import MAX_BODY_BYTES, Gateway
+from devstack.in_process_aws import InProcessAws
 from devstack.lambdas import FunctionSpec, FunctionTimedOut, LambdaRuntime
 from devstack.moto_patches import _patch_moto_lambda, set_active_runtime
 from devstack.resources import Deployment, HttpApi, HttpRoute, WebSocketApi
@@ -43,6 +44,7 @@ class Served:
     url: str
     runtime: LambdaRuntime
     sockets: Any  # the WebSocketGateway
+    loop: Any  # the gateway's event loop
 
     @property
     def stage_url(self) -> str:
@@ -115,7 +117,7 @@ def served() -> Iterator[Served]:
     stack.gateway = gateway
     stack._start_gateway()
     try:
-        yield Served(stack.url, runtime, sockets)
+        yield Served(stack.url, runtime, sockets, stack._loop)
     finally:
         stack.stop()
 
@@ -170,6 +172,45 @@ def test_a_signed_management_call_reaches_the_socket(served: Served, connected: 
         client.recv(timeout=10)
     with pytest.raises(management.exceptions.GoneException):
         management.post_to_connection(ConnectionId=connection_id, Data=b"{}")
+
+
+def test_management_calls_made_in_the_devstacks_process_are_answered_there_alike(
+    served: Served, connected: Any
+) -> None:
+    """A function's `post_to_connection` skips the HTTP round trip (devstack/in_process_aws.py) and
+    gets the same answers: a forged signature refused, the post delivered, a gone socket a 410."""
+    client, connection_id = connected
+    answered: list[tuple[str, str]] = []
+
+    def answer(method: str, url: str, headers: Any, body: bytes) -> Any:
+        answered.append((method, url.rsplit("/", 1)[-1]))
+        return served.sockets.answer_in_process(served.loop, method, url, headers, body)
+
+    local = InProcessAws()
+    local.serve_local(f"{served.stage_url}/@connections/", answer)
+    management, forged = served.management(), served.management(secret="not-the-devstack-secret")
+    for calls in (management, forged):
+        calls.meta.events.register("before-send", local)
+    with pytest.raises(forged.exceptions.ForbiddenException):
+        forged.post_to_connection(ConnectionId=connection_id, Data=b'{"forged": true}')
+    management.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "playlist.changed"}')
+    assert json.loads(client.recv(timeout=10)) == {"type": "playlist.changed"}  # nothing forged came first
+    assert management.get_connection(ConnectionId=connection_id)["Identity"]["SourceIp"] == "127.0.0.1"
+    management.delete_connection(ConnectionId=connection_id)
+    with pytest.raises(ConnectionClosed):
+        client.recv(timeout=10)
+    with pytest.raises(management.exceptions.GoneException):
+        management.post_to_connection(ConnectionId=connection_id, Data=b"{}")
+    assert [method for method, _ in answered] == ["POST", "POST", "GET", "DELETE", "POST"]
+    assert {target for _, target in answered} == {connection_id}
+    local.stop_local()
+    assert local(_prepared(f"{served.stage_url}/@connections/{connection_id}")) is None
+
+
+def _prepared(url: str) -> Any:
+    from botocore.awsrequest import AWSPreparedRequest
+
+    return AWSPreparedRequest(method="POST", url=url, headers={}, body=b"{}", stream_output=False)
 
 
 # ---------------------------------------------------------------- WebSocket frames
