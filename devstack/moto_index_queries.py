@@ -104,12 +104,33 @@ def _partition(table: Any, hash_key: Any) -> list[Any]:
         return list(bucket.values()) if table.range_key_attr else [bucket]
 
 
-def _single_hash_attribute(table: Any, index_name: str) -> str | None:
+def _index_keys(table: Any, index_name: str) -> tuple[str | None, list[str]]:
+    """The index's one hash key attribute (None when it has several, or no such index) and its range
+    key attributes."""
     for index in table.all_indexes():
         if index.name == index_name:
             hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
-            return hashes[0] if len(hashes) == 1 else None
-    return None
+            ranges = [key["AttributeName"] for key in index.schema if key["KeyType"] == "RANGE"]
+            return (hashes[0] if len(hashes) == 1 else None), ranges
+    return None, []
+
+
+def _meeting_the_range_condition(items: list[Any], attribute: str, arguments: dict[str, Any]) -> list[Any]:
+    """The items whose `attribute` meets the query's range key condition, as DynamoDB reads only those
+    (moto sorts every candidate, sizes it and only then tests the condition: a partition of a thousand
+    log entries cost each queue read a thousand sizes). An item without the attribute is not in a
+    sparse index; none is dropped when there is no condition, or one on several attributes, which
+    moto's own test then decides."""
+    conditions = arguments.get("range_key_conditions") or []
+    comparison, operands = arguments.get("range_comparison"), arguments.get("range_objs") or []
+    if len(conditions) > 1 or (conditions and conditions[-1][0] != attribute):
+        return items
+    kept = []
+    for item in items:
+        value = item.attrs.get(attribute)
+        if value is not None and (not comparison or value.compare(comparison, operands)):
+            kept.append(item)
+    return kept
 
 
 def patch_moto_index_queries() -> None:
@@ -134,18 +155,24 @@ def patch_moto_index_queries() -> None:
         index_name = arguments.get("index_name")
         if not index_name and arguments.get("hash_key") is not None:
             by_table = _CANDIDATES.__dict__.setdefault("by_table", {})
-            by_table[id(self)] = _partition(self, arguments["hash_key"])
+            candidates = _partition(self, arguments["hash_key"])
+            if self.range_key_attr:
+                candidates = _meeting_the_range_condition(candidates, self.range_key_attr, arguments)
+            by_table[id(self)] = candidates
             try:
                 return original_query(self, *args, **kwargs)
             finally:
                 by_table.pop(id(self), None)
-        attribute = _single_hash_attribute(self, index_name) if index_name else None
+        attribute, ranges = _index_keys(self, index_name) if index_name else (None, [])
         conditions = dict(arguments.get("hash_key_conditions") or [])
         value = conditions.get(attribute) if attribute else None
         if attribute is None or value is None or len(conditions) != 1:
             return original_query(self, *args, **kwargs)
         by_table = _CANDIDATES.__dict__.setdefault("by_table", {})
-        by_table[id(self)] = _items_with(self, attribute, value)
+        candidates = _items_with(self, attribute, value)
+        if len(ranges) == 1:
+            candidates = _meeting_the_range_condition(candidates, ranges[0], arguments)
+        by_table[id(self)] = candidates
         try:
             return original_query(self, *args, **kwargs)
         finally:

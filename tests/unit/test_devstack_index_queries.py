@@ -230,3 +230,57 @@ def test_a_table_query_reads_only_the_queried_partition(table: Any) -> None:
     assert [item["sk"]["S"] for item in backwards["Items"]] == ["c", "b"]
     assert absent["Items"] == []
     assert max(tested) <= 3  # never the table's 33 items
+
+
+def test_a_query_tests_only_the_items_meeting_its_range_condition(table: Any) -> None:
+    """A queue read (`begins_with(sk, QUEUE#)`) in a partition of a thousand log entries sizes and sorts
+    the queue, not the log; a sparse index's items without its range key are never candidates; the
+    answers and pages are moto's."""
+    from moto.dynamodb.models.table import Table
+
+    for version in range(200):
+        table.put_item(TableName="catalog", Item={"pk": {"S": "PL#1"}, "sk": {"S": f"LOG#{version:010d}"}})
+    for queued in ("QUEUE#3", "QUEUE#1", "QUEUE#2"):
+        table.put_item(TableName="catalog", Item={"pk": {"S": "PL#1"}, "sk": {"S": queued}})
+    for song in ("x", "y"):
+        _put(table, song, "sparse", song)
+    table.put_item(
+        TableName="catalog", Item={"pk": {"S": "SONG#z"}, "sk": {"S": "META"}, "gsi1pk": {"S": "ARTIST#sparse"}}
+    )
+    assert _by_artist(table, "nobody") == []  # the index's map is built by its first query: one walk
+    tested: list[int] = []
+    original = Table.all_items
+
+    def counting(self: Any) -> Any:
+        items = original(self)
+        tested.append(len(items))
+        return items
+
+    Table.all_items = counting  # type: ignore[method-assign]
+    try:
+        pages, request = [], {"TableName": "catalog", "Limit": 2, "ConsistentRead": True}
+        request["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :queue)"
+        request["ExpressionAttributeValues"] = {":pk": {"S": "PL#1"}, ":queue": {"S": "QUEUE#"}}
+        while True:
+            answer = table.query(**request)
+            pages.append([item["sk"]["S"] for item in answer["Items"]])
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        between = table.query(
+            TableName="catalog",
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+            ExpressionAttributeValues={
+                ":pk": {"S": "PL#1"},
+                ":a": {"S": "LOG#0000000005"},
+                ":b": {"S": "LOG#0000000007"},
+            },
+            ScanIndexForward=False,
+        )
+        sparse = _by_artist(table, "sparse")
+    finally:
+        Table.all_items = original  # type: ignore[method-assign]
+    assert pages == [["QUEUE#1", "QUEUE#2"], ["QUEUE#3"]]
+    assert [item["sk"]["S"] for item in between["Items"]] == [f"LOG#{v:010d}" for v in (7, 6, 5)]
+    assert sparse == ["x", "y"]  # z has no gsi1sk: not in the index
+    assert max(tested) <= 3, tested  # never the partition's 203 items
