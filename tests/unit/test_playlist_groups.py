@@ -167,3 +167,82 @@ def test_a_dead_holder_loses_the_lease_and_an_editor_out_of_time_withdraws(playl
         )
     assert list(QueuedEdit.query(playlist_key(pid), QueuedEdit.sk.startswith(QUEUE_PREFIX))) == []  # withdrawn
     assert int(PlaylistItem.get(playlist_key(pid), "META", consistent_read=True).version) == 1  # nothing written
+
+
+def test_a_group_plans_from_what_it_reads_of_the_order_exactly_as_from_the_whole_order(
+    playlists,  # noqa: F811
+    context,
+    monkeypatch,
+) -> None:
+    """Random groups of inserts, appends, removals (some of an item an earlier edit removed) and moves,
+    planned against the order read as the edits need it and against the whole order read first: the
+    same answers, the same writes. And an append reads only the end of a long playlist."""
+    import random
+
+    from backbeat.errors import BackbeatError
+    from backbeat.playlists import tracks
+    from backbeat.playlists.models import PlaylistItem
+    from backbeat.playlists.views import ordered
+
+    pid = new_playlist(playlists, context)
+    for _ in range(8):
+        service.add_tracks(pid, OWNER, SONGS, None, None)
+    playlist = PlaylistItem.get(playlist_key(pid), "META", consistent_read=True)
+    whole = [(item.sk, item.pos) for item in ordered(pid, None, keys_only=True)]
+    assert len(whole) == 64
+    ids = iter(range(10**6))
+    monkeypatch.setattr(service, "new_id", lambda: f"{next(ids):022d}")
+    monkeypatch.setattr(service, "now", lambda: "2026-12-04T09:00:00.000Z")
+
+    def plan(order: Any, edits: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        seen = PlaylistItem(**playlist.attribute_values)
+        outcomes: list[Any] = []
+        for kind, args in edits:
+            try:
+                built = groups.builders[kind](args)[1](seen, order)
+            except BackbeatError as error:
+                outcomes.append(("error", error.code, error.message))
+                continue
+            trial = order.copy()
+            trial.apply(built.tracks)
+            order = trial
+            seen.track_count = int(seen.track_count) + built.track_delta
+            outcomes.append(("ok", built.op, built.result))
+        net = order.net()
+        return [*outcomes, ([item.attribute_values for item in net.puts], net.rekeys, net.deletes)]
+
+    rng = random.Random(7)
+    for _ in range(40):
+        current = list(whole)
+        edits: list[tuple[str, dict[str, Any]]] = []
+        for _ in range(rng.randint(1, 8)):
+            kind = rng.choice(["insert", "append", "remove", "remove-again", "move", "past-the-end"])
+            size = len(current)
+            if kind in ("insert", "append", "past-the-end"):
+                position = {"insert": rng.randint(0, size), "append": None, "past-the-end": size + 1}[kind]
+                args = {"playlistId": pid, "userId": OWNER, "songIds": rng.sample(SONGS, rng.randint(1, 3))}
+                edits.append(("add", {**args, "position": position}))
+                current += [("new", "~")] * len(args["songIds"]) if kind != "past-the-end" else []
+            elif kind.startswith("remove"):
+                victim = rng.choice(whole)[0] if kind == "remove-again" else rng.choice(current)[0]
+                edits.append(("remove", {"itemIds": [victim.removeprefix("ITEM#")]}))
+                current = [entry for entry in current if entry[0] != victim]
+            else:
+                start = rng.randrange(size)
+                length = rng.randint(1, min(3, size - start))
+                before = rng.choice([i for i in range(size + 1) if not start < i < start + length])
+                edits.append(("move", {"rangeStart": start, "insertBefore": before, "rangeLength": length}))
+        ids = iter(range(10**6))
+        lazily = plan(tracks.OrderInMemory.read(pid), edits)
+        ids = iter(range(10**6))
+        assert plan(tracks.OrderInMemory.of(whole), edits) == lazily, edits
+
+    read: list[int] = []
+    original = tracks.StoredTracks.last
+    monkeypatch.setattr(tracks.StoredTracks, "last", lambda self, count: read.append(count) or original(self, count))
+    monkeypatch.setattr(tracks.StoredTracks, "first", lambda self, count: pytest.fail("the whole order was read"))
+    appended = plan(
+        tracks.OrderInMemory.read(pid),
+        [("add", {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[0]], "position": None})] * 3,
+    )
+    assert [outcome[0] for outcome in appended[:3]] == ["ok"] * 3 and max(read) < 64

@@ -3,8 +3,9 @@
 A track edit reads the order through a `Tracks` (the first or last keys, whether an item is there) and
 states its writes as a `TrackChanges` (items put, items given a new position, items deleted). One
 edit at a time reads DynamoDB (`StoredTracks`); a group commit (`backbeat.playlists.groups`) plans
-several edits in a row against one read of the order kept in memory (`OrderInMemory`), each edit
-seeing the ones before it, and writes each touched item once, in its final state.
+several edits in a row against the order as changed in memory (`OrderInMemory`), each edit seeing
+the ones before it, reading of the stored order only what the edits look at (once), and writes each
+touched item once, in its final state.
 """
 
 from __future__ import annotations
@@ -101,52 +102,119 @@ class StoredTracks:
         return {item.sk for item in TrackItem.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk"])}
 
 
-class OrderInMemory:
-    """The whole order read once, then changed in memory edit by edit; `net()` is what to write."""
+class _Stored:
+    """What a group commit has read of the stored order: a run from its start, a run from its end, and
+    items known to be there or not. The stored order does not change while the apply lease is held
+    (a writer without it fails the version condition, and the group is planned again)."""
 
-    def __init__(self, order: list[tuple[str, str]]) -> None:
-        self.order = order
+    def __init__(self, playlist_id: str | None, order: list[tuple[str, str]] | None = None) -> None:
+        self.playlist_id = playlist_id
+        self.head: list[tuple[str, str]] = list(order or [])  # from the start, in order
+        self.whole = order is not None  # `head` is the whole order
+        self.tail: list[tuple[str, str]] = []  # from the end, in order
+        self.known: dict[str, bool] = {}  # sk -> whether it is an item of the playlist
+
+    def _tracks(self) -> StoredTracks:
+        assert self.playlist_id is not None
+        return StoredTracks(self.playlist_id)
+
+    def first(self, count: int) -> tuple[list[tuple[str, str]], str | None]:
+        """At least `count` items from the start (all when there are fewer), and the position up to
+        which they are every stored item (None: the whole order)."""
+        if not self.whole and len(self.head) < count:
+            limit = max(count, 2 * len(self.head))  # a later, longer look reads again: double it
+            self.head = self._tracks().first(limit)
+            self.whole = len(self.head) < limit
+        if self.whole or not self.head:
+            return self.head, None
+        return self.head, self.head[-1][1]
+
+    def last(self, count: int) -> tuple[list[tuple[str, str]], str | None]:
+        """At least `count` items from the end, and the position from which they are every stored
+        item (None: the whole order)."""
+        if self.whole:
+            return self.head, None
+        if len(self.tail) < count:
+            limit = max(count, 2 * len(self.tail))
+            self.tail = self._tracks().last(limit)
+            if len(self.tail) < limit:
+                self.head, self.whole = self.tail, True
+                return self.head, None
+        return self.tail, self.tail[0][1] if self.tail else None
+
+    def present(self, sks: list[str]) -> set[str]:
+        seen = {sk for sk, _ in self.head} | {sk for sk, _ in self.tail}
+        unknown = [sk for sk in sks if sk not in seen and sk not in self.known and not self.whole]
+        if unknown:
+            found = self._tracks().present(unknown)
+            self.known.update({sk: sk in found for sk in unknown})
+        return {sk for sk in sks if sk in seen or self.known.get(sk, False)}
+
+
+class OrderInMemory:
+    """The order as a group's edits change it, edit by edit, over what has been read of the stored
+    order; `net()` is what to write. Only what the edits look at is read: an append reads the last
+    few items, a removal its items, an insertion or a move the items up to its position."""
+
+    def __init__(self, stored: _Stored) -> None:
+        self.stored = stored
         self.new: dict[str, TrackItem] = {}
         self.moved: dict[str, str] = {}
         self.removed: set[str] = set()
 
     @classmethod
     def read(cls, playlist_id: str) -> OrderInMemory:
-        return cls([(item.sk, item.pos) for item in ordered(playlist_id, None, keys_only=True)])
+        """The playlist's order, read from the table as the edits need it."""
+        return cls(_Stored(playlist_id))
+
+    @classmethod
+    def of(cls, order: list[tuple[str, str]]) -> OrderInMemory:
+        """A whole order known already ((sk, pos) in order)."""
+        return cls(_Stored(None, order))
 
     def copy(self) -> OrderInMemory:
-        copied = OrderInMemory(list(self.order))
+        copied = OrderInMemory(self.stored)  # what was read stays true for the copy
         copied.new = {sk: TrackItem(**item.attribute_values) for sk, item in self.new.items()}
         copied.moved, copied.removed = dict(self.moved), set(self.removed)
         return copied
 
+    def _now(self, stored: list[tuple[str, str]], keep: Callable[[str], bool]) -> list[tuple[str, str]]:
+        """The stored items as this group has changed them, with the moved and new items `keep` admits."""
+        current = [(sk, pos) for sk, pos in stored if sk not in self.removed and sk not in self.moved]
+        changed = [*self.moved.items(), *((sk, str(item.pos)) for sk, item in self.new.items())]
+        current += [(sk, pos) for sk, pos in changed if keep(pos)]
+        current.sort(key=lambda entry: entry[1])
+        return current
+
     def first(self, count: int) -> list[tuple[str, str]]:
-        return self.order[:count]
+        if count <= 0:
+            return []
+        # Every removed or moved item may be among those read: read that many more.
+        stored, bound = self.stored.first(count + len(self.removed) + len(self.moved))
+        return self._now(stored, lambda pos: bound is None or pos <= bound)[:count]
 
     def last(self, count: int) -> list[tuple[str, str]]:
-        return self.order[-count:] if count else []
+        if count <= 0:
+            return []
+        stored, bound = self.stored.last(count + len(self.removed) + len(self.moved))
+        return self._now(stored, lambda pos: bound is None or pos >= bound)[-count:]
 
     def present(self, sks: list[str]) -> set[str]:
-        wanted = set(sks)
-        return {sk for sk, _ in self.order if sk in wanted}
+        here = {sk for sk in sks if sk in self.new or sk in self.moved}
+        return here | self.stored.present([sk for sk in sks if sk not in here and sk not in self.removed])
 
     def apply(self, changes: TrackChanges) -> None:
-        positions = dict(self.order)
         for sk in changes.deletes:
-            positions.pop(sk, None)
             self.moved.pop(sk, None)
             if self.new.pop(sk, None) is None:
                 self.removed.add(sk)
         for sk, pos in changes.rekeys:
-            positions[sk] = pos
             if sk in self.new:
                 self.new[sk].pos = pos
             else:
                 self.moved[sk] = pos
         for item in changes.puts:
-            positions[item.sk] = item.pos
             self.new[item.sk] = item
-        self.order = sorted(positions.items(), key=lambda entry: entry[1])
 
     def net(self) -> TrackChanges:
         return TrackChanges(list(self.new.values()), sorted(self.moved.items()), sorted(self.removed))
