@@ -312,6 +312,47 @@ def patch_moto_value_lookup() -> None:
     utils._devstack_value_lookup = True  # type: ignore[attr-defined]
 
 
+_PROJECTED_AS_STORED = frozenset({"S", "BOOL", "NULL"})  # a round trip through Python leaves these alike
+
+
+def patch_moto_projection() -> None:
+    """moto projects an item (a ProjectionExpression, or a KEYS_ONLY or INCLUDE index) by turning the
+    whole item into Python values, picking the named ones and building a new item from them, whose
+    size check adds up every attribute again for each attribute put: reading a playlist's track keys
+    cost more in projection than in the query. Where every projected name is a top-level attribute
+    whose value is a string, a boolean or null (what such a round trip gives back unchanged), the new
+    item takes copies of those values directly, in the same order; the size check is skipped, as
+    moto's own copy of an item skips it (a part of a stored item is no larger than the item). Any
+    other projection is moto's."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    if getattr(Item, "_devstack_projection", False):
+        return
+    original = Item.project
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.__init__(attrs)
+        for expression in projection_expressions:
+            if len(expression) != 1 or not isinstance(expression[0], str) or "[" in expression[0]:
+                return original(self, projection_expressions)
+            value = self.attrs.get(expression[0])
+            if value is None:
+                continue
+            if value.type not in _PROJECTED_AS_STORED:
+                return original(self, projection_expressions)
+            dict.__setitem__(attrs, expression[0], copy.deepcopy(value))
+        projected: Any = Item.__new__(Item)
+        projected.hash_key, projected.range_key, projected.attrs = self.hash_key, self.range_key, attrs
+        return projected
+
+    Item.project = project  # type: ignore[method-assign]
+    Item._moto_project = original  # type: ignore[attr-defined]
+    Item._devstack_projection = True  # type: ignore[attr-defined]
+
+
 _ATTRIBUTE_VALUE_MEMBERS = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
 _DYNAMODB = ("dynamodb", "dynamodbstreams")  # the services whose answers hold AttributeValues
 

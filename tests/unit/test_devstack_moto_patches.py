@@ -190,3 +190,52 @@ def test_attribute_values_are_written_byte_for_byte_as_moto_writes_them(monkeypa
     monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", BaseJSONSerializer._devstack_structure)
     assert short == written()
     assert '"odd": {}' in short[1]  # what moto makes of a bare string where an AttributeValue belongs
+
+
+def test_a_projection_taken_directly_gives_the_item_moto_would_build() -> None:
+    """`patch_moto_projection` against moto's own projection: the same attributes, values and order
+    for every kind of value and path (the short path takes only top-level strings, booleans and
+    nulls; everything else is left to moto)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from devstack.moto_patches import patch_moto_projection
+
+    stored = Item(
+        hash_key=DynamoType({"S": "PL#1"}),
+        range_key=DynamoType({"S": "ITEM#a"}),
+        attrs={
+            "pk": {"S": "PL#1"},
+            "sk": {"S": "ITEM#a"},
+            "pos": {"S": "a0V"},
+            "note": {"S": "ünïcode ✓"},
+            "public": {"BOOL": False},
+            "gone": {"NULL": True},
+            "count": {"N": "1.50"},
+            "cover": {"B": "AP8="},
+            "tags": {"SS": ["b", "a", "c"]},
+            "sizes": {"NS": ["3", "1"]},
+            "op": {"M": {"type": {"S": "tracks.added"}, "at": {"N": "2"}}},
+            "items": {"L": [{"S": "x"}, {"N": "7"}]},
+        },
+    )
+    projections = [
+        [["pk"], ["sk"], ["pos"]],
+        [["pos"], ["pk"]],
+        [["note"], ["public"], ["gone"], ["missing"]],
+        [["pk"], ["count"]],
+        [["cover"]],
+        [["tags"], ["sizes"]],
+        [["op", "type"]],
+        [["items"]],
+        [["op"]],
+        [],
+    ]
+    patch_moto_projection()
+    moto_own = Item._moto_project  # type: ignore[attr-defined]
+    expected = [moto_own(stored, projection).to_json() for projection in projections]
+    got = [stored.project(projection).to_json() for projection in projections]
+    fast = stored.project([["pk"], ["pos"]])
+    fast.attrs["pos"].value = "changed"  # the projected item is a copy
+    assert [list(item["Attributes"]) for item in got] == [list(item["Attributes"]) for item in expected]
+    assert got == expected
+    assert stored.attrs["pos"].value == "a0V"

@@ -122,12 +122,30 @@ class _Stored:
         """At least `count` items from the start (all when there are fewer), and the position up to
         which they are every stored item (None: the whole order)."""
         if not self.whole and len(self.head) < count:
-            limit = max(count, 2 * len(self.head))  # a later, longer look reads again: double it
-            self.head = self._tracks().first(limit)
-            self.whole = len(self.head) < limit
+            # A longer look reads on from where the last one ended, at least as many again: a group
+            # reads each item once, and at most twice as many as its edits look at.
+            wanted = max(count, 2 * len(self.head)) - len(self.head)
+            more = self._after(self.head[-1] if self.head else None, wanted)
+            self.head = [*self.head, *more]
+            self.whole = len(more) < wanted
         if self.whole or not self.head:
             return self.head, None
         return self.head, self.head[-1][1]
+
+    def _after(self, entry: tuple[str, str] | None, limit: int) -> list[tuple[str, str]]:
+        """Up to `limit` items in order after `entry` ((sk, pos); None: from the start)."""
+        assert self.playlist_id is not None
+        pk = playlist_key(self.playlist_id)
+        start = {"pk": {"S": pk}, "sk": {"S": entry[0]}, "pos": {"S": entry[1]}} if entry else None
+        query = TrackItem.by_position.query(
+            pk,
+            consistent_read=True,
+            limit=limit,
+            page_size=min(limit, 1000),
+            last_evaluated_key=start,
+            attributes_to_get=["pk", "sk", "pos"],
+        )
+        return [(item.sk, item.pos) for item in query]
 
     def last(self, count: int) -> tuple[list[tuple[str, str]], str | None]:
         """At least `count` items from the end, and the position from which they are every stored
