@@ -23,10 +23,14 @@ them: a candidate counts only while it is still the table's item under its key, 
 condition check drops one whose attribute has changed. The map lives on the table object (so it
 travels with the table when moto's state is saved and restored) and is rebuilt whenever the
 table's item store has been replaced.
+
+A Query with a ProjectionExpression copies the list of answered items only, not each whole item
+before building its projection from it (`_CopyUnlessProjected`).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +38,22 @@ from typing import Any
 
 _LOCK = threading.RLock()
 _CANDIDATES = threading.local()  # the candidates of the query running on this thread, by table id
+_PROJECTING = threading.local()  # `on` while this thread runs a Query with a ProjectionExpression
+
+
+class _CopyUnlessProjected:
+    """moto's table module's `copy`. A Query deep-copies every item it answers, so that what it hands
+    on is not the stored item; a Query with a ProjectionExpression then builds a new item from each
+    copy (moto's projection never changes the item it reads), so that first copy of whole items was
+    work thrown away: there it copies the list only."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if getattr(_PROJECTING, "on", False) and type(value) is list:
+            return list(value)
+        return copy.deepcopy(value, memo)
 
 
 @dataclass
@@ -135,6 +155,7 @@ def _meeting_the_range_condition(items: list[Any], attribute: str, arguments: di
 
 def patch_moto_index_queries() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.table import Table
 
     if getattr(Table, "_devstack_index_queries", False):
@@ -152,6 +173,13 @@ def patch_moto_index_queries() -> None:
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         arguments = query_signature.bind(self, *args, **kwargs).arguments
+        _PROJECTING.on = bool(arguments.get("projection_expressions"))
+        try:
+            return _query(self, arguments, *args, **kwargs)
+        finally:
+            _PROJECTING.on = False
+
+    def _query(self: Any, arguments: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         index_name = arguments.get("index_name")
         if not index_name and arguments.get("hash_key") is not None:
             by_table = _CANDIDATES.__dict__.setdefault("by_table", {})
@@ -188,6 +216,7 @@ def patch_moto_index_queries() -> None:
         index_item(self.get_table(table_name), item)
         return item
 
+    table_module.copy = _CopyUnlessProjected()  # type: ignore[assignment]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.put_item = put_item  # type: ignore[method-assign]

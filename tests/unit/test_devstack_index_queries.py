@@ -284,3 +284,22 @@ def test_a_query_tests_only_the_items_meeting_its_range_condition(table: Any) ->
     assert [item["sk"]["S"] for item in between["Items"]] == [f"LOG#{v:010d}" for v in (7, 6, 5)]
     assert sparse == ["x", "y"]  # z has no gsi1sk: not in the index
     assert max(tested) <= 3, tested  # never the partition's 203 items
+
+
+def test_a_projected_query_answers_the_named_attributes_and_leaves_the_items_whole(table: Any) -> None:
+    for sk, pos in (("ITEM#b", "a2"), ("ITEM#a", "a1")):
+        table.put_item(
+            TableName="catalog", Item={"pk": {"S": "PL#1"}, "sk": {"S": sk}, "pos": {"S": pos}, "by": {"S": "me"}}
+        )
+    projected = table.query(
+        TableName="catalog",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "PL#1"}},
+        ProjectionExpression="sk, pos",
+        ConsistentRead=True,
+    )["Items"]
+    assert projected == [{"sk": {"S": "ITEM#a"}, "pos": {"S": "a1"}}, {"sk": {"S": "ITEM#b"}, "pos": {"S": "a2"}}]
+    whole = table.query(
+        TableName="catalog", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "PL#1"}}
+    )["Items"]
+    assert [sorted(item) for item in whole] == [["by", "pk", "pos", "sk"]] * 2
