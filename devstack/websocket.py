@@ -17,6 +17,7 @@ functions answer with `post_to_connection`), as in API Gateway without a route r
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import time
@@ -29,12 +30,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from aiohttp import WSMsgType, web
+from botocore.exceptions import ReadTimeoutError
 
 from devstack.lambdas import FunctionError, LambdaRuntime
 from devstack.resources import WebSocketApi
 from devstack.sigv4 import SignatureRejected, verify
 from devstack.template import Resolver
 
+IN_PROCESS_TIMEOUT_SECONDS = 5.0  # the read timeout of the functions' @connections client
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket frame limit (32 KB frames, 128 KB messages)
 
 
@@ -237,7 +240,12 @@ class WebSocketGateway:
                 return None
         connection_id = unquote(urlsplit(url).path.rsplit("/@connections/", 1)[-1])
         call = self.management(method, url, headers, data, connection_id)
-        response = asyncio.run_coroutine_threadsafe(call, loop).result(timeout=30)
+        future = asyncio.run_coroutine_threadsafe(call, loop)
+        try:
+            response = future.result(timeout=IN_PROCESS_TIMEOUT_SECONDS)
+        except concurrent.futures.TimeoutError:  # a socket that does not drain: what the HTTP call raises
+            future.cancel()
+            raise ReadTimeoutError(endpoint_url=url) from None
         body = response.body if isinstance(response.body, bytes) else b""
         return response.status, {"Content-Type": response.content_type, **response.headers}, body
 

@@ -207,6 +207,24 @@ def test_management_calls_made_in_the_devstacks_process_are_answered_there_alike
     assert local(_prepared(f"{served.stage_url}/@connections/{connection_id}")) is None
 
 
+def test_a_post_in_process_that_the_socket_does_not_take_times_out_as_over_http(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from botocore.exceptions import ReadTimeoutError
+
+    from devstack import websocket
+
+    async def never_drains(*_: Any) -> None:
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(websocket, "IN_PROCESS_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(served.sockets, "management", never_drains)
+    with pytest.raises(ReadTimeoutError):  # botocore retries it, then raises it, as a read timeout
+        served.sockets.answer_in_process(served.loop, "POST", f"{served.stage_url}/@connections/x", {}, b"{}")
+
+
 def _prepared(url: str) -> Any:
     from botocore.awsrequest import AWSPreparedRequest
 
