@@ -73,6 +73,14 @@ def _body_of(request: Any) -> bytes:
     return body or b""
 
 
+def _host_header(url: str) -> str:
+    """The Host header an HTTP client sends for `url`: its host, and its port unless the default."""
+    parts = urlsplit(url)
+    if parts.port is not None and parts.port == {"http": 80, "https": 443}.get(parts.scheme):
+        return parts.netloc.rsplit(":", 1)[0]
+    return parts.netloc
+
+
 class InProcessAws:
     """Answers requests to `endpoint` with the WSGI `app`, and those under a `serve_local` prefix
     with its answer, in the caller's thread; others pass."""
@@ -151,7 +159,7 @@ class InProcessAws:
             name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
             for name, value in request.headers.items()
         }
-        headers.setdefault("Host", urlsplit(request.url).netloc)  # what the HTTP client would send
+        headers.setdefault("Host", _host_header(request.url))  # what the HTTP client would send
         answered = answer(request.method, request.url, headers, _body_of(request))
         if answered is None:
             return None

@@ -24,6 +24,12 @@ condition check drops one whose attribute has changed. The map lives on the tabl
 travels with the table when moto's state is saved and restored) and is rebuilt whenever the
 table's item store has been replaced.
 
+A Query's candidates are also only the items meeting its range key condition (and, on a sparse
+index, holding its range key), as DynamoDB reads them. moto's walk also counted the items failing the
+condition towards a page's Limit check and 1 MB size, so where a page ends exactly at its Limit with
+only non-matching items after it, moto answered a LastEvaluatedKey (to an empty page) and this answers
+none, as moto already did when the partition itself ends there.
+
 A Query with a ProjectionExpression copies the list of answered items only, not each whole item
 before building its projection from it (`_CopyUnlessProjected`).
 """

@@ -240,12 +240,18 @@ class WebSocketGateway:
                 return None
         connection_id = unquote(urlsplit(url).path.rsplit("/@connections/", 1)[-1])
         call = self.management(method, url, headers, data, connection_id)
-        future = asyncio.run_coroutine_threadsafe(call, loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(call, loop)
+        except RuntimeError:  # the loop closed meanwhile: over HTTP, which finds nobody listening
+            call.close()
+            return None
         try:
             response = future.result(timeout=IN_PROCESS_TIMEOUT_SECONDS)
         except concurrent.futures.TimeoutError:  # a socket that does not drain: what the HTTP call raises
             future.cancel()
             raise ReadTimeoutError(endpoint_url=url) from None
+        except Exception:  # what the gateway answers for a failure of its own: a 500 botocore retries
+            return 500, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}'
         body = response.body if isinstance(response.body, bytes) else b""
         return response.status, {"Content-Type": response.content_type, **response.headers}, body
 

@@ -200,6 +200,31 @@ def test_a_playback_event_is_followed_to_the_plays_consumer_logs(aws: Deployment
     assert correlation_id() is None, "the record's id does not leak past its record"
 
 
+def test_a_play_closed_by_a_newer_play_carries_the_newer_events_id(aws: Deployment, context: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from backbeat.plays.records import play_key
+    from tests.unit.test_playback_ingest import LISTENER
+
+    seed_songs_and_listeners(aws)
+    events_api, plays = load_function("events", aws), load_function("plays", aws)
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    first = playback_event(type="start", positionMs=0, playedMs=0, occurredAt=started.isoformat())
+    second = playback_event(
+        type="start", positionMs=0, playedMs=0, occurredAt=(started + timedelta(seconds=10)).isoformat()
+    )
+    table = boto3.client("dynamodb")
+    for sent, request_id in ((first, "play-1"), (second, "play-2")):
+        assert post(events_api, context, [sent], headers={"x-correlation-id": request_id})[0] == 202
+        assert plays.lambda_handler(
+            {"Records": _kinesis_records(aws.outputs["PlaybackEventsStreamName"])}, context
+        ) == {"batchItemFailures": []}
+    key = {"userId": {"S": LISTENER}, "sk": {"S": play_key(first["playId"])}}
+    left = table.get_item(TableName=aws.outputs["PlaysTableName"], Key=key, ConsistentRead=True)["Item"]
+    assert left["ended"]["S"] == "abandoned"  # the device moved on to the second play
+    assert left["correlationId"]["S"] == "play-2"  # the change was the second request's
+
+
 def test_a_song_written_by_an_encode_run_is_indexed_under_the_runs_id(
     aws: Deployment, context: Any, logs: Captured
 ) -> None:

@@ -27,7 +27,7 @@ from backbeat.errors import Conflict
 from backbeat.observability import logger
 from backbeat.plain import from_image
 from backbeat.plays.events import StreamedEvent
-from backbeat.plays.records import PlayRecord, epoch_ms, fold_event, new_play_record, play_key
+from backbeat.plays.records import PlayRecord, changed_for, epoch_ms, fold_event, new_play_record, play_key
 from backbeat.plays.verdicts import LISTENER_KEY, ListenerState, VerdictRules, settle
 
 # A transaction holds at most 100 items: the plays of a chunk of events, the plays open on the
@@ -134,6 +134,7 @@ def _apply_once(store: PlaysStore, user_id: str, events: list[StreamedEvent], ru
         applied += 1
         changed[play_id] = record
         for other in settle(state, record, played_before, epoch_ms(event.occurredAt), plays, rules):
+            changed_for(other, event)  # closed because of this event
             changed[other["playId"]] = other
     if not changed:
         return 0

@@ -95,8 +95,7 @@ def fold_event(record: PlayRecord, event: StreamedEvent, retention_days: int) ->
     record["eventIds"] = {*record["eventIds"], event_id}
     record["events"] += 1
     record["version"] += 1
-    if event.correlationId:  # the request behind this change: the table's stream hands it on (decision 44)
-        record["correlationId"] = event.correlationId
+    changed_for(record, event)
     at = iso_ms(event.occurredAt)
     record["receivedAt"] = max(record["receivedAt"], iso_ms(event.receivedAt))
     if is_closed_by_client(record) and at > record["endedAt"]:
@@ -114,6 +113,15 @@ def fold_event(record: PlayRecord, event: StreamedEvent, retention_days: int) ->
     if record["ended"] and record["reason"] == OPEN:
         record["reason"] = SHORT
     return True
+
+
+def changed_for(record: PlayRecord, event: StreamedEvent) -> None:
+    """`event` changed the record: its request's correlation id, or none, is the record's now (the
+    table's stream hands it to the consumers, which log the change under it; decision 44)."""
+    if event.correlationId:
+        record["correlationId"] = event.correlationId
+    else:
+        record.pop("correlationId", None)
 
 
 def abandon(record: PlayRecord) -> bool:
