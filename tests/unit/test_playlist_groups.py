@@ -238,9 +238,15 @@ def test_a_group_plans_from_what_it_reads_of_the_order_exactly_as_from_the_whole
         assert plan(tracks.OrderInMemory.of(whole), edits) == lazily, edits
 
     read: list[int] = []
-    original = tracks.StoredTracks.last
-    monkeypatch.setattr(tracks.StoredTracks, "last", lambda self, count: read.append(count) or original(self, count))
-    monkeypatch.setattr(tracks.StoredTracks, "first", lambda self, count: pytest.fail("the whole order was read"))
+    original = tracks.ordered
+
+    def from_the_end_only(playlist_id: str, limit: int | None = None, **options: Any) -> Any:
+        if not options.get("backward"):
+            pytest.fail("the order was read from its start")
+        read.append(len(found := original(playlist_id, limit, **options)))
+        return found
+
+    monkeypatch.setattr(tracks, "ordered", from_the_end_only)
     appended = plan(
         tracks.OrderInMemory.read(pid),
         [("add", {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[0]], "position": None})] * 3,

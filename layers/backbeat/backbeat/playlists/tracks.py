@@ -84,14 +84,8 @@ class StoredTracks:
         return [(item.sk, item.pos) for item in ordered(self.playlist_id, count, keys_only=True)]
 
     def last(self, count: int) -> list[tuple[str, str]]:
-        query = TrackItem.by_position.query(
-            playlist_key(self.playlist_id),
-            consistent_read=True,
-            scan_index_forward=False,
-            limit=count,
-            attributes_to_get=["pk", "sk", "pos"],
-        )
-        return [(item.sk, item.pos) for item in reversed(list(query))]
+        backward = ordered(self.playlist_id, count, keys_only=True, backward=True)
+        return [(item.sk, item.pos) for item in reversed(backward)]
 
     def present(self, sks: list[str]) -> set[str]:
         pk = playlist_key(self.playlist_id)
@@ -132,30 +126,23 @@ class _Stored:
             return self.head, None
         return self.head, self.head[-1][1]
 
-    def _after(self, entry: tuple[str, str] | None, limit: int) -> list[tuple[str, str]]:
-        """Up to `limit` items in order after `entry` ((sk, pos); None: from the start)."""
+    def _after(self, entry: tuple[str, str] | None, limit: int, backward: bool = False) -> list[tuple[str, str]]:
+        """Up to `limit` items after `entry` ((sk, pos); None: from the start), or before it (None: from
+        the end) with `backward`, in playlist order either way."""
         assert self.playlist_id is not None
-        pk = playlist_key(self.playlist_id)
-        start = {"pk": {"S": pk}, "sk": {"S": entry[0]}, "pos": {"S": entry[1]}} if entry else None
-        query = TrackItem.by_position.query(
-            pk,
-            consistent_read=True,
-            limit=limit,
-            page_size=min(limit, 1000),
-            last_evaluated_key=start,
-            attributes_to_get=["pk", "sk", "pos"],
-        )
-        return [(item.sk, item.pos) for item in query]
+        items = ordered(self.playlist_id, limit, keys_only=True, after=entry, backward=backward)
+        return [(item.sk, item.pos) for item in (reversed(items) if backward else items)]
 
     def last(self, count: int) -> tuple[list[tuple[str, str]], str | None]:
         """At least `count` items from the end, and the position from which they are every stored
         item (None: the whole order)."""
         if self.whole:
             return self.head, None
-        if len(self.tail) < count:
-            limit = max(count, 2 * len(self.tail))
-            self.tail = self._tracks().last(limit)
-            if len(self.tail) < limit:
+        if len(self.tail) < count:  # read on towards the start, as `first` reads on towards the end
+            wanted = max(count, 2 * len(self.tail)) - len(self.tail)
+            more = self._after(self.tail[0] if self.tail else None, wanted, backward=True)
+            self.tail = [*more, *self.tail]
+            if len(more) < wanted:
                 self.head, self.whole = self.tail, True
                 return self.head, None
         return self.tail, self.tail[0][1] if self.tail else None

@@ -34,15 +34,25 @@ def summary_view(playlist: PlaylistItem) -> dict[str, Any]:
     }
 
 
-def ordered(playlist_id: str, limit: int | None = None, *, keys_only: bool = False) -> list[TrackItem]:
-    """Track items in playlist order (strongly consistent: the index is local)."""
-    attributes = ["pk", "sk", "pos"] if keys_only else None
+def ordered(
+    playlist_id: str,
+    limit: int | None = None,
+    *,
+    keys_only: bool = False,
+    after: tuple[str, str] | None = None,
+    backward: bool = False,
+) -> list[TrackItem]:
+    """Track items in playlist order (strongly consistent: the index is local), or from the end with
+    `backward`; with `after`, an item's (sk, pos), those that follow it in that direction."""
+    pk = playlist_key(playlist_id)
     query = TrackItem.by_position.query(
-        playlist_key(playlist_id),
+        pk,
         consistent_read=True,
+        scan_index_forward=not backward,
         limit=limit,
-        attributes_to_get=attributes,
+        attributes_to_get=["pk", "sk", "pos"] if keys_only else None,
         page_size=min(limit, 1000) if limit else 1000,
+        last_evaluated_key={"pk": {"S": pk}, "sk": {"S": after[0]}, "pos": {"S": after[1]}} if after else None,
     )
     return list(query)
 
