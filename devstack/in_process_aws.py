@@ -73,6 +73,22 @@ def _body_of(request: Any) -> bytes:
     return body or b""
 
 
+def _text_headers(request: Any) -> list[tuple[str, str]]:
+    """The request's headers, each value as text (botocore keeps some as bytes)."""
+    return [
+        (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
+        for name, value in request.headers.items()
+    ]
+
+
+def _response(url: str, status: int, headers: Any, data: bytes) -> AWSResponse:
+    """An HTTP answer as botocore reads one off the wire (`headers`: a mapping, or werkzeug's Headers)."""
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    return AWSResponse(url, status, http_headers, _Body(data))
+
+
 def _host_header(url: str) -> str:
     """The Host header an HTTP client sends for `url`: its host, and its port unless the default."""
     parts = urlsplit(url)
@@ -118,11 +134,8 @@ class InProcessAws:
             return None
         body = _body_of(request)
         url = urlsplit(request.url)
-        headers = [  # the whole body is at hand: its length replaces a chunked transfer's framing
-            (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
-            for name, value in request.headers.items()
-            if name.lower() != "transfer-encoding"
-        ]
+        # the whole body is at hand: its length replaces a chunked transfer's framing
+        headers = [(name, value) for name, value in _text_headers(request) if name.lower() != "transfer-encoding"]
         builder = EnvironBuilder(
             method=request.method,
             base_url=f"{url.scheme}://{url.netloc}",
@@ -145,29 +158,15 @@ class InProcessAws:
                     app_iter.close()
         except Exception:  # what the server answers when moto fails: a 500, which botocore retries
             log.exception("moto failed on %s %s", request.method, request.url)
-            failed = HTTPHeaders()
-            failed["Content-Type"] = "text/plain"
-            return AWSResponse(request.url, 500, failed, _Body(b"Internal Server Error"))
-        http_headers = HTTPHeaders()
-        for name, value in answer_headers.items():
-            http_headers[name] = value
-        return AWSResponse(request.url, int(str(status).split(" ", 1)[0]), http_headers, _Body(data))
+            return _response(request.url, 500, {"Content-Type": "text/plain"}, b"Internal Server Error")
+        return _response(request.url, int(str(status).split(" ", 1)[0]), answer_headers, data)
 
     @staticmethod
     def _answer_locally(answer: LocalAnswer, request: Any) -> AWSResponse | None:
-        headers = {
-            name: value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            for name, value in request.headers.items()
-        }
+        headers = dict(_text_headers(request))
         headers.setdefault("Host", _host_header(request.url))  # what the HTTP client would send
         answered = answer(request.method, request.url, headers, _body_of(request))
-        if answered is None:
-            return None
-        status, answer_headers, data = answered
-        http_headers = HTTPHeaders()
-        for name, value in answer_headers.items():
-            http_headers[name] = value
-        return AWSResponse(request.url, status, http_headers, _Body(data))
+        return None if answered is None else _response(request.url, *answered)
 
 
 IN_PROCESS_AWS = InProcessAws()
