@@ -4,6 +4,7 @@ replaced, deleted and rolled back."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,6 +76,37 @@ def _by_artist(dynamodb: Any, artist: str, *, page: int = 2, forward: bool = Tru
         if "LastEvaluatedKey" not in answer:
             return songs
         arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+@contextlib.contextmanager
+def _candidates_counted() -> Iterator[list[int]]:
+    """While in the block, how many items each moto Query lists as the ones it will test."""
+    from moto.dynamodb.models.table import Table
+
+    tested: list[int] = []
+    original = Table.all_items
+
+    def counting(self: Any) -> Any:
+        items = original(self)
+        tested.append(len(items))
+        return items
+
+    Table.all_items = counting  # type: ignore[method-assign]
+    try:
+        yield tested
+    finally:
+        Table.all_items = original  # type: ignore[method-assign]
+
+
+def _sk_pages(dynamodb: Any, request: dict[str, Any]) -> list[list[str]]:
+    """The sort keys of every page of a Query, following LastEvaluatedKey as a client does."""
+    pages: list[list[str]] = []
+    while True:
+        answer = dynamodb.query(**request)
+        pages.append([item["sk"]["S"] for item in answer["Items"]])
+        if "LastEvaluatedKey" not in answer:
+            return pages
+        request = {**request, "ExclusiveStartKey": answer["LastEvaluatedKey"]}
 
 
 def test_an_index_query_answers_in_index_order_page_by_page(table: Any) -> None:
@@ -164,7 +196,6 @@ def test_an_index_query_sees_an_item_a_failed_transaction_restored(table: Any) -
 def test_an_index_query_reads_only_the_queried_partition(table: Any) -> None:
     """The artist's songs are the query's candidates, not every item of the table."""
     from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodb.models.table import Table
 
     for number in range(50):
         _put(table, f"s{number}", "other", f"t{number}")
@@ -173,48 +204,20 @@ def test_an_index_query_reads_only_the_queried_partition(table: Any) -> None:
     assert len(model.all_items()) == 51
     assert _by_artist(table, "a") == ["mine"]  # the first query on the index maps it: one walk
     _put(table, "later", "a", "two")
-    tested: list[int] = []
-    original = Table.all_items  # what moto's query lists as the items it will test
-
-    def counting(self: Any) -> Any:
-        items = original(self)
-        tested.append(len(items))
-        return items
-
-    Table.all_items = counting  # type: ignore[method-assign]
-    try:
+    with _candidates_counted() as tested:
         assert _by_artist(table, "a") == ["mine", "later"]
-    finally:
-        Table.all_items = original  # type: ignore[method-assign]
     assert tested == [2]
 
 
 def test_a_table_query_reads_only_the_queried_partition(table: Any) -> None:
     """A Query on the table's own key tests the partition's items, in key order, page by page."""
-    from moto.dynamodb.models.table import Table
-
     for number in range(30):
         _put(table, f"s{number:02}", "other", f"t{number}")
     for sk in ("c", "a", "b"):
         table.put_item(TableName="catalog", Item={"pk": {"S": "PL#1"}, "sk": {"S": sk}})
-    tested: list[int] = []
-    original = Table.all_items
-
-    def counting(self: Any) -> Any:
-        items = original(self)
-        tested.append(len(items))
-        return items
-
-    Table.all_items = counting  # type: ignore[method-assign]
-    try:
-        pages, request = [], {"TableName": "catalog", "KeyConditionExpression": "pk = :pk", "Limit": 2}
-        request["ExpressionAttributeValues"] = {":pk": {"S": "PL#1"}}
-        while True:
-            answer = table.query(**request)
-            pages.append([item["sk"]["S"] for item in answer["Items"]])
-            if "LastEvaluatedKey" not in answer:
-                break
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    with _candidates_counted() as tested:
+        request = {"TableName": "catalog", "KeyConditionExpression": "pk = :pk", "Limit": 2}
+        pages = _sk_pages(table, {**request, "ExpressionAttributeValues": {":pk": {"S": "PL#1"}}})
         backwards = table.query(
             TableName="catalog",
             KeyConditionExpression="pk = :pk AND sk > :a",
@@ -224,8 +227,6 @@ def test_a_table_query_reads_only_the_queried_partition(table: Any) -> None:
         absent = table.query(
             TableName="catalog", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "none"}}
         )
-    finally:
-        Table.all_items = original  # type: ignore[method-assign]
     assert pages == [["a", "b"], ["c"]]
     assert [item["sk"]["S"] for item in backwards["Items"]] == ["c", "b"]
     assert absent["Items"] == []
@@ -236,8 +237,6 @@ def test_a_query_tests_only_the_items_meeting_its_range_condition(table: Any) ->
     """A queue read (`begins_with(sk, QUEUE#)`) in a partition of a thousand log entries sizes and sorts
     the queue, not the log; a sparse index's items without its range key are never candidates; the
     answers and pages are moto's."""
-    from moto.dynamodb.models.table import Table
-
     for version in range(200):
         table.put_item(TableName="catalog", Item={"pk": {"S": "PL#1"}, "sk": {"S": f"LOG#{version:010d}"}})
     for queued in ("QUEUE#3", "QUEUE#1", "QUEUE#2"):
@@ -248,25 +247,12 @@ def test_a_query_tests_only_the_items_meeting_its_range_condition(table: Any) ->
         TableName="catalog", Item={"pk": {"S": "SONG#z"}, "sk": {"S": "META"}, "gsi1pk": {"S": "ARTIST#sparse"}}
     )
     assert _by_artist(table, "nobody") == []  # the index's map is built by its first query: one walk
-    tested: list[int] = []
-    original = Table.all_items
-
-    def counting(self: Any) -> Any:
-        items = original(self)
-        tested.append(len(items))
-        return items
-
-    Table.all_items = counting  # type: ignore[method-assign]
-    try:
-        pages, request = [], {"TableName": "catalog", "Limit": 2, "ConsistentRead": True}
+    with _candidates_counted() as tested:
+        request = {"TableName": "catalog", "Limit": 2, "ConsistentRead": True}
         request["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :queue)"
-        request["ExpressionAttributeValues"] = {":pk": {"S": "PL#1"}, ":queue": {"S": "QUEUE#"}}
-        while True:
-            answer = table.query(**request)
-            pages.append([item["sk"]["S"] for item in answer["Items"]])
-            if "LastEvaluatedKey" not in answer:
-                break
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        pages = _sk_pages(
+            table, {**request, "ExpressionAttributeValues": {":pk": {"S": "PL#1"}, ":queue": {"S": "QUEUE#"}}}
+        )
         between = table.query(
             TableName="catalog",
             KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
@@ -278,8 +264,6 @@ def test_a_query_tests_only_the_items_meeting_its_range_condition(table: Any) ->
             ScanIndexForward=False,
         )
         sparse = _by_artist(table, "sparse")
-    finally:
-        Table.all_items = original  # type: ignore[method-assign]
     assert pages == [["QUEUE#1", "QUEUE#2"], ["QUEUE#3"]]
     assert [item["sk"]["S"] for item in between["Items"]] == [f"LOG#{v:010d}" for v in (7, 6, 5)]
     assert sparse == ["x", "y"]  # z has no gsi1sk: not in the index
