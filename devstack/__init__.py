@@ -11,3 +11,14 @@
                        `devstack.moto_cognito_keys` and `devstack.moto_index_queries`).
 - `devstack.stack`     starts and stops all of it; `python -m devstack` is `make dev`.
 """
+
+import sys
+from pathlib import Path
+
+# The functions import this tree's layer, as Lambda puts a layer's code on their path, and the stack
+# seeds (and trains) with this tree's packages: never another checkout's that an editable install maps
+# `backbeat` to (a benchmark comparing two trees runs each tree's own code).
+_ROOT = Path(__file__).resolve().parent.parent
+for _path in (*(_ROOT / "packages" / name for name in ("recs", "ops", "client")), _ROOT / "layers" / "backbeat"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))

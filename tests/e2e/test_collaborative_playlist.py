@@ -54,7 +54,14 @@ class Listener:
             return [message for message in self.messages if message["type"] == kind]
 
     def changes(self) -> list[dict[str, Any]]:
-        return self.of_type("playlist.changed")
+        """Every change received, in order: alone (`playlist.changed`) or several in one message."""
+        with self.lock:
+            return [
+                change
+                for message in self.messages
+                if message["type"] in ("playlist.changed", "playlist.changes")
+                for change in message.get("changes") or [message]
+            ]
 
 
 def signup(url: str) -> tuple[str, str]:

@@ -111,8 +111,11 @@ def test_subscribe_only_to_what_one_may_read_and_changes_fan_out(aws, realtime, 
     realtime.lambda_handler(
         event("resync", "own", {"action": "resync", "playlistId": playlist["id"], "fromVersion": 0}), context
     )
-    replayed = [m["version"] for m in sent_to("own")[-3:]]
-    assert replayed[:2] == [0, 1] and sent_to("own")[-1]["type"] == "resynced"
+    replayed, resynced = sent_to("own")[-2:]  # the two versions in one message, then where it stands
+    assert replayed["type"] == "playlist.changes" and replayed["playlistId"] == playlist["id"]
+    assert [c["version"] for c in replayed["changes"]] == [0, 1]
+    assert replayed["changes"][1]["op"] == {"type": "details.updated", "changes": {"name": "Renamed"}}
+    assert resynced == {"type": "resynced", "playlistId": playlist["id"], "version": 1, "latestVersion": 1}
 
     realtime.lambda_handler(event("$disconnect", "own"), context)
     assert not list(SubscriptionItem.query(listeners_key(playlist["id"])))
@@ -126,3 +129,51 @@ def test_management_endpoint_follows_the_stage_url() -> None:
         "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
     )
     assert service.management_endpoint("ws://127.0.0.1:3000/dev") == "http://127.0.0.1:3000/dev"
+
+
+def test_a_group_commit_reaches_each_socket_in_one_message_from_the_version_it_has(aws, realtime, context) -> None:
+    owner, token = token_for(aws, "owner@example.com")
+    playlist = playlists.create_playlist(owner, "Shared", "", False, False)
+    pid = playlist["id"]
+    fanout = load_function("fanout", aws)
+    realtime.lambda_handler(event("$connect", "early", query={"token": token}), context)
+    realtime.lambda_handler(event("subscribe", "early", {"action": "subscribe", "playlistId": pid}), context)
+    before = PlaylistItem.get(playlist_key(pid), META).serialize()
+    for name in ("One", "Two"):
+        playlists.update_details(pid, owner, {"name": name}, None)
+    realtime.lambda_handler(event("$connect", "late", query={"token": token}), context)  # subscribes at 2
+    realtime.lambda_handler(event("subscribe", "late", {"action": "subscribe", "playlistId": pid}), context)
+    playlists.update_details(pid, owner, {"name": "Three"}, None)
+    after = PlaylistItem.get(playlist_key(pid), META)
+    # one record moving the playlist 0 -> 3, as a group commit's does, listing its changes
+    after.last_changes = [
+        {"version": c["version"], "op": c["op"], "by": c["by"], "at": c["at"]} for c in playlists.changes(pid, 1, 10)
+    ]
+    record = {"eventName": "MODIFY", "dynamodb": {"OldImage": before, "NewImage": after.serialize()}}
+    assert fanout.lambda_handler({"Records": [record]}, context) == {"batchItemFailures": []}
+
+    (group,) = sent_to("early")[1:]  # one message after "subscribed", with all three versions in order
+    assert group["type"] == "playlist.changes" and group["playlistId"] == pid
+    assert [(c["version"], c["op"]["changes"]["name"]) for c in group["changes"]] == [
+        (1, "One"),
+        (2, "Two"),
+        (3, "Three"),
+    ]
+    assert group["changes"][2]["snapshotId"] == playlists.snapshot_id(pid, 3)
+    (only,) = sent_to("late")[1:]  # it had version 2: the one version it lacks, as a single change
+    assert only["type"] == "playlist.changed" and only["version"] == 3
+
+
+def test_changes_beyond_one_websocket_message_go_in_the_next(monkeypatch) -> None:
+    changes_of = [
+        service.changed_message("p1", version, {"type": "details.updated", "changes": {"name": "x" * 300}}, "u", "t")
+        for version in range(1, 8)
+    ]
+    one = len(service.encoded({k: v for k, v in changes_of[0].items() if k not in ("type", "playlistId")}))
+    monkeypatch.setattr(service, "MAX_CHANGES_BYTES", 3 * one + 10)  # three such changes to a message
+    messages = service.in_messages("p1", changes_of)
+    assert [m["type"] for m in messages] == ["playlist.changes", "playlist.changes", "playlist.changed"]
+    assert [[c["version"] for c in m["changes"]] for m in messages[:2]] == [[1, 2, 3], [4, 5, 6]]
+    assert messages[2]["version"] == 7 and messages[2]["playlistId"] == "p1"
+    assert all(len(service.encoded(m)) < 3 * one + 100 for m in messages)
+    assert service.in_messages("p1", changes_of[:1]) == changes_of[:1]

@@ -1,5 +1,5 @@
 // Live playlists over the WebSocket API: subscribe, apply each change in version order (the rules of
-// backbeat_client.replay), ask for a resync from the first missing version when one is skipped or the
+// backbeat_client.replay; `playlist.changes` carries several in one message), ask for a resync from the first missing version when one is skipped or the
 // connection dropped, and reconnect with a back-off.
 
 import { currentSession, getConfig } from "./api";
@@ -82,7 +82,7 @@ export class LivePlaylist {
 
   /** A change this client made and the API confirmed: applied at once if it is the next version. */
   local(version: number, op: Op): void {
-    this.receive(version, op);
+    this.receive([[version, op]]);
   }
 
   get current(): LiveState {
@@ -123,16 +123,19 @@ export class LivePlaylist {
       this.onConnection("live");
       if (message.version > this.state.version) this.resync(); // missed while away
     } else if (message.type === "playlist.changed") {
-      this.receive(message.version, message.op);
+      this.receive([[message.version, message.op]]);
+    } else if (message.type === "playlist.changes") {
+      this.receive((message.changes as Op[]).map((change) => [change.version, change.op]));
     } else if (message.type === "resynced") {
       this.resyncing = false;
       if ((message.latestVersion ?? message.version) > this.state.version) this.resync();
     }
   }
 
-  private receive(version: number, op: Op): void {
-    if (version <= this.state.version) return; // already have it
-    this.pending.set(version, op);
+  private receive(changes: [number, Op][]): void {
+    const fresh = changes.filter(([version]) => version > this.state.version); // others: already have them
+    if (!fresh.length) return;
+    for (const [version, op] of fresh) this.pending.set(version, op);
     let changed = false;
     for (let next = this.state.version + 1; this.pending.has(next); next++) {
       const applied = applyChange(this.state, next, this.pending.get(next)!);

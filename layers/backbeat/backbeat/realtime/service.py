@@ -5,6 +5,9 @@ Messages to clients (JSON):
 - ``{"type": "subscribed", "playlistId", "version", "snapshotId"}``
 - ``{"type": "playlist.changed", "playlistId", "version", "snapshotId", "op", "by", "at", "correlationId"?}``
   (`correlationId`: the request that made the change, backbeat.observability)
+- ``{"type": "playlist.changes", "playlistId", "changes": [{"version", "snapshotId", "op", "by", "at",
+  "correlationId"?}, ...]}``: several versions in one message, in order (a group commit's, or a
+  resync's), as many as fit in one WebSocket message
 - ``{"type": "resynced", "playlistId", "version"}`` after the replayed changes
 - ``{"type": "error", "code", "message", "field"?, "playlistId"?}``
 """
@@ -40,6 +43,8 @@ from backbeat.realtime.models import (
 
 CONNECTION_TTL_SECONDS = 2 * 3600 + 600  # API Gateway's two-hour limit, plus a margin
 MAX_RESYNC_CHANGES = 1000
+# API Gateway carries at most 128 KB in one WebSocket message: changes beyond this go in the next one
+MAX_CHANGES_BYTES = 96_000
 POST_ATTEMPTS = 3
 _MANAGEMENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5)
 
@@ -76,7 +81,10 @@ class Sockets:
     def post(self, connection_id: str, message: dict[str, Any]) -> bool:
         """True when delivered; False when the connection is gone (its records are removed) or the
         post kept failing (the client notices the gap in versions and resyncs)."""
-        data = json.dumps(message, separators=(",", ":"), default=json_default).encode()
+        return self.post_encoded(connection_id, encoded(message))
+
+    def post_encoded(self, connection_id: str, data: bytes) -> bool:
+        """`post` for a message already encoded (one message posted to many sockets is encoded once)."""
         for attempt in range(POST_ATTEMPTS):
             try:
                 _management_client(self.endpoint).post_to_connection(ConnectionId=connection_id, Data=data)
@@ -92,6 +100,10 @@ class Sockets:
                     return False
                 time.sleep(0.05 * (attempt + 1))
         return False
+
+
+def encoded(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=json_default).encode()
 
 
 # ---------------------------------------------------------------------------------------- connect
@@ -219,15 +231,14 @@ def resync(sockets: Sockets, connection_id: str, playlist_id: str, from_version:
     if from_version > int(playlist.version) + 1:  # a version the playlist never reached
         raise InvalidInput(f"fromVersion: the playlist is at version {int(playlist.version)}", "fromVersion")
     last = from_version - 1
-    for change in playlists.changes(playlist_id, from_version, MAX_RESYNC_CHANGES):
-        if not sockets.post(
-            connection_id,
-            changed_message(
-                playlist_id, change["version"], change["op"], change["by"], change["at"], change.get("correlationId")
-            ),
-        ):
+    replayed = [
+        changed_message(playlist_id, c["version"], c["op"], c["by"], c["at"], c.get("correlationId"))
+        for c in playlists.changes(playlist_id, from_version, MAX_RESYNC_CHANGES)
+    ]
+    for message in in_messages(playlist_id, replayed):
+        if not sockets.post(connection_id, message):
             return
-        last = change["version"]
+        last = _last_version(message)
     sockets.post(
         connection_id,
         {"type": "resynced", "playlistId": playlist_id, "version": last, "latestVersion": int(playlist.version)},
@@ -262,25 +273,60 @@ def _messages_of(message: dict[str, Any], old: PlaylistItem | None, new: Playlis
     ]
 
 
+def in_messages(playlist_id: str, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`playlist.changed` messages (oldest first) as a socket gets them: one version alone as it is,
+    several as `playlist.changes` messages of at most MAX_CHANGES_BYTES of changes each."""
+    if len(changes) <= 1:
+        return changes
+    batches: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for message in changes:
+        change = {key: value for key, value in message.items() if key not in ("type", "playlistId")}
+        length = len(encoded(change))
+        if batches[-1] and size + length > MAX_CHANGES_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(change)
+        size += length
+    return [
+        {"type": "playlist.changes", "playlistId": playlist_id, "changes": batch}
+        if len(batch) > 1
+        else {"type": "playlist.changed", "playlistId": playlist_id, **batch[0]}
+        for batch in batches
+    ]
+
+
+def _last_version(message: dict[str, Any]) -> int:
+    return int(message["changes"][-1]["version"] if "changes" in message else message["version"])
+
+
 def fan_out(sockets: Sockets, record: dict[str, Any], pool: ThreadPoolExecutor) -> None:
-    """Post one stream record's change to the playlist's subscribers (in parallel, one post per
-    socket). Raises when the change cannot be handed out, so the stream delivers it again; the
-    fan-out function stops at the first such record so every socket sees versions in order."""
+    """Post one stream record's changes to the playlist's subscribers (in parallel, one socket per
+    thread): the versions a socket lacks, in as few messages as fit (a group commit's in one). Raises
+    when the change cannot be handed out, so the stream delivers it again; the fan-out function stops
+    at the first such record so every socket sees versions in order."""
     change = _change_of(record)
     if change is None:
         return
     playlist_id, message, old, new = change
     messages = _messages_of(message, old, new)
+    prepared: dict[int, list[bytes]] = {}  # what a socket that has version `since` gets, encoded once
 
-    def post_in_order(connection_id: str, since: int) -> bool:
-        """Every version the socket lacks, oldest first; stops at the first the socket did not take."""
-        return all(sockets.post(connection_id, each) for each in messages if each["version"] > since)
+    def posts_for(since: int) -> list[bytes]:
+        if since not in prepared:
+            lacking = [each for each in messages if each["version"] > since]
+            prepared[since] = [encoded(each) for each in in_messages(playlist_id, lacking)]
+        return prepared[since]
+
+    def post_in_order(connection_id: str, data: list[bytes]) -> bool:
+        """Oldest first; stops at the first message the socket did not take."""
+        return all(sockets.post_encoded(connection_id, each) for each in data)
 
     with correlated(message.get(CORRELATION_FIELD)):
         listeners = list(SubscriptionItem.query(listeners_key(playlist_id), consistent_read=True))
         deliver = [s for s in listeners if s.since_version < message["version"]]
         deliver = [s for s in deliver if playlists.may_read(new, s.user_id) or playlists.may_read(old, s.user_id)]
-        posts = [pool.submit(post_in_order, s.connection_id, int(s.since_version)) for s in deliver]
+        posts = [pool.submit(post_in_order, s.connection_id, posts_for(int(s.since_version))) for s in deliver]
         delivered = sum(1 for post in posts if post.result())
         for listener in listeners:  # lost access (removed, made private, deleted): stop listening
             if not playlists.may_read(new, listener.user_id):
