@@ -222,7 +222,28 @@ def patch_moto_index_queries() -> None:
         index_item(self.get_table(table_name), item)
         return item
 
+    original_sorted_items = Table.sorted_items
+
+    def sorted_items(self: Any, hash_key_attrs: Any, range_key_attrs: Any, items: list[Any]) -> list[Any]:
+        """moto's order (each key attribute's value compared as moto compares them) with the values
+        taken once per item instead of compared through DynamoType per comparison; moto's own sort
+        where an attribute's values are not all of one key type (it raises where they differ)."""
+        names = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        try:
+            values = [tuple(item.attrs[name] for name in names) for item in items]
+        except KeyError:
+            return original_sorted_items(self, hash_key_attrs, range_key_attrs, items)
+        for column in zip(*values, strict=True):
+            kinds = {value.type for value in column}
+            if len(kinds) != 1 or not kinds <= {"S", "N", "B"}:
+                return original_sorted_items(self, hash_key_attrs, range_key_attrs, items)
+        keys = {id(item): tuple(value.cast_value for value in row) for item, row in zip(items, values, strict=True)}
+        items.sort(key=lambda item: keys[id(item)])
+        return items
+
     table_module.copy = _CopyUnlessProjected()  # type: ignore[assignment]
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    Table._moto_sorted_items = original_sorted_items  # type: ignore[attr-defined]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.put_item = put_item  # type: ignore[method-assign]

@@ -324,9 +324,7 @@ def patch_moto_projection() -> None:
     item takes copies of those values directly, in the same order; the size check is skipped, as
     moto's own copy of an item skips it (a part of a stored item is no larger than the item). Any
     other projection is moto's."""
-    import copy
-
-    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
     if getattr(Item, "_devstack_projection", False):
         return
@@ -343,7 +341,9 @@ def patch_moto_projection() -> None:
                 continue
             if value.type not in _PROJECTED_AS_STORED:
                 return original(self, projection_expressions)
-            dict.__setitem__(attrs, expression[0], copy.deepcopy(value))
+            copied = DynamoType.__new__(DynamoType)  # a string, boolean or null: its value is immutable
+            copied.type, copied.value = value.type, value.value
+            dict.__setitem__(attrs, expression[0], copied)
         projected: Any = Item.__new__(Item)
         projected.hash_key, projected.range_key, projected.attrs = self.hash_key, self.range_key, attrs
         return projected
@@ -401,6 +401,13 @@ def _attribute_value(serializer: Any, value: Any) -> dict[str, Any]:
     return wire
 
 
+def _attribute_map(serializer: Any, value: Any) -> dict[str, Any]:
+    """A map of AttributeValues as moto writes it: each entry as `_attribute_value`, null ones left out."""
+    if type(value) is not dict or "" in value:  # moto's path writes an empty name's value in place
+        raise _NotPlain
+    return {name: _attribute_value(serializer, entry) for name, entry in value.items() if entry is not None}
+
+
 def patch_moto_attribute_values() -> None:
     """moto's JSON serializer walks an AttributeValue's ten members one by one through its generic,
     shape-driven machinery (a context object and alias lookups per member), for every attribute of
@@ -427,6 +434,42 @@ def patch_moto_attribute_values() -> None:
                 return
         structure(self, serialized, value, shape, key)
 
+    def serialize_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        """A map of AttributeValues (an item, a key) written whole: moto's path dispatched each entry
+        through its machinery to the short path above."""
+        if self.service_model.service_name in _DYNAMODB and shape.value.name == "AttributeValue":
+            try:
+                wire = _attribute_map(self, value)
+            except _NotPlain:
+                pass
+            else:
+                self._default_serialize(serialized, wire, shape, key)
+                return
+        mapping(self, serialized, value, shape, key)
+
+    def serialize_list(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        """A list of items (a Query's, a BatchGetItem's) written whole."""
+        member = shape.member
+        if (
+            self.service_model.service_name in _DYNAMODB
+            and member.type_name == "map"
+            and member.value.name == "AttributeValue"
+            and not member.serialization.get("name")
+        ):
+            try:
+                wire = [_attribute_map(self, item) for item in value]
+            except _NotPlain:
+                pass
+            else:
+                self._default_serialize(serialized, wire, shape, key)
+                return
+        listing(self, serialized, value, shape, key)
+
+    mapping, listing = BaseJSONSerializer._serialize_type_map, BaseJSONSerializer._serialize_type_list
     BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+    BaseJSONSerializer._serialize_type_map = serialize_map  # type: ignore[method-assign]
+    BaseJSONSerializer._serialize_type_list = serialize_list  # type: ignore[method-assign]
     BaseJSONSerializer._devstack_structure = structure  # type: ignore[attr-defined]
+    BaseJSONSerializer._devstack_map = mapping  # type: ignore[attr-defined]
+    BaseJSONSerializer._devstack_list = listing  # type: ignore[attr-defined]
     BaseJSONSerializer._devstack_attribute_values = True  # type: ignore[attr-defined]

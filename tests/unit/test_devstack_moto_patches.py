@@ -169,10 +169,14 @@ def test_attribute_values_are_written_byte_for_byte_as_moto_writes_them(monkeypa
         "members in another order": {"BOOL": True, "S": "both"},
         "not plain": {"M": {"odd": "a bare string"}},
     }
+    key = {"pk": {"S": "PL#1"}, "sk": {"S": "ITEM#2"}}
     results = {
-        "Query": {"Items": [every_kind, {"id": {"S": "2"}}], "Count": 2, "ScannedCount": 2},
+        "Query": {"Items": [every_kind, {"id": {"S": "2"}}], "Count": 2, "ScannedCount": 2, "LastEvaluatedKey": key},
         "GetItem": {"Item": every_kind},
-        "BatchGetItem": {"Responses": {"t": [every_kind]}, "UnprocessedKeys": {}},
+        "BatchGetItem": {"Responses": {"t": [every_kind, key]}, "UnprocessedKeys": {"t": {"Keys": [key]}}},
+        "UpdateItem": {"Attributes": {"version": {"N": "3"}, "gone": None}},
+        "Scan": {"Items": [], "Count": 0, "ScannedCount": 0},
+        "TransactGetItems": {"Responses": [{"Item": key}, {}]},
     }
     model = get_service_model("dynamodb")
     serializer = get_serializer_class("dynamodb", "json")
@@ -188,6 +192,8 @@ def test_attribute_values_are_written_byte_for_byte_as_moto_writes_them(monkeypa
     assert BaseJSONSerializer._serialize_type_structure is not BaseJSONSerializer._devstack_structure
     short = written()
     monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_structure", BaseJSONSerializer._devstack_structure)
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_map", BaseJSONSerializer._devstack_map)
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_type_list", BaseJSONSerializer._devstack_list)
     assert short == written()
     assert '"odd": {}' in short[1]  # what moto makes of a bare string where an AttributeValue belongs
 
@@ -239,3 +245,40 @@ def test_a_projection_taken_directly_gives_the_item_moto_would_build() -> None:
     assert [list(item["Attributes"]) for item in got] == [list(item["Attributes"]) for item in expected]
     assert got == expected
     assert stored.attrs["pos"].value == "a0V"
+
+
+def test_query_answers_are_sorted_as_moto_sorts_them() -> None:
+    """`Table.sorted_items` takes each key value once instead of comparing DynamoTypes pairwise:
+    the same order as moto's for strings, numbers and binary keys, ties kept in place, and moto's own
+    sort where a key attribute's values are of different types."""
+    import random
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.table import Table
+
+    from devstack.moto_index_queries import patch_moto_index_queries
+
+    patch_moto_index_queries()
+    rng = random.Random(7)
+    table = Table.__new__(Table)
+
+    def item(index: int) -> Item:
+        attrs = {
+            "pk": {"S": rng.choice(["PL#1", "PL#2", "pl#1", "Ü", ""])},
+            "sk": {"S": f"ITEM#{rng.randint(0, 30)}"},
+            "pos": {"S": rng.choice(["a0", "a0V", "a1", "Zz", "b", "é", "a0V"])},
+            "n": {"N": rng.choice(["1", "1.0", "-2", "10", "0.5", "3e2"])},
+            "b": {"B": rng.choice(["AA==", "AP8=", "/w==", "AQ=="])},
+            "i": {"N": str(index)},
+        }
+        return Item(hash_key=DynamoType(attrs["pk"]), range_key=DynamoType(attrs["sk"]), attrs=attrs)
+
+    items = [item(index) for index in range(300)]
+    for hashes, ranges in ((["pk"], ["sk"]), (["pos", "pk"], [None, "sk"]), (["n", "pk"], ["b", "sk"])):
+        ours = table.sorted_items(hashes, ranges, list(items))
+        moto = Table._moto_sorted_items(table, hashes, ranges, list(items))  # type: ignore[attr-defined]
+        assert [i.attrs["i"].value for i in ours] == [i.attrs["i"].value for i in moto]
+    mixed = [item(0), item(1)]
+    mixed[1].attrs["pos"] = DynamoType({"N": "1"})
+    with pytest.raises(TypeError):  # as moto does: a string and a number do not compare
+        table.sorted_items(["pos"], [None], mixed)
