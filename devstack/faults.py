@@ -123,11 +123,12 @@ class Faults:
 
         def faulty(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-            fault = self.dynamodb_fault(target, lambda: _read_body(environ))
-            if fault is not None:
-                status, headers, payload = fault
-                start_response(status, headers)
-                return [payload]
+            service, _, action = target.partition(".")
+            if service.startswith("DynamoDB_") and action in _DYNAMODB_WRITES:
+                if self.roll(self.plan.dynamodbThrottle, "dynamodbThrottle"):
+                    return _json_error(start_response, "ProvisionedThroughputExceededException", "Rate exceeded")
+                if action == "TransactWriteItems" and self.roll(self.plan.dynamodbConflict, "dynamodbConflict"):
+                    return _transaction_conflict(environ, start_response)
             if target == "Kinesis_20131202.PutRecords" and self.plan.kinesisPutFailures > 0:
                 return self._partial_put_records(app, environ, start_response)
             if _is_s3(environ) and self.roll(self.plan.s3Errors, "s3Errors"):
@@ -135,17 +136,6 @@ class Faults:
             return app(environ, start_response)
 
         return faulty
-
-    def dynamodb_fault(self, target: str, body: Callable[[], bytes]) -> tuple[str, list[tuple[str, str]], bytes] | None:
-        """The planned fault for a DynamoDB call (`target`: its X-Amz-Target; `body`: reads the
-        request's body) as (status, headers, payload), or None to answer it."""
-        service, _, action = target.partition(".")
-        if service.startswith("DynamoDB_") and action in _DYNAMODB_WRITES:
-            if self.roll(self.plan.dynamodbThrottle, "dynamodbThrottle"):
-                return _json_error("ProvisionedThroughputExceededException", "Rate exceeded")
-            if action == "TransactWriteItems" and self.roll(self.plan.dynamodbConflict, "dynamodbConflict"):
-                return _transaction_conflict(body())
-        return None
 
     def _partial_put_records(self, app: Callable[..., Any], environ: dict[str, Any], start_response: Any) -> Any:
         """Refuse some entries of a PutRecords: forward the others, then answer with the refused
@@ -171,9 +161,9 @@ class Faults:
 
             answer = b"".join(app(environ, capture))
             if not str(captured.get("status", "")).startswith("200"):
-                _, headers, payload = _json_error("InternalFailure", "PutRecords failed")
-                start_response("500 Internal Server Error", headers)
-                return [payload]
+                return _json_error(
+                    start_response, "InternalFailure", "PutRecords failed", status="500 Internal Server Error"
+                )
             results = list(json.loads(answer)["Records"])
         merged: list[dict[str, Any]] = []
         forwarded_results = iter(results)
@@ -196,17 +186,14 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return bytes(environ["wsgi.input"].read(length)) if length else b""
 
 
-def _json_error(code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+def _json_error(start_response: Any, code: str, message: str, status: str = "400 Bad Request") -> list[bytes]:
     payload = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}).encode()
-    return "400 Bad Request", _json_headers(payload), payload
+    start_response(status, [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
-def _json_headers(payload: bytes) -> list[tuple[str, str]]:
-    return [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(payload)))]
-
-
-def _transaction_conflict(body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
-    request = json.loads(body or b"{}")
+def _transaction_conflict(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    request = json.loads(_read_body(environ) or b"{}")
     items = request.get("TransactItems") or [{}]
     reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}] + [
         {"Code": "None"} for _ in items[1:]
@@ -219,7 +206,10 @@ def _transaction_conflict(body: bytes) -> tuple[str, list[tuple[str, str]], byte
             "CancellationReasons": reasons,
         }
     ).encode()
-    return "400 Bad Request", _json_headers(payload), payload
+    start_response(
+        "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(payload)))]
+    )
+    return [payload]
 
 
 def _is_s3(environ: dict[str, Any]) -> bool:

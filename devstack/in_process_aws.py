@@ -106,13 +106,10 @@ class InProcessAws:
         self.endpoint = ""
         self.app: Any = None
         self.local: dict[str, LocalAnswer] = {}
-        self.direct: dict[str, LocalAnswer] = {}
 
-    def serve(self, endpoint: str, app: Any, direct: Mapping[str, LocalAnswer] | None = None) -> None:
-        """Calls to `endpoint` go to the WSGI `app`; those whose X-Amz-Target starts with a key of
-        `direct` to its answer instead (None: to `app` after all)."""
+    def serve(self, endpoint: str, app: Any) -> None:
         with self._lock:
-            self.endpoint, self.app, self.direct = endpoint.rstrip("/"), app, dict(direct or {})
+            self.endpoint, self.app = endpoint.rstrip("/"), app
 
     def serve_local(self, prefix: str, answer: LocalAnswer) -> None:
         """Calls to URLs under `prefix` (one of the devstack's own APIs, such as a WebSocket API's
@@ -126,7 +123,7 @@ class InProcessAws:
 
     def stop(self) -> None:
         with self._lock:
-            self.endpoint, self.app, self.local, self.direct = "", None, {}, {}
+            self.endpoint, self.app, self.local = "", None, {}
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
         app, endpoint = self.app, self.endpoint
@@ -135,18 +132,6 @@ class InProcessAws:
                 if request.url.startswith(prefix):
                     return self._answer_locally(answer, request)
             return None
-        if self.direct:
-            target = request.headers.get("X-Amz-Target") or ""
-            target = target.decode("latin-1") if isinstance(target, bytes) else str(target)
-            for prefix, direct in self.direct.items():
-                if target.startswith(prefix):
-                    try:
-                        answered = self._answer_locally(direct, request)
-                    except Exception:  # as the server answers when moto fails
-                        log.exception("moto failed on %s %s", request.method, target)
-                        return _response(request.url, 500, {"Content-Type": "text/plain"}, b"Internal Server Error")
-                    if answered is not None:
-                        return answered
         body = _body_of(request)
         url = urlsplit(request.url)
         # the whole body is at hand: its length replaces a chunked transfer's framing
@@ -182,31 +167,6 @@ class InProcessAws:
         headers.setdefault("Host", _host_header(request.url))  # what the HTTP client would send
         answered = answer(request.method, request.url, headers, _body_of(request))
         return None if answered is None else _response(request.url, *answered)
-
-
-def moto_dynamodb(faults: Any) -> LocalAnswer:
-    """DynamoDB's calls answered by moto's DynamoDB handler directly, behind the planned faults: what
-    the server's application does for them (`convert_to_flask_response`), without building a WSGI
-    request, routing it through the domain dispatcher and Flask, and a Flask response back."""
-    from botocore.exceptions import ClientError
-    from moto.core.request import Request
-    from moto.dynamodb.responses import DynamoHandler
-    from moto.moto_api import recorder
-
-    def answer(method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Mapping[str, str], bytes]:
-        fault = faults.dynamodb_fault(headers.get("X-Amz-Target", ""), lambda: body)
-        if fault is not None:
-            status, fault_headers, payload = fault
-            return int(status.split(" ", 1)[0]), dict(fault_headers), payload
-        request = Request.from_primitives(method, url, headers, body)
-        recorder._record_request(request)
-        try:
-            status, answer_headers, content = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
-        except ClientError as error:
-            status, answer_headers, content = 400, {}, error.response["Error"]["Message"]
-        return int(status), answer_headers, content.encode("utf-8") if isinstance(content, str) else content
-
-    return answer
 
 
 IN_PROCESS_AWS = InProcessAws()

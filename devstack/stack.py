@@ -24,7 +24,7 @@ from devstack.faults import FAULTS
 from devstack.faults import routes as fault_routes
 from devstack.firehose import FirehoseHub, patch_moto_firehose, set_active_hub
 from devstack.gateway import Gateway, GatewayRunner
-from devstack.in_process_aws import IN_PROCESS_AWS, moto_dynamodb
+from devstack.in_process_aws import IN_PROCESS_AWS
 from devstack.in_process_aws import install as install_in_process_aws
 from devstack.lambdas import LambdaRuntime
 from devstack.media import MediaServer
@@ -217,7 +217,7 @@ class Devstack:
         server.app = FAULTS.wrap(server.app)  # faults on demand: devstack/faults.py
         if os.environ.get("DEVSTACK_AWS_IN_PROCESS", "1") != "0":  # devstack/in_process_aws.py
             install_in_process_aws()  # this process's own AWS calls skip the socket
-            IN_PROCESS_AWS.serve(self.moto_endpoint, server.app, {"DynamoDB_20120810.": moto_dynamodb(FAULTS)})
+            IN_PROCESS_AWS.serve(self.moto_endpoint, server.app)
         self.session = boto3.Session(region_name=REGION)
 
     def start_pollers(self, begin_at_latest: frozenset[str] = frozenset()) -> None:
