@@ -38,6 +38,7 @@ from devstack.moto_patches import (
     patch_moto_index_queries,
     patch_moto_kinesis_shards,
     patch_moto_projection,
+    patch_moto_update_expressions,
     patch_moto_value_lookup,
     set_active_runtime,
 )
@@ -204,6 +205,7 @@ class Devstack:
         patch_moto_kinesis_shards()
         patch_moto_index_queries()
         patch_moto_value_lookup()
+        patch_moto_update_expressions()
         patch_moto_attribute_values()
         patch_moto_projection()
         patch_moto_cognito_keys()
