@@ -171,13 +171,11 @@ def _add_build(args: dict[str, Any]) -> Callable[[PlaylistItem, Tracks], Plan]:
         if position is not None and position > total:
             raise InvalidInput(f"position: must be between 0 and {total}", "position")
         at = total if position is None else position
-        # the order read from the nearer end: an append reads the last few keys, an insertion the keys
-        # up to its position from the start or from the end
-        if at <= total - at:
-            keys, rekeyed = place(tracks.first(at + RESPACE_WINDOW + 1), at, count)
+        if at == total:  # append: only the last key matters
+            tail = tracks.last(RESPACE_WINDOW + 1) if total else []
+            keys, rekeyed = place(tail, len(tail), count)
         else:
-            tail = tracks.last(total - at + RESPACE_WINDOW + 1)
-            keys, rekeyed = place(tail, at - (total - len(tail)), count)
+            keys, rekeyed = place(tracks.first(at + RESPACE_WINDOW + 1), at, count)
         added_at = now()
         items = [
             TrackItem(
@@ -257,15 +255,11 @@ def _move_build(args: dict[str, Any]) -> Callable[[PlaylistItem, Tracks], Plan]:
             raise InvalidInput(f"rangeStart: the range must lie within the {total} tracks", "rangeStart")
         if insert_before > total:
             raise InvalidInput(f"insertBefore: must be between 0 and {total}", "insertBefore")
-        # what the move touches, read from the nearer end (`skipped`: the items before what was read)
-        from_start = max(range_start + range_length, insert_before) + RESPACE_WINDOW + 1
-        from_end = total - min(range_start, insert_before) + RESPACE_WINDOW + 1
-        ordered = tracks.first(from_start) if from_start <= from_end else tracks.last(from_end)
-        skipped = 0 if from_start <= from_end else total - len(ordered)
-        start = range_start - skipped
-        moving = ordered[start : start + range_length]
-        rest = ordered[:start] + ordered[start + range_length :]
-        at = (insert_before - range_length if insert_before > range_start else insert_before) - skipped
+        needed = max(range_start + range_length, insert_before) + RESPACE_WINDOW + 1
+        ordered = tracks.first(needed)
+        moving = ordered[range_start : range_start + range_length]
+        rest = ordered[:range_start] + ordered[range_start + range_length :]
+        at = insert_before - range_length if insert_before > range_start else insert_before
         keys, rekeyed = place(rest, at, range_length)
         moved_ids = [item_id_of_key(sk) for sk, _ in moving]
         return Plan(
