@@ -252,3 +252,50 @@ def test_a_group_plans_from_what_it_reads_of_the_order_exactly_as_from_the_whole
         [("add", {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[0]], "position": None})] * 3,
     )
     assert [outcome[0] for outcome in appended[:3]] == ["ok"] * 3 and max(read) < 64
+
+
+@pytest.mark.parametrize("near", ["start", "end"])
+def test_an_edit_that_respaces_keys_plans_the_same_from_what_it_reads(
+    playlists,  # noqa: F811
+    context,
+    monkeypatch,
+    near: str,
+) -> None:
+    """Where two neighbours' keys have grown too long, an insertion between them re-keys up to
+    `RESPACE_WINDOW` neighbours on each side: planned from the part of a 64-track playlist's order
+    it reads, near its start or its end, it gives the same keys and re-keys as against the whole."""
+    from backbeat.playlists import tracks
+    from backbeat.playlists.models import PlaylistItem, TrackItem
+    from backbeat.playlists.ordering import key_between
+    from backbeat.playlists.views import ordered
+
+    pid = new_playlist(playlists, context)
+    for _ in range(8):
+        service.add_tracks(pid, OWNER, SONGS, None, None)
+    items = ordered(pid, None)
+    at = 12 if near == "start" else 52
+    crowded = key_between(items[at - 2].pos, items[at + 1].pos)
+    for item, pos in ((items[at - 1], crowded + "1" * 95), (items[at], crowded + "1" * 95 + "5")):
+        TrackItem(**{**item.attribute_values, "pos": pos}).save()
+    whole = [(item.sk, item.pos) for item in ordered(pid, None, keys_only=True)]
+    playlist = PlaylistItem.get(playlist_key(pid), "META", consistent_read=True)
+    monkeypatch.setattr(service, "now", lambda: "2026-12-04T09:00:00.000Z")
+    edits = [
+        ("add", {"playlistId": pid, "userId": OWNER, "songIds": [SONGS[0]], "position": at}),
+        ("move", {"rangeStart": at - 3, "insertBefore": at + 2, "rangeLength": 2}),
+    ]
+
+    def plan(order: Any) -> Any:
+        ids = iter(range(10**6))
+        monkeypatch.setattr(service, "new_id", lambda: f"{next(ids):022d}")
+        seen = PlaylistItem(**playlist.attribute_values)
+        for kind, args in edits:
+            built = groups.builders[kind](args)[1](seen, order)
+            order.apply(built.tracks)
+            seen.track_count = int(seen.track_count) + built.track_delta
+        net = order.net()
+        return [item.attribute_values for item in net.puts], net.rekeys, net.deletes
+
+    lazily = plan(tracks.OrderInMemory.read(pid))
+    assert lazily == plan(tracks.OrderInMemory.of(whole))
+    assert len(lazily[1]) > 10  # the neighbours were re-keyed
