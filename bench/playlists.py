@@ -3,6 +3,14 @@ listens on the WebSocket API, edit latency through the gateway, and fan-out lag 
 
     .venv/bin/python bench/playlists.py [--edits 100] [--subscribers 50]
     .venv/bin/python bench/playlists.py --editors 10 [--edits 30] [--modes turns,group]   # the hot spot
+    .venv/bin/python bench/playlists.py --editors 10 --edits 30 --rates 10,20,30   # p99 at a given rate
+
+`--editors N --rates R1,R2,...` asks N editors for R edits a second together (each sending one every
+N/R seconds, or as soon as its last is answered when that came later), one fresh devstack per rate,
+and reports the highest rate whose p99 stays under 500 ms. Every editor first makes one edit at
+once, outside the figures (the no-loss checks include it), so the playlist function's environments
+have started, as in a service already running: otherwise their cold starts (0.3-0.8 s each,
+started together) are the p99 of a 300-edit run.
 
 `--editors N` measures N editors on one playlist once per edit mode in one run, each on a fresh
 devstack (`PLAYLIST_EDIT_MODE`): `turns` (one edit per numbered turn, decision 42: how edits met
@@ -214,9 +222,18 @@ def invite_and_accept(url: str, playlist_id: str, owner_token: str, email: str, 
 
 
 def collaborate(
-    url: str, ws_url: str, songs: list[str], collaborators: int, edits: int, stack_pid: int | None = None
+    url: str,
+    ws_url: str,
+    songs: list[str],
+    collaborators: int,
+    edits: int,
+    stack_pid: int | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
-    """`stack_pid`: the devstack's Python process, whose CPU time over the editing is reported."""
+    """`stack_pid`: the devstack's Python process, whose CPU time over the editing is reported.
+    `rate`: edits a second all collaborators together aim at, each sending an edit every
+    `collaborators / rate` seconds (or at once when its last answer came later); None: each sends its
+    next edit as soon as the last is answered."""
     users = [signup(url) for _ in range(collaborators)]
     owner_token = users[0][2]
     status, playlist, _ = http(
@@ -246,10 +263,22 @@ def collaborate(
     retried: list[int] = []  # retries of each edit that needed any
     lock = threading.Lock()
 
-    def worker(index: int) -> None:
-        rng = random.Random(index)
+    def worker(index: int, warm_up: bool = False) -> None:
+        rng = random.Random(index if not warm_up else -1 - index)
         listener = listeners[index]
-        for _ in range(edits):
+        if warm_up:  # one edit, outside the figures (its answer still checked)
+            with listener.lock:
+                view = listener.state
+            kind, status, answer, _, _ = random_edit(url, playlist_id, users[index][2], view, songs, rng)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if status < 300:
+                    answers.append((users[index][1], kind, answer))
+            return
+        for number in range(edits):
+            if rate:  # the editors' sends spread evenly over each interval
+                due = started + (number * collaborators + index) / rate
+                time.sleep(max(0.0, due - time.perf_counter()))
             with listener.lock:
                 view = listener.state
             kind, status, answer, seconds, retries = random_edit(url, playlist_id, users[index][2], view, songs, rng)
@@ -261,8 +290,11 @@ def collaborate(
                     latencies.append(seconds)
                     answers.append((users[index][1], kind, answer))
 
-    started = time.perf_counter()
+    if rate:  # every editor at once, so the function's environments exist, as in a service already running
+        with ThreadPoolExecutor(collaborators) as pool:
+            list(pool.map(lambda index: worker(index, warm_up=True), range(collaborators)))
     stack_cpu, own_cpu = cpu_seconds(stack_pid), time.process_time()
+    started = time.perf_counter()
     with ThreadPoolExecutor(collaborators) as pool:
         list(pool.map(worker, range(collaborators)))
     elapsed = time.perf_counter() - started
@@ -275,6 +307,7 @@ def collaborate(
         time.sleep(0.05)
     sockets.stop()
     accepted = sum(count for status, count in statuses.items() if status < 300)
+    timed = len(latencies)  # the accepted edits of the timed phase (all of them without a warm-up)
     expected = list(range(1, final["version"] + 1))
     # Gapless: the log the first listener received runs 1..N with no hole (an edit whose answer was lost
     # to a gateway timeout may still have committed, so counting answers is not the test).
@@ -295,7 +328,7 @@ def collaborate(
     )
     return {
         "collaborators": collaborators,
-        "attempted": collaborators * edits,
+        "attempted": collaborators * (edits + (1 if rate else 0)),
         "accepted": accepted,
         "statuses": dict(sorted(statuses.items())),
         "final_version": final["version"],
@@ -310,9 +343,9 @@ def collaborate(
         "versions_a_message": sum(len(listener.versions) for listener in listeners)
         / max(1, sum(listener.messages for listener in listeners)),
         "seconds": elapsed,
-        "edits_per_second": accepted / elapsed,
+        "edits_per_second": timed / elapsed,
         "stack_cores": stack_cpu / elapsed,  # the devstack's Python process, busy cores while editing
-        "stack_ms_per_edit": stack_cpu * 1000 / max(1, accepted),
+        "stack_ms_per_edit": stack_cpu * 1000 / max(1, timed),
         "client_cores": own_cpu / elapsed,  # this benchmark's editors and listeners
         "latency_p50": percentile(latencies, 50) * 1000,
         "latency_p99": percentile(latencies, 99) * 1000,
@@ -425,11 +458,55 @@ def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: 
     return 0 if all(run[check] for _, run in runs for check in checks) else 1
 
 
+def editors_at_rates(songs: list[str], editors: int, edits: int, rates: list[float]) -> int:
+    """N editors on one playlist sending edits at each of `rates` (edits a second, all together), each
+    rate on a fresh devstack: the highest rate whose edits' p99 stays under 500 ms."""
+    runs = []
+    for rate in rates:
+        with tempfile.TemporaryDirectory() as directory:
+            stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
+            try:
+                ws_url = stack.url.replace("http://", "ws://") + "/ws"
+                runs.append((rate, collaborate(stack.url, ws_url, songs, editors, edits, stack.process.pid, rate)))
+            finally:
+                stop_devstack(stack.process)
+        print(f"  {rate:g} edits/s asked: p99 {runs[-1][1]['latency_p99']:.0f} ms", file=sys.stderr, flush=True)
+    rates_text = ",".join(f"{rate:g}" for rate, _ in runs)
+    print(f"`.venv/bin/python bench/playlists.py --editors {editors} --edits {edits} --rates {rates_text}`:\n")
+    print(
+        "| edits/s asked | editors x edits | accepted (status counts) | gapless 1..N | no lost edit "
+        "| every subscriber saw 1..N in order | final GET = log replay | edits/s | edit latency p50 / p99 "
+        "| fan-out lag p50 / p99 | devstack CPU an edit (cores busy) | p99 < 500 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for rate, run in runs:
+        print(
+            f"| {rate:g} | {editors} x {edits} | {run['accepted']} of {run['attempted']} {run['statuses']} "
+            f"| {yes(run['gapless'])} | {yes(run['no_lost_edit'])} | {yes(run['in_order'])} "
+            f"| {yes(run['replay_matches'])} | {run['edits_per_second']:.1f} "
+            f"| {run['latency_p50']:.0f} / {run['latency_p99']:.0f} ms "
+            f"| {run['lag_p50']:.0f} / {run['lag_p99']:.0f} ms "
+            f"| {run['stack_ms_per_edit']:.0f} ms ({run['stack_cores']:.2f}) | {yes(run['latency_p99'] < 500)} |"
+        )
+    held = [(rate, run) for rate, run in runs if run["latency_p99"] < 500]
+    if held:
+        rate, run = max(held, key=lambda pair: pair[1]["edits_per_second"])
+        print(f"\nhighest rate with p99 under 500 ms: {run['edits_per_second']:.1f} edits/s (asked {rate:g})")
+    else:
+        print("\nno rate tried kept the p99 under 500 ms")
+    checks = ("gapless", "no_lost_edit", "in_order", "replay_matches")
+    return 0 if all(run[check] for _, run in runs for check in checks) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=100, help="edits per collaborator")
     parser.add_argument("--subscribers", type=int, default=50)
     parser.add_argument("--editors", type=int, help="only the hot spot: N editors on one playlist, before/after")
+    parser.add_argument(
+        "--rates",
+        help="with --editors: edits a second to ask of the editors together, comma-separated, one devstack each",
+    )
     parser.add_argument(
         "--modes", default="turns,group", help="edit modes for --editors, the baseline first (optimistic, turns, group)"
     )
@@ -441,6 +518,8 @@ def main() -> int:
         print(f"the demo catalog is not at {CATALOG_DIR}", file=sys.stderr)
         return 1
     songs = [song.id for song in load_catalog(CATALOG_DIR).first(2000).songs]
+    if args.editors and args.rates:
+        return editors_at_rates(songs, args.editors, args.edits, [float(rate) for rate in args.rates.split(",")])
     if args.editors:
         return editors_before_and_after(songs, args.editors, args.edits, modes)
     with tempfile.TemporaryDirectory() as directory:
