@@ -194,7 +194,8 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             axe.check(other, "collaborator")
             _shot(other, "08-collaborator-sees-it-live")
 
-            # 6. The friend's socket drops; a change made meanwhile arrives by resync once it is back.
+            # 6. The friend's socket drops; two changes made meanwhile arrive by resync once it is back
+            # (replayed together in one `playlist.changes` message).
             token = _token(page)
             other.evaluate("window.backbeatLive.drop()")
             second = next(s for s in catalog.songs[250:] if s.title != song.title)
@@ -202,7 +203,10 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
                 "POST", f"{devstack.url}/playlists/{playlist_id}/tracks", {"songId": second.id}, token
             )
             assert status == 201, added
+            status, renamed, _ = http("PATCH", f"{devstack.url}/playlists/{playlist_id}", {"name": "Road trip!"}, token)
+            assert status == 200, renamed
             expect(tracks.get_by_role("listitem")).to_have_count(2, timeout=20_000)
+            expect(other.get_by_role("heading", name="Road trip!")).to_be_visible(timeout=10_000)
             expect(other.get_by_test_id("connection")).to_have_text("live")
             _shot(other, "09-collaborator-resynced")
 
