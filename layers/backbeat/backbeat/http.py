@@ -19,11 +19,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from backbeat.errors import BackbeatError, InvalidInput, Unauthorized, UnsupportedMediaType, error_fields
+from backbeat.errors import BackbeatError, Conflict, InvalidInput, Unauthorized, UnsupportedMediaType, error_fields
 from backbeat.observability import logger
 from backbeat.payloads import invalid_input, load_json
 from backbeat.ratelimit import RateLimited
 from backbeat.ratelimit_routes import RequestLimiter
+from backbeat.tables import collided
 
 # Every error status a route of this API can answer, with what it means (the OpenAPI document lists
 # them on every operation with the error schema); 413 and 414 come from API Gateway itself.
@@ -173,6 +174,9 @@ def create_resolver() -> JsonApiResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if collided(exc):  # nothing was written; the client may send it again
+            logger.warning("transaction collided with another write", extra={"error": str(exc)})
+            return domain_error_response(Conflict("another change to the same data got in the way; try again"))
         logger.exception("unhandled error")
         return error_response(500, "InternalError", "internal error")
 

@@ -47,6 +47,7 @@ from backbeat.playlists.snapshots import expected_version, snapshot_id
 from backbeat.playlists.tracks import TrackChanges, Tracks
 from backbeat.playlists.turns import first_turn_item
 from backbeat.playlists.views import changes, get_playlist, my_playlists, summary_view
+from backbeat.tables import write_transaction
 
 __all__ = [
     "MAX_COLLABORATORS",
@@ -132,11 +133,15 @@ def create_playlist(
         last_by=user_id,
         last_at=at,
     )
-    with TransactWrite(connection=connection()) as transaction:
-        transaction.save(playlist, condition=PlaylistItem.pk.does_not_exist())
-        transaction.save(change_item(playlist_id, 0, op, user_id, at), condition=ChangeItem.pk.does_not_exist())
-        transaction.save(member_item(playlist_id, user_id, "owner"))
-        transaction.save(first_turn_item(playlist_id))
+
+    def write() -> None:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.save(playlist, condition=PlaylistItem.pk.does_not_exist())
+            transaction.save(change_item(playlist_id, 0, op, user_id, at), condition=ChangeItem.pk.does_not_exist())
+            transaction.save(member_item(playlist_id, user_id, "owner"))
+            transaction.save(first_turn_item(playlist_id))
+
+    write_transaction(write)
     view = summary_view(playlist)
     view["tracks"] = {"items": [], "total": 0, "limit": 100, "offset": 0}
     return view
