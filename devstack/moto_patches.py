@@ -300,7 +300,7 @@ def patch_moto_update_expressions() -> None:
     values through placeholders (`SET #0 = :0`), so a process meets few distinct texts."""
     import functools
 
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
     if getattr(UpdateExpressionParser, "_devstack_parsed_once", False):
         return
@@ -310,7 +310,7 @@ def patch_moto_update_expressions() -> None:
     def parsed(cls: Any, expression: str) -> Any:
         return make(cls, expression)
 
-    UpdateExpressionParser.make = classmethod(parsed)  # type: ignore[method-assign,assignment]
+    UpdateExpressionParser.make = classmethod(parsed)  # type: ignore[method-assign,assignment,arg-type]
     UpdateExpressionParser._moto_make = classmethod(make)  # type: ignore[attr-defined]
     UpdateExpressionParser._devstack_parsed_once = True  # type: ignore[attr-defined]
 
