@@ -102,6 +102,13 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             page, other = mine.new_page(), theirs.new_page()
             for p in (page, other):
                 p.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+            socket_messages: list[str] = []  # what the friend's phone receives on its WebSockets
+            other.on(
+                "websocket",
+                lambda socket: socket.on(
+                    "framereceived", lambda frame: socket_messages.append(frame if isinstance(frame, str) else "")
+                ),
+            )
 
             # 1. Sign up (and so log in) through the form.
             page.goto(url)
@@ -207,6 +214,10 @@ def test_a_listener_walks_through_the_web_player(devstack: RunningStack, catalog
             assert status == 200, renamed
             expect(tracks.get_by_role("listitem")).to_have_count(2, timeout=20_000)
             expect(other.get_by_role("heading", name="Road trip!")).to_be_visible(timeout=10_000)
+            replayed = [json.loads(m) for m in socket_messages if '"playlist.changes"' in m]
+            assert [[c["op"]["type"] for c in m["changes"]] for m in replayed] == [
+                ["tracks.added", "details.updated"]
+            ], socket_messages
             expect(other.get_by_test_id("connection")).to_have_text("live")
             _shot(other, "09-collaborator-resynced")
 
