@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
 T = TypeVar("T")
@@ -23,17 +24,21 @@ def bind_models(table_name: str, *models: type[Model]) -> None:
         model._connection = None  # drop a connection bound to another table name
 
 
+def cancellation_reasons(error: TransactWriteError) -> list[str | None]:
+    """Why each action of a cancelled transaction failed (None: it did not), in the order pynamodb
+    sends them: condition checks, deletes, puts, updates (not the order they were added)."""
+    return [reason.code if reason is not None else None for reason in (error.cancellation_reasons or [])]
+
+
 def collided(error: Exception) -> bool:
     """A transaction DynamoDB cancelled only because another request was writing one of its items at
     the same moment (`TransactionConflict`): nothing was written, and trying again is safe. A failed
     condition is not a collision: it is an answer."""
-    from pynamodb.exceptions import TransactWriteError
-
     if not isinstance(error, TransactWriteError):
         return False
     if error.cause_response_code == "TransactionConflictException":
         return True
-    codes = {reason.code for reason in error.cancellation_reasons or [] if reason is not None}
+    codes = set(cancellation_reasons(error))
     return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
 
 

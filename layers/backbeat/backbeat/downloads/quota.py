@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from backbeat.downloads.models import QUOTA, DeviceItem, DownloadItem, QuotaItem, device_key
 from backbeat.errors import Conflict, NotFound, ServiceUnavailable
+from backbeat.tables import cancellation_reasons
 
 MAX_DEVICES = 5
 MAX_SONGS = 10_000
@@ -71,12 +72,6 @@ def usage(user_id: str) -> Usage:
     return Usage(int(item.songs or 0), int(item.devices or 0))
 
 
-def _reasons(error: TransactWriteError) -> list[str | None]:
-    """Why each action of a cancelled transaction failed, in the order pynamodb sends them:
-    condition checks, deletes, puts, updates (not the order they were added)."""
-    return [reason.code if reason is not None else None for reason in (error.cancellation_reasons or [])]
-
-
 def _retrying(attempt: Callable[[], T | None]) -> T:
     """Run `attempt` until it returns a value; None means it lost a race and should run again."""
     deadline = time.monotonic() + DEADLINE_SECONDS
@@ -105,7 +100,7 @@ def add_device(device: DeviceItem) -> Usage:
                 )
                 transaction.save(device, condition=DeviceItem.sk.does_not_exist())
         except TransactWriteError as error:
-            reasons = _reasons(error)  # pynamodb sends condition checks, deletes, puts, then updates
+            reasons = cancellation_reasons(error)  # condition checks, deletes, puts, then updates
             if reasons[-1:] == ["ConditionalCheckFailed"]:
                 raise Conflict(f"at most {MAX_DEVICES} devices per user can hold downloads; remove one first") from None
             if reasons[:1] == ["ConditionalCheckFailed"]:
@@ -125,7 +120,7 @@ def remove_device(user_id: str, device_id: str) -> bool:
                 transaction.delete(DeviceItem(user_id, device_key(device_id)), condition=DeviceItem.sk.exists())
                 transaction.update(QuotaItem(user_id, QUOTA), actions=[QuotaItem.devices.add(-1)])
         except TransactWriteError as error:
-            if _reasons(error)[:1] == ["ConditionalCheckFailed"]:
+            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
                 return False
             return None
         return True
@@ -169,7 +164,7 @@ def _reserve_chunk(user_id: str, device_id: str, wanted: list[DownloadItem], res
                     for item in taking:
                         transaction.save(item, condition=DownloadItem.sk.does_not_exist())
             except TransactWriteError as error:
-                if _reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
                     raise NotFound(f"device {device_id!r} not found") from None
                 return None  # the counter moved or one of the songs arrived meanwhile: reread
         result.accepted += taking

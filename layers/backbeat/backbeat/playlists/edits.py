@@ -46,6 +46,7 @@ from backbeat.playlists.models import (
 from backbeat.playlists.snapshots import snapshot_id
 from backbeat.playlists.tracks import StoredTracks, TrackChanges, Tracks
 from backbeat.playlists.turns import Turn, TurnTimeout, take_turn, turn_length
+from backbeat.tables import cancellation_reasons
 
 EDIT_DEADLINE_SECONDS = 8.0  # under the function's 10 s timeout
 TURN_HEADROOM_SECONDS = 2.0  # stop waiting for a turn early enough to use it within the deadline
@@ -128,8 +129,7 @@ def track_edit(
 def _is_conflict(error: TransactWriteError) -> bool:
     if error.cause_response_code == "TransactionConflictException":
         return True
-    reasons = [reason.code for reason in error.cancellation_reasons if reason is not None]
-    return any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons)
+    return any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in cancellation_reasons(error))
 
 
 def edit(
@@ -186,7 +186,7 @@ def _edit_in_turn(
         except TransactWriteError as error:
             if not _is_conflict(error):
                 raise
-            reasons = [reason.code if reason is not None else None for reason in error.cancellation_reasons]
+            reasons = cancellation_reasons(error)
             if len(reasons) > TURN_INDEX and reasons[TURN_INDEX] == "ConditionalCheckFailed":
                 return None  # the turn was skipped: this transaction wrote nothing
             if if_version is not None:

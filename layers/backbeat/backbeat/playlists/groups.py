@@ -52,6 +52,7 @@ from backbeat.playlists.models import (
 )
 from backbeat.playlists.snapshots import snapshot_id
 from backbeat.playlists.tracks import OrderInMemory, TrackChanges
+from backbeat.tables import cancellation_reasons
 
 LEASE_SECONDS = 3.0  # a holder silent this long loses the lease (a group commit takes ~30-60 ms in AWS)
 MAX_ITEMS = 100  # what one TransactWriteItems carries
@@ -242,7 +243,7 @@ def _apply_until_done(playlist_id: str, sk: str, held: Lease, deadline: float) -
         try:
             answer = _commit_group(playlist_id, sk, held)
         except TransactWriteError as error:
-            reasons = [reason.code if reason is not None else None for reason in error.cancellation_reasons]
+            reasons = cancellation_reasons(error)
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 return None  # the lease expired and was taken: nothing was written
             continue  # a write outside the queue, or a waiter withdrew: read again
