@@ -446,47 +446,41 @@ def patch_moto_attribute_values() -> None:
         return
     structure = BaseJSONSerializer._serialize_type_structure
 
+    def written(self: Any, serialized: Any, shape: Any, key: str, wire: Callable[[], Any]) -> bool:
+        """Whether the short path wrote the value (`wire()` builds it, or raises _NotPlain)."""
+        try:
+            value = wire()
+        except _NotPlain:
+            return False
+        self._default_serialize(serialized, value, shape, key)
+        return True
+
     def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         ours = self.service_model.service_name in _DYNAMODB
-        if ours and key and shape.name == "AttributeValue" and value is not None:
-            try:
-                wire = _attribute_value(self, value)
-            except _NotPlain:
-                pass
-            else:
-                self._default_serialize(serialized, wire, shape, key)
-                return
+        plain = ours and key and shape.name == "AttributeValue" and value is not None
+        if plain and written(self, serialized, shape, key, lambda: _attribute_value(self, value)):
+            return
         structure(self, serialized, value, shape, key)
 
     def serialize_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         """A map of AttributeValues (an item, a key) written whole: moto's path dispatched each entry
         through its machinery to the short path above."""
-        if self.service_model.service_name in _DYNAMODB and shape.value.name == "AttributeValue":
-            try:
-                wire = _attribute_map(self, value)
-            except _NotPlain:
-                pass
-            else:
-                self._default_serialize(serialized, wire, shape, key)
-                return
+        plain = self.service_model.service_name in _DYNAMODB and shape.value.name == "AttributeValue"
+        if plain and written(self, serialized, shape, key, lambda: _attribute_map(self, value)):
+            return
         mapping(self, serialized, value, shape, key)
 
     def serialize_list(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         """A list of items (a Query's, a BatchGetItem's) written whole."""
         member = shape.member
-        if (
+        plain = (
             self.service_model.service_name in _DYNAMODB
             and member.type_name == "map"
             and member.value.name == "AttributeValue"
             and not member.serialization.get("name")
-        ):
-            try:
-                wire = [_attribute_map(self, item) for item in value]
-            except _NotPlain:
-                pass
-            else:
-                self._default_serialize(serialized, wire, shape, key)
-                return
+        )
+        if plain and written(self, serialized, shape, key, lambda: [_attribute_map(self, item) for item in value]):
+            return
         listing(self, serialized, value, shape, key)
 
     mapping, listing = BaseJSONSerializer._serialize_type_map, BaseJSONSerializer._serialize_type_list
