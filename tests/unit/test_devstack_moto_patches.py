@@ -285,79 +285,70 @@ def test_query_answers_are_sorted_as_moto_sorts_them() -> None:
         table.sorted_items(["pos"], [None], mixed)
 
 
-def test_an_update_expression_parsed_once_updates_as_moto_does_each_time() -> None:
+def test_an_update_expression_parsed_once_updates_as_moto_does_each_time(streamed_table) -> None:  # type: ignore[no-untyped-def]
     """`patch_moto_update_expressions` parses each distinct UpdateExpression once: the same text used
     on many items (and in transactions) with different values still updates each as moto would, the
     tree moto keeps is never changed by an update, and an expression that does not parse fails every
     time."""
-    import boto3
-    from moto import mock_aws
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     from devstack.moto_patches import patch_moto_update_expressions
 
     patch_moto_update_expressions()
     expression = "SET #n = :n, #l = list_append(if_not_exists(#l, :empty), :l) ADD #c :one REMOVE #gone"
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        names = {"#n": "name", "#l": "list", "#c": "count", "#gone": "gone"}
-        for round_ in range(3):
-            for key in ("a", "b"):
-                values = {":n": {"S": f"{key}{round_}"}, ":l": {"L": [{"N": str(round_)}]}}
-                values |= {":empty": {"L": []}, ":one": {"N": "1"}}
-                dynamodb.update_item(
-                    TableName="t",
-                    Key={"pk": {"S": key}},
-                    UpdateExpression=expression,
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
-        dynamodb.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": "t",
-                        "Key": {"pk": {"S": "a"}},
-                        "UpdateExpression": expression,
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": {
-                            ":n": {"S": "in a transaction"},
-                            ":l": {"L": [{"N": "9"}]},
-                            ":empty": {"L": []},
-                            ":one": {"N": "1"},
-                        },
-                    }
+    dynamodb, _, _ = streamed_table  # the table "t", keyed by "id"
+    names = {"#n": "name", "#l": "list", "#c": "count", "#gone": "gone"}
+    for round_ in range(3):
+        for key in ("a", "b"):
+            values = {":n": {"S": f"{key}{round_}"}, ":l": {"L": [{"N": str(round_)}]}}
+            values |= {":empty": {"L": []}, ":one": {"N": "1"}}
+            dynamodb.update_item(
+                TableName="t",
+                Key={"id": {"S": key}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "t",
+                    "Key": {"id": {"S": "a"}},
+                    "UpdateExpression": expression,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {
+                        ":n": {"S": "in a transaction"},
+                        ":l": {"L": [{"N": "9"}]},
+                        ":empty": {"L": []},
+                        ":one": {"N": "1"},
+                    },
                 }
-            ]
-        )
-        items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="t", ConsistentRead=True)["Items"]}
-        assert items["a"] == {
-            "pk": {"S": "a"},
-            "name": {"S": "in a transaction"},
-            "list": {"L": [{"N": "0"}, {"N": "1"}, {"N": "2"}, {"N": "9"}]},
-            "count": {"N": "4"},
-        }
-        assert items["b"]["name"] == {"S": "b2"} and items["b"]["count"] == {"N": "3"}
-        kept = UpdateExpressionParser.make(expression)
+            }
+        ]
+    )
+    items = {item["id"]["S"]: item for item in dynamodb.scan(TableName="t", ConsistentRead=True)["Items"]}
+    assert items["a"] == {
+        "id": {"S": "a"},
+        "name": {"S": "in a transaction"},
+        "list": {"L": [{"N": "0"}, {"N": "1"}, {"N": "2"}, {"N": "9"}]},
+        "count": {"N": "4"},
+    }
+    assert items["b"]["name"] == {"S": "b2"} and items["b"]["count"] == {"N": "3"}
+    kept = UpdateExpressionParser.make(expression)
 
-        def tree(node: Any) -> Any:
-            children = getattr(node, "children", None)
-            return (type(node).__name__, [tree(child) for child in children]) if children is not None else node
+    def tree(node: Any) -> Any:
+        children = getattr(node, "children", None)
+        return (type(node).__name__, [tree(child) for child in children]) if children is not None else node
 
-        assert tree(kept) == tree(UpdateExpressionParser._moto_make(expression))  # type: ignore[attr-defined]
-        assert UpdateExpressionParser.make(expression) is kept  # parsed once
-        for _ in range(2):
-            with pytest.raises(dynamodb.exceptions.ClientError, match="Invalid UpdateExpression"):
-                dynamodb.update_item(
-                    TableName="t",
-                    Key={"pk": {"S": "a"}},
-                    UpdateExpression="SET #n = = :n",
-                    ExpressionAttributeNames={"#n": "name"},
-                    ExpressionAttributeValues={":n": {"S": "x"}},
-                )
+    assert tree(kept) == tree(UpdateExpressionParser._moto_make(expression))  # type: ignore[attr-defined]
+    assert UpdateExpressionParser.make(expression) is kept  # parsed once
+    for _ in range(2):
+        with pytest.raises(dynamodb.exceptions.ClientError, match="Invalid UpdateExpression"):
+            dynamodb.update_item(
+                TableName="t",
+                Key={"id": {"S": "a"}},
+                UpdateExpression="SET #n = = :n",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues={":n": {"S": "x"}},
+            )
