@@ -263,36 +263,32 @@ def collaborate(
     retried: list[int] = []  # retries of each edit that needed any
     lock = threading.Lock()
 
-    def worker(index: int, warm_up: bool = False) -> None:
-        rng = random.Random(index if not warm_up else -1 - index)
+    def edit_once(index: int, rng: random.Random, timed: bool) -> None:
+        """One random edit by editor `index`, counted in the checks; in the figures only when `timed`."""
         listener = listeners[index]
-        if warm_up:  # one edit, outside the figures (its answer still checked)
-            with listener.lock:
-                view = listener.state
-            kind, status, answer, _, _ = random_edit(url, playlist_id, users[index][2], view, songs, rng)
-            with lock:
-                statuses[status] = statuses.get(status, 0) + 1
-                if status < 300:
-                    answers.append((users[index][1], kind, answer))
-            return
+        with listener.lock:
+            view = listener.state
+        kind, status, answer, seconds, retries = random_edit(url, playlist_id, users[index][2], view, songs, rng)
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status < 300:
+                answers.append((users[index][1], kind, answer))
+            if timed and retries:
+                retried.append(retries)
+            if timed and status < 300:
+                latencies.append(seconds)
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)
         for number in range(edits):
             if rate:  # the editors' sends spread evenly over each interval
                 due = started + (number * collaborators + index) / rate
                 time.sleep(max(0.0, due - time.perf_counter()))
-            with listener.lock:
-                view = listener.state
-            kind, status, answer, seconds, retries = random_edit(url, playlist_id, users[index][2], view, songs, rng)
-            with lock:
-                if retries:
-                    retried.append(retries)
-                statuses[status] = statuses.get(status, 0) + 1
-                if status < 300:
-                    latencies.append(seconds)
-                    answers.append((users[index][1], kind, answer))
+            edit_once(index, rng, timed=True)
 
     if rate:  # every editor at once, so the function's environments exist, as in a service already running
         with ThreadPoolExecutor(collaborators) as pool:
-            list(pool.map(lambda index: worker(index, warm_up=True), range(collaborators)))
+            list(pool.map(lambda index: edit_once(index, random.Random(-1 - index), timed=False), range(collaborators)))
     stack_cpu, own_cpu = cpu_seconds(stack_pid), time.process_time()
     started = time.perf_counter()
     with ThreadPoolExecutor(collaborators) as pool:
