@@ -141,16 +141,38 @@ def _index_keys(table: Any, index_name: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _meeting_the_range_condition(items: list[Any], attribute: str, arguments: dict[str, Any]) -> list[Any]:
+def _meeting_the_range_condition(
+    items: list[Any], attribute: str, arguments: dict[str, Any], *, each: bool = False
+) -> list[Any]:
     """The items whose `attribute` meets the query's range key condition, as DynamoDB reads only those
     (moto sorts every candidate, sizes it and only then tests the condition: a partition of a thousand
     log entries cost each queue read a thousand sizes). An item without the attribute is not in a
     sparse index; none is dropped when there is no condition, or one on several attributes, which
     moto's own test then decides."""
+    from moto.dynamodb.comparisons import get_comparison_func
+
     conditions = arguments.get("range_key_conditions") or []
     comparison, operands = arguments.get("range_comparison"), arguments.get("range_objs") or []
     if len(conditions) > 1 or (conditions and conditions[-1][0] != attribute):
         return items
+    test = get_comparison_func(comparison) if comparison else None
+    if each or (comparison and test is None):  # `each`: moto's own test (bench/devstack_call_cost.py)
+        return _each_compared(items, attribute, comparison, operands)
+    # DynamoType.compare's test, with the operands cast once and a string key's value read as it
+    # is (what `cast_value` gives for S) instead of cast per item: a queue read walks the partition
+    operands = [operand.cast_value for operand in operands]
+    kept = []
+    for item in items:
+        value = item.attrs.get(attribute)
+        if value is None:
+            continue
+        if test is None or test(value.value if value.type == "S" else value.cast_value, *operands):
+            kept.append(item)
+    return kept
+
+
+def _each_compared(items: list[Any], attribute: str, comparison: Any, operands: list[Any]) -> list[Any]:
+    """The items whose `attribute` meets the condition by moto's own test, item by item."""
     kept = []
     for item in items:
         value = item.attrs.get(attribute)

@@ -336,6 +336,63 @@ def patch_moto_value_lookup() -> None:
     utils._devstack_value_lookup = True  # type: ignore[attr-defined]
 
 
+def patch_moto_action_lookup() -> None:
+    """moto finds the method answering an action by listing every function of the handler's class
+    (`inspect.getmembers`, a few hundred names sorted) on every call. A class's functions are what its
+    definition and its bases made them, so each class is listed once."""
+    import functools
+
+    from moto.core import responses
+
+    if getattr(responses, "_devstack_action_lookup", False):
+        return
+    listed = responses.method_names_from_class
+
+    @functools.lru_cache(maxsize=512)
+    def method_names(clazz: Any) -> frozenset[str]:
+        return frozenset(listed(clazz))
+
+    responses.method_names_from_class = method_names  # type: ignore[assignment]
+    responses._moto_method_names_from_class = listed  # type: ignore[attr-defined]
+    responses._devstack_action_lookup = True  # type: ignore[attr-defined]
+
+
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})  # what moto's conversion hands back as is
+
+
+def patch_moto_result_conversion() -> None:
+    """Before serializing a DynamoDB answer, moto turns it into plain dicts with `dynamo_to_dict`, a
+    recursive walk that asks every value, down to each string of each item, whether it is a datetime,
+    an AttributeValue or has a `to_json`: a third of the CPU a Query of a few hundred keys cost. The
+    values a DynamoDB answer is made of (exactly dict, list, an AttributeValue holding no binary, str,
+    numbers, booleans, None) are converted directly, to what moto makes of them; anything else (an
+    item, a binary, a datetime, a subclass) goes to moto's own conversion, whose recursion comes back
+    here. `tests/unit/test_devstack_moto_patches.py` compares the two on every kind of value."""
+    from moto.dynamodb import responses
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if getattr(utilities, "_devstack_result_conversion", False):
+        return
+    original = utilities.dynamo_to_dict
+
+    def convert(obj: Any) -> Any:
+        kind = obj.__class__
+        if kind in _PLAIN_VALUES:
+            return obj
+        if kind is dict:
+            return {key: convert(value) for key, value in obj.items()}
+        if kind is list:
+            return [convert(value) for value in obj]
+        if kind is DynamoType and obj.type not in ("B", "BS"):
+            return {obj.type: convert(obj.value)}
+        return original(obj)
+
+    utilities.dynamo_to_dict = responses.dynamo_to_dict = convert  # the original's recursion comes here too
+    utilities._moto_dynamo_to_dict = original  # type: ignore[attr-defined]
+    utilities._devstack_result_conversion = True  # type: ignore[attr-defined]
+
+
 _PROJECTED_AS_STORED = frozenset({"S", "BOOL", "NULL"})  # a round trip through Python leaves these alike
 
 

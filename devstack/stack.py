@@ -31,6 +31,7 @@ from devstack.media import MediaServer
 from devstack.moto_patches import (
     _patch_moto_lambda,
     _patch_moto_unnamed_executions,
+    patch_moto_action_lookup,
     patch_moto_attribute_values,
     patch_moto_cognito_keys,
     patch_moto_dynamodb_isolation,
@@ -38,6 +39,7 @@ from devstack.moto_patches import (
     patch_moto_index_queries,
     patch_moto_kinesis_shards,
     patch_moto_projection,
+    patch_moto_result_conversion,
     patch_moto_update_expressions,
     patch_moto_value_lookup,
     set_active_runtime,
@@ -71,6 +73,27 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def patch_moto() -> None:
+    """Every correction the devstack makes to moto (devstack/moto_patches.py and the modules it
+    names), each idempotent: the stack applies them before its moto starts, `bench/devstack_call_cost.py`
+    before measuring moto's calls as the stack makes them."""
+    _patch_moto_lambda()
+    _patch_moto_unnamed_executions()
+    patch_moto_eventbridge_states_targets()
+    patch_moto_dynamodb_isolation()
+    patch_moto_kinesis_shards()
+    patch_moto_index_queries()
+    patch_moto_value_lookup()
+    patch_moto_update_expressions()
+    patch_moto_action_lookup()
+    patch_moto_result_conversion()
+    patch_moto_attribute_values()
+    patch_moto_projection()
+    patch_moto_cognito_keys()
+    patch_moto_firehose()
+    patch_moto_stream_wakeups()
 
 
 @dataclass
@@ -198,19 +221,7 @@ class Devstack:
         self.moto_endpoint = f"http://{self.host}:{moto_port}"
         os.environ["AWS_ENDPOINT_URL"] = self.moto_endpoint
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        _patch_moto_lambda()
-        _patch_moto_unnamed_executions()
-        patch_moto_eventbridge_states_targets()
-        patch_moto_dynamodb_isolation()
-        patch_moto_kinesis_shards()
-        patch_moto_index_queries()
-        patch_moto_value_lookup()
-        patch_moto_update_expressions()
-        patch_moto_attribute_values()
-        patch_moto_projection()
-        patch_moto_cognito_keys()
-        patch_moto_firehose()
-        patch_moto_stream_wakeups()
+        patch_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)

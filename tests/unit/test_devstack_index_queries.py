@@ -287,3 +287,43 @@ def test_a_projected_query_answers_the_named_attributes_and_leaves_the_items_who
         TableName="catalog", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "PL#1"}}
     )["Items"]
     assert [sorted(item) for item in whole] == [["by", "pk", "pos", "sk"]] * 2
+
+
+@pytest.mark.parametrize("kind", ["S", "N", "B"])
+def test_a_range_condition_keeps_the_items_moto_would_keep(kind: str) -> None:
+    """The range condition tested with its operands cast once (and a string key read as it is) keeps
+    the same items, in the same order, as moto's own `compare` item by item: for every comparison a
+    key condition can make, on strings, numbers and binaries, with items lacking the key left out."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from devstack.moto_index_queries import _meeting_the_range_condition
+
+    def value(n: int) -> dict[str, str]:  # numbers below zero too: they sort apart from their text
+        return {kind: {"S": f"LOG#{n:03d}", "N": str(n - 20), "B": f"{n:03d}"}[kind]}
+
+    items = [
+        Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs={"pk": {"S": "PL#1"}, "sk": value(n)})
+        for n in (7, 3, 12, 40, 5, 5, 31)
+    ]
+    items.append(Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs={"pk": {"S": "PL#1"}}))
+    conditions = [
+        (None, []),
+        ("EQ", [value(5)]),
+        ("LT", [value(12)]),
+        ("LE", [value(12)]),
+        ("GT", [value(7)]),
+        ("GE", [value(7)]),
+        ("BETWEEN", [value(4), value(31)]),
+    ]
+    if kind != "N":
+        conditions.append(("BEGINS_WITH", [{kind: value(30)[kind][:-1]}]))
+    for comparison, operands in conditions:
+        arguments = {
+            "range_key_conditions": [("sk", comparison)] if comparison else [],
+            "range_comparison": comparison,
+            "range_objs": [DynamoType(operand) for operand in operands],
+        }
+        fast = _meeting_the_range_condition(items, "sk", arguments)
+        each = _meeting_the_range_condition(items, "sk", arguments, each=True)
+        assert [id(item) for item in fast] == [id(item) for item in each], comparison
+        assert len(each) < len(items), comparison  # the condition (or the missing key) leaves some out

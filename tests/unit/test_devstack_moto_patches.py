@@ -4,6 +4,7 @@ product depends on."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import boto3
@@ -352,3 +353,77 @@ def test_an_update_expression_parsed_once_updates_as_moto_does_each_time(streame
                 ExpressionAttributeNames={"#n": "name"},
                 ExpressionAttributeValues={":n": {"S": "x"}},
             )
+
+
+def test_a_dynamodb_answer_is_converted_as_moto_converts_it() -> None:
+    """`patch_moto_result_conversion` against moto's own `dynamo_to_dict`, on answers holding every kind
+    of value: stored items (with binaries and sets), nested maps and lists, a datetime, numbers, None,
+    and dicts and lists that are not plain. The same Python values come out, keys in the same order."""
+    from datetime import datetime
+
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    from devstack.moto_patches import patch_moto_result_conversion
+
+    patch_moto_result_conversion()
+    moto_own = utilities._moto_dynamo_to_dict  # type: ignore[attr-defined]
+    attrs = {
+        "pk": {"S": "PL#1"},
+        "sk": {"S": "ITEM#a"},
+        "count": {"N": "1.50"},
+        "public": {"BOOL": False},
+        "gone": {"NULL": True},
+        "cover": {"B": "AP8="},
+        "covers": {"BS": ["AP8=", "eA=="]},
+        "tags": {"SS": ["b", "a"]},
+        "sizes": {"NS": ["3", "1"]},
+        "op": {"M": {"type": {"S": "tracks.added"}, "blob": {"B": "eA=="}, "at": {"L": [{"N": "2"}, {"NULL": True}]}}},
+    }
+    item = Item(hash_key=DynamoType({"S": "PL#1"}), range_key=DynamoType({"S": "ITEM#a"}), attrs=attrs)
+    typed = {name: DynamoType(value) for name, value in attrs.items()}
+    limited = LimitedSizeDict(pk=DynamoType({"S": "x"}))
+    answers = [
+        {"Items": [typed, typed], "Count": 2, "ScannedCount": 2, "LastEvaluatedKey": {"pk": typed["pk"]}},
+        {"Item": item},
+        {"Responses": {"t": [item.to_json()["Attributes"], typed]}, "UnprocessedKeys": {}},
+        {"Attributes": limited, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5}},
+        {"Table": {"CreationDateTime": datetime(2026, 12, 4, tzinfo=UTC), "ItemCount": 3, "Ok": True}},
+        [None, 1, 2.5, "s", [typed["op"]], (typed["pk"],)],
+    ]
+    for answer in answers:
+        ours = utilities.dynamo_to_dict(answer)
+        theirs = moto_own(answer)
+        assert ours == theirs
+        assert repr(ours) == repr(theirs)  # the same keys in the same order, the same types
+
+
+def test_an_action_is_found_on_its_handler_once_listed() -> None:
+    """`patch_moto_action_lookup` lists a handler class's functions once: the same names moto lists,
+    a subclass's own included, and the DynamoDB calls still answer."""
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    from devstack.moto_patches import patch_moto_action_lookup
+
+    patch_moto_action_lookup()
+
+    class Handler(DynamoHandler):
+        def own_action(self) -> str:
+            return "answered"
+
+    listed = responses._moto_method_names_from_class  # type: ignore[attr-defined]
+    for clazz in (DynamoHandler, Handler):
+        assert responses.method_names_from_class(clazz) == frozenset(listed(clazz))
+    assert "own_action" in responses.method_names_from_class(Handler)
+    assert "query" in responses.method_names_from_class(DynamoHandler)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}, "n": {"N": "1"}}
