@@ -43,6 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _LOCK = threading.RLock()
+# A query on a local index takes its candidates from the queried partition (no index map to keep,
+# no check per item that it is still stored); off, from the index map as a global index does
+# (bench/devstack_call_cost.py compares the two).
+LOCAL_INDEX_FROM_PARTITION = True
 _CANDIDATES = threading.local()  # the candidates of the query running on this thread, by table id
 _PROJECTING = threading.local()  # `on` while this thread runs a Query with a ProjectionExpression
 
@@ -225,7 +229,10 @@ def patch_moto_index_queries() -> None:
         if attribute is None or value is None or len(conditions) != 1:
             return original_query(self, *args, **kwargs)
         by_table = _CANDIDATES.__dict__.setdefault("by_table", {})
-        candidates = _items_with(self, attribute, value)
+        if attribute == self.hash_key_attr and LOCAL_INDEX_FROM_PARTITION:  # a local index: the partition's items
+            candidates = _partition(self, value)
+        else:
+            candidates = _items_with(self, attribute, value)
         if len(ranges) == 1:
             candidates = _meeting_the_range_condition(candidates, ranges[0], arguments)
         by_table[id(self)] = candidates

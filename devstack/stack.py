@@ -37,6 +37,7 @@ from devstack.moto_patches import (
     patch_moto_dynamodb_isolation,
     patch_moto_eventbridge_states_targets,
     patch_moto_index_queries,
+    patch_moto_item_sizes,
     patch_moto_kinesis_shards,
     patch_moto_projection,
     patch_moto_result_conversion,
@@ -89,6 +90,7 @@ def patch_moto() -> None:
     patch_moto_update_expressions()
     patch_moto_action_lookup()
     patch_moto_result_conversion()
+    patch_moto_item_sizes()
     patch_moto_attribute_values()
     patch_moto_projection()
     patch_moto_cognito_keys()

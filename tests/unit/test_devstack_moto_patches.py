@@ -427,3 +427,36 @@ def test_an_action_is_found_on_its_handler_once_listed() -> None:
         )
         client.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
         assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}, "n": {"N": "1"}}
+
+
+def test_an_item_is_sized_as_moto_sizes_it() -> None:
+    """`patch_moto_item_sizes` against moto's own `size` (what its 1 MB page limit adds up), for
+    items holding every kind of value, names and strings beyond ASCII included."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from devstack.moto_patches import patch_moto_item_sizes
+
+    patch_moto_item_sizes()
+    every_kind = {
+        "pk": {"S": "PL#1"},
+        "empty": {"S": ""},
+        "café ✓": {"S": "ünïcode ✓ 🎵"},
+        "count": {"N": "-12.50"},
+        "big": {"N": "123456789012345678901234567890"},
+        "public": {"BOOL": False},
+        "gone": {"NULL": True},
+        "cover": {"B": "AP8="},
+        "covers": {"BS": ["AP8=", "eA=="]},
+        "tags": {"SS": ["b", "aé"]},
+        "sizes": {"NS": ["3", "1.5"]},
+        "op": {"M": {"type": {"S": "tracks.added"}, "at": {"L": [{"N": "2"}, {"NULL": True}]}}},
+        "items": {"L": [{"S": "x"}, {"BOOL": True}]},
+    }
+    items = [
+        Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs={name: value})
+        for name, value in every_kind.items()
+    ]
+    items.append(Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs=every_kind))
+    sizes = [item.size() for item in items]
+    assert sizes == [Item._moto_size(item) for item in items]  # type: ignore[attr-defined]
+    assert sizes[2] == len("café ✓".encode()) + len("ünïcode ✓ 🎵".encode())  # bytes, not characters
