@@ -100,6 +100,7 @@ bench: venv
 	$(BIN)/python bench/lake_query.py
 	$(BIN)/python bench/devstack_start.py --runs 3
 	$(BIN)/python bench/devstack_idle.py
+	$(BIN)/python bench/devstack_call_cost.py --calls 200 --rounds 3
 	$(BIN)/python bench/recs_offline.py
 	$(BIN)/python bench/recs_training.py --scale 0.1
 	$(BIN)/python bench/web_player.py

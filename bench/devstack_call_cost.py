@@ -49,6 +49,7 @@ from devstack.template import load_template  # noqa: E402
 
 TABLE = "PlaylistsTable"
 PK = "PL#benchmark"
+COMMITS = "PL#commits"  # the group commits' playlist: the one read keeps its size while they write
 TRACKS = 1000
 VERSIONS = 1000
 GROUP = 3.6  # edits a group commit holds with ten editors (`bench/playlists.py --editors 10`)
@@ -93,7 +94,9 @@ def seed(client: Any) -> None:
         {"pk": {"S": PK}, "sk": {"S": "META"}, "version": {"N": str(VERSIONS)}, "trackCount": {"N": str(TRACKS)}},
         {"pk": {"S": PK}, "sk": {"S": "TURN"}, "nextTicket": {"N": "0"}, "serving": {"N": "0"}},
         *(_queued(f"QUEUE#0000000000001#{n}") for n in range(4)),  # what a group finds queued
-        *(_queued(f"QUEUE#9000000000000#{n}") for n in range(3)),  # what `group_commit` answers
+        {"pk": {"S": COMMITS}, "sk": {"S": "META"}, "version": {"N": str(VERSIONS)}, "trackCount": {"N": "0"}},
+        {"pk": {"S": COMMITS}, "sk": {"S": "TURN"}, "nextTicket": {"N": "0"}, "serving": {"N": "0"}},
+        *(_queued(f"QUEUE#9000000000000#{n}", pk=COMMITS) for n in range(3)),  # what `group_commit` answers
     ]
     for n in range(TRACKS):
         items.append(
@@ -223,7 +226,7 @@ def calls(client: Any) -> dict[str, Callable[[], Any]]:
             {
                 "Update": {
                     "TableName": TABLE,
-                    "Key": {"pk": {"S": PK}, "sk": {"S": "META"}},
+                    "Key": {"pk": {"S": COMMITS}, "sk": {"S": "META"}},
                     "UpdateExpression": "SET #v = :v, #c = :c ADD #n :four",
                     "ConditionExpression": "#v = :start",
                     "ExpressionAttributeNames": {"#v": "version", "#c": "lastChanges", "#n": "trackCount"},
@@ -238,17 +241,17 @@ def calls(client: Any) -> dict[str, Callable[[], Any]]:
             {
                 "Update": {
                     "TableName": TABLE,
-                    "Key": {"pk": {"S": PK}, "sk": {"S": "TURN"}},
+                    "Key": {"pk": {"S": COMMITS}, "sk": {"S": "TURN"}},
                     "UpdateExpression": "REMOVE #h, #l",
                     "ExpressionAttributeNames": {"#h": "holder", "#l": "leaseUntil"},
                 }
             },
         ]
         for i in range(1, 5):
-            log = {"pk": {"S": PK}, "sk": {"S": f"LOG#{version + i:010d}"}, "version": {"N": str(version + i)}}
+            log = {"pk": {"S": COMMITS}, "sk": {"S": f"LOG#{version + i:010d}"}, "version": {"N": str(version + i)}}
             items.append({"Put": {"TableName": TABLE, "Item": log, "ConditionExpression": "attribute_not_exists(pk)"}})
             track = {
-                "pk": {"S": PK},
+                "pk": {"S": COMMITS},
                 "sk": {"S": f"ITEM#{uuid.uuid4().hex[:22]}"},
                 "pos": {"S": f"a000400{uuid.uuid4().hex[:4]}"},
             }
@@ -260,7 +263,7 @@ def calls(client: Any) -> dict[str, Callable[[], Any]]:
                 {
                     "Update": {
                         "TableName": TABLE,
-                        "Key": {"pk": {"S": PK}, "sk": {"S": f"QUEUE#9000000000000#{n}"}},
+                        "Key": {"pk": {"S": COMMITS}, "sk": {"S": f"QUEUE#9000000000000#{n}"}},
                         "UpdateExpression": "SET #s = :done, #a = :answer",
                         "ConditionExpression": "attribute_exists(#s)",  # as `state = queued` tests one
                         "ExpressionAttributeNames": {"#s": "state", "#a": "answer"},
