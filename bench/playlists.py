@@ -4,6 +4,7 @@ listens on the WebSocket API, edit latency through the gateway, and fan-out lag 
     .venv/bin/python bench/playlists.py [--edits 100] [--subscribers 50]
     .venv/bin/python bench/playlists.py --editors 10 [--edits 30] [--modes turns,group]   # the hot spot
     .venv/bin/python bench/playlists.py --editors 10 --edits 30 --rates 10,20,30   # p99 at a given rate
+    .venv/bin/python bench/playlists.py --editors 10 --edits 100 --modes group --profile 20   # where the CPU goes
 
 `--editors N --rates R1,R2,...` asks N editors for R edits a second together (each sending one every
 N/R seconds, or as soon as its last is answered when that came later), one fresh devstack per rate,
@@ -16,7 +17,11 @@ started together) are the p99 of a 300-edit run.
 devstack (`PLAYLIST_EDIT_MODE`): `turns` (one edit per numbered turn, decision 42: how edits met
 before group commit), `group` (group commit, decision 51, the default) and, if asked, `optimistic`
 (retries with backoff alone, decision 14); and checks no lost edit: every accepted edit's answer
-names a version whose log entry is that editor's edit of that kind.
+names a version whose log entry is that editor's edit of that kind. With `--profile SECONDS`,
+py-spy samples the devstack over that much of the editing (from 10 s in, once the function
+environments have started), and the report shares its CPU an edit out by what the samples served:
+the playlist function's AWS calls and its own code, the fan-out, the gateway, the authorizer, the
+pollers.
 
 Starts its own devstack (small catalog), prints a Markdown report (paste it into
 docs/performance.md). For each concurrency scenario it checks what the issue asks: every accepted
@@ -35,6 +40,8 @@ import contextlib
 import json
 import os
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -229,8 +236,12 @@ def collaborate(
     edits: int,
     stack_pid: int | None = None,
     rate: float | None = None,
+    profile: Path | None = None,
+    profile_seconds: int = 20,
 ) -> dict[str, Any]:
     """`stack_pid`: the devstack's Python process, whose CPU time over the editing is reported.
+    `profile`: where py-spy writes its samples of that process over `profile_seconds` of the editing,
+    from PROFILE_AFTER_SECONDS in.
     `rate`: edits a second all collaborators together aim at, each sending an edit every
     `collaborators / rate` seconds (or at once when its last answer came later); None: each sends its
     next edit as soon as the last is answered."""
@@ -290,10 +301,19 @@ def collaborate(
         with ThreadPoolExecutor(collaborators) as pool:
             list(pool.map(lambda index: edit_once(index, random.Random(-1 - index), timed=False), range(collaborators)))
     stack_cpu, own_cpu = cpu_seconds(stack_pid), time.process_time()
+    samplers: list[subprocess.Popen[bytes]] = []
+    if profile and stack_pid:  # from PROFILE_AFTER_SECONDS in, once the function environments have started
+        pid = stack_pid
+        timer = threading.Timer(PROFILE_AFTER_SECONDS, lambda: samplers.append(py_spy(pid, profile_seconds, profile)))
+        timer.start()
     started = time.perf_counter()
     with ThreadPoolExecutor(collaborators) as pool:
         list(pool.map(worker, range(collaborators)))
     elapsed = time.perf_counter() - started
+    if profile and stack_pid:
+        timer.cancel()
+        for sampler in samplers:
+            sampler.wait()
     stack_cpu, own_cpu = cpu_seconds(stack_pid) - stack_cpu, time.process_time() - own_cpu
     final = full_playlist(url, playlist_id, owner_token)
     deadline = time.monotonic() + 60
@@ -401,6 +421,45 @@ def fan_out_lag(url: str, ws_url: str, songs: list[str], subscribers: int, edits
     }
 
 
+PROFILE_AFTER_SECONDS = 10
+
+
+def py_spy(pid: int, seconds: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the thread holding the interpreter lock in `pid`, 250 times a second."""
+    binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [binary, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250", "--gil"]
+    command += ["--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# What a sample of the devstack was doing for the edits: the first whose frame it holds.
+PURPOSES = (
+    ("_FunctionPool._cold_start (", "cold starts of new function environments"),
+    ("fan_out", "fan-out function: listeners read, messages posted"),
+    ("LambdaRuntime._run (", "playlist function's AWS calls"),  # with _make_api_call; else its own code
+    ("authorize (", "gateway: JWT authorizer"),
+    ("_start_gateway", "gateway: HTTP and WebSocket serving, posts answered"),
+    ("Poller.run (", "stream and queue pollers"),
+    ("FirehoseHub", "Firehose delivery (reading its Kinesis source)"),
+)
+
+
+def purposes(path: Path) -> list[tuple[str, float]]:
+    """Share of py-spy's samples by what they served (PURPOSES; the playlist function's samples
+    outside AWS calls as its own code), largest first."""
+    shares: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        purpose = next((name for frame, name in PURPOSES if frame in stack), "other")
+        if purpose == "playlist function's AWS calls" and "BaseClient._make_api_call (" not in stack:
+            purpose = "playlist function's own code (handler, Powertools, pynamodb, domain)"
+        shares[purpose] = shares.get(purpose, 0) + int(count)
+    total = sum(shares.values()) or 1
+    return sorted(((name, 100 * n / total) for name, n in shares.items()), key=lambda row: -row[1])
+
+
 def yes(flag: bool) -> str:
     return "yes" if flag else "NO"
 
@@ -408,9 +467,14 @@ def yes(flag: bool) -> str:
 MODES = {"optimistic": "optimistic retries", "turns": "write turns", "group": "group commit"}
 
 
-def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: list[str]) -> int:
-    """N editors on one playlist, on one fresh devstack per edit mode (the first is the baseline)."""
+def editors_before_and_after(
+    songs: list[str], editors: int, edits: int, modes: list[str], profile_seconds: int | None = None
+) -> int:
+    """N editors on one playlist, on one fresh devstack per edit mode (the first is the baseline);
+    with `profile_seconds`, where each devstack's CPU went over that much of the editing."""
     runs = []
+    profiles: dict[str, Path] = {}
+    work = Path(tempfile.mkdtemp(prefix="playlists-profile-"))
     for mode in modes:
         os.environ["PLAYLIST_EDIT_MODE"] = mode  # the devstack's functions inherit it
         try:
@@ -418,13 +482,22 @@ def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: 
                 stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
                 try:
                     ws_url = stack.url.replace("http://", "ws://") + "/ws"
-                    run = collaborate(stack.url, ws_url, songs, editors, edits, stack.process.pid)
+                    profile = work / f"{mode}.txt" if profile_seconds else None
+                    run = collaborate(
+                        stack.url, ws_url, songs, editors, edits, stack.process.pid, None, profile, profile_seconds or 0
+                    )
                     runs.append((MODES[mode], run))
+                    if profile is not None and profile.exists():
+                        profiles[MODES[mode]] = profile
                 finally:
                     stop_devstack(stack.process)
         finally:
             os.environ.pop("PLAYLIST_EDIT_MODE", None)
-    print(f"`.venv/bin/python bench/playlists.py --editors {editors} --edits {edits} --modes {','.join(modes)}`:\n")
+    profiled = f" --profile {profile_seconds}" if profile_seconds else ""
+    print(
+        f"`.venv/bin/python bench/playlists.py --editors {editors} --edits {edits} --modes {','.join(modes)}"
+        f"{profiled}`:\n"
+    )
     print(
         "| edits meet by | editors x edits | accepted (status counts) | versions | gapless 1..N | no lost edit "
         "| every subscriber saw 1..N in order | final GET = log replay | edits/s | edit latency p50 / p99 "
@@ -444,6 +517,17 @@ def editors_before_and_after(songs: list[str], editors: int, edits: int, modes: 
             print(f"\nerrors ({name}): {run['errors']}\n")
     for name, run in runs:
         print(f"\n{name}: {run['versions_a_message']:.2f} versions a socket message")
+    for name, run in runs:
+        if name in profiles:
+            heading = (
+                f"where the devstack's CPU went (py-spy --gil over {profile_seconds} s of the editing, "
+                f"from {PROFILE_AFTER_SECONDS} s in)"
+            )
+            print(f"\n{name}: {heading}:\n")
+            print("| what the samples served | share | ms an edit |")
+            print("|---|---|---|")
+            for purpose, share in purposes(profiles[name]):
+                print(f"| {purpose} | {share:.1f}% | {share * run['stack_ms_per_edit'] / 100:.1f} |")
     (base_name, before), *others = runs
     for name, after in others:
         print(
@@ -506,6 +590,9 @@ def main() -> int:
     parser.add_argument(
         "--modes", default="turns,group", help="edit modes for --editors, the baseline first (optimistic, turns, group)"
     )
+    parser.add_argument(
+        "--profile", type=int, metavar="SECONDS", help="with --editors: py-spy on the devstack over that much editing"
+    )
     args = parser.parse_args()
     modes = args.modes.split(",")
     if any(mode not in MODES for mode in modes):
@@ -517,7 +604,7 @@ def main() -> int:
     if args.editors and args.rates:
         return editors_at_rates(songs, args.editors, args.edits, [float(rate) for rate in args.rates.split(",")])
     if args.editors:
-        return editors_before_and_after(songs, args.editors, args.edits, modes)
+        return editors_before_and_after(songs, args.editors, args.edits, modes, args.profile)
     with tempfile.TemporaryDirectory() as directory:
         stack = start_devstack(Path(directory) / "state.json", "--catalog-limit", "2000")
         try:
