@@ -36,7 +36,6 @@ from backbeat.analytics.glue_schema import GlueType, parse_glue_type
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2  # how often buffers are checked against their interval
-KINESIS_IDLE_SECONDS = 0.5
 _QUERY_KEY = re.compile(r"\s*(\w+)\s*:\s*\.(\w+)(?:\[(\d*):(\d*)\])?\s*")
 
 
@@ -350,13 +349,24 @@ class FirehoseHub:
             thread.start()
 
     def _read_loop(self, delivery: Delivery) -> None:
-        while not self._stopping.is_set():
-            try:
-                if not delivery.read_source():
-                    self._stopping.wait(KINESIS_IDLE_SECONDS)
-            except Exception:  # the source is unavailable for a moment (moto restarting, shutdown)
-                log.exception("%s: reading its Kinesis source failed", delivery.spec.name)
-                self._stopping.wait(1.0)
+        """Read the source whenever moto stores a record in it (devstack/pollers/wakeups.py), and at
+        least every QUIET_SECONDS: an idle stream costs no call in between."""
+        from devstack.pollers.wakeups import QUIET_SECONDS, WAKEUPS  # the pollers' package imports this one
+
+        assert delivery.spec.source_stream_arn is not None
+        source = delivery.spec.source_stream_arn
+        wakeup = WAKEUPS.register(source)
+        try:
+            while not self._stopping.is_set():
+                wakeup.clear()  # a record stored from here on wakes the wait after this read
+                try:
+                    if not delivery.read_source():
+                        wakeup.wait(QUIET_SECONDS)
+                except Exception:  # the source is unavailable for a moment (moto restarting, shutdown)
+                    log.exception("%s: reading its Kinesis source failed", delivery.spec.name)
+                    self._stopping.wait(1.0)
+        finally:
+            WAKEUPS.unregister(source, wakeup)
 
     def _flush_loop(self) -> None:
         while not self._stopping.wait(TICK_SECONDS):
@@ -370,7 +380,12 @@ class FirehoseHub:
 
     def stop(self) -> None:
         """Stop reading and write what is buffered (Firehose flushes its buffers too)."""
+        from devstack.pollers.wakeups import WAKEUPS
+
         self._stopping.set()
+        for delivery in self.deliveries.values():  # a reader waiting for a record sees the stop at once
+            if delivery.spec.source_stream_arn:
+                WAKEUPS.signal(delivery.spec.source_stream_arn)
         for thread in self._threads:
             thread.join(5)
         self._threads = []

@@ -260,3 +260,45 @@ def test_a_failed_write_keeps_the_records_for_the_next_flush(
     assert delivery.flush() == 2
     (body,) = lake_objects(aws, "plays/").values()
     assert [row["playid"] for row in pq.read_table(io.BytesIO(body)).to_pylist()] == ["p1", "p2"]
+
+
+def test_an_idle_source_is_not_read_until_a_record_arrives(
+    aws: Deployment, hub: FirehoseHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader of a Kinesis source waits for moto to store a record in it (as the stream pollers
+    do) instead of asking every half second: an idle stream costs no GetRecords, and a record put
+    is in the delivery's buffer at once."""
+    import time
+
+    from devstack.pollers.wakeups import QUIET_SECONDS, patch_moto_stream_wakeups
+
+    patch_moto_stream_wakeups()
+    delivery = hub.deliveries[aws.ref("EventsDelivery")]
+    assert delivery.kinesis is not None
+    reads: list[float] = []
+    get_records = delivery.kinesis.get_records
+
+    def counted(**arguments: Any) -> Any:
+        reads.append(time.monotonic())
+        return get_records(**arguments)
+
+    monkeypatch.setattr(delivery.kinesis, "get_records", counted)
+    for other in hub.deliveries.values():  # only the events stream's reader runs
+        if other is not delivery:
+            other.kinesis = None
+    hub.start()
+    try:
+        time.sleep(0.3)  # the first read finds nothing
+        idle_since, before = time.monotonic(), len(reads)
+        time.sleep(QUIET_SECONDS * 0.75)
+        assert len(reads) == before, "read while the stream was idle"
+        put_at = time.monotonic()
+        boto3.client("kinesis", region_name="us-east-1").put_record(
+            StreamName=aws.ref("PlaybackEventsStream"), Data=b'{"eventId": "x"}', PartitionKey="user-1"
+        )
+        while not delivery._buffer.records and time.monotonic() < put_at + QUIET_SECONDS / 2:
+            time.sleep(0.01)
+        assert delivery._buffer.records == [b'{"eventId": "x"}']
+        assert idle_since < put_at
+    finally:
+        hub.stop()
