@@ -202,3 +202,31 @@ def test_a_playlist_holds_at_most_10000_tracks(playlists, context) -> None:
     PlaylistItem(pk=playlist_key(pid), sk="META").update(actions=[PlaylistItem.track_count.set(9_999)])
     status, error = call(playlists, context, "POST", f"/playlists/{pid}/tracks", OWNER, {"songIds": SONGS[:2]})
     assert status == 422 and "10000" in error["error"]["message"]
+
+
+def test_my_playlists_pages_read_only_what_the_page_needs(playlists, context) -> None:
+    """Seven playlists in pages of three: every playlist once, the same total on every page, and each
+    page reads the memberships up to its own end (the total is counted, not read)."""
+    from backbeat.playlists.models import MemberItem
+
+    created = {new_playlist(playlists, context, name=f"Mix {n}") for n in range(7)}
+    connection = MemberItem._get_connection().connection
+    read: list[int] = []
+
+    def answered(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "Query" and "Items" in parsed:
+            read.append(len(parsed["Items"]))
+
+    connection.client.meta.events.register("after-call.dynamodb.Query", answered)
+    try:
+        pages = [
+            call(playlists, context, "GET", "/me/playlists", OWNER, limit="3", offset=str(o))[1] for o in (0, 3, 6)
+        ]
+    finally:
+        connection.client.meta.events.unregister("after-call.dynamodb.Query", answered)
+    assert [len(page["items"]) for page in pages] == [3, 3, 1]
+    assert {item["id"] for page in pages for item in page["items"]} == created
+    assert [page["total"] for page in pages] == [7, 7, 7]
+    assert read == [3, 6, 7]  # the page's memberships up to its end; the counts read none
+    past_the_end = call(playlists, context, "GET", "/me/playlists", OWNER, offset="7")[1]
+    assert past_the_end["items"] == [] and past_the_end["total"] == 7

@@ -71,7 +71,13 @@ def get_playlist(playlist_id: str, user_id: str, limit: int, offset: int) -> dic
 
 
 def my_playlists(user_id: str, limit: int, offset: int) -> dict[str, Any]:
-    members = list(MemberItem.by_member.query(user_key(user_id)))
+    """A page of the playlists the user owns or collaborates on. The page reads the memberships up to
+    its end, not all of them, and the total is counted by DynamoDB (`Select=COUNT`: no membership is
+    sent back or turned into an object), so a user with thousands of playlists costs a page what a
+    page needs."""
+    key = user_key(user_id)
+    total = MemberItem.by_member.count(key)
+    members = list(MemberItem.by_member.query(key, limit=offset + limit)) if offset < total else []
     ids = [member.pk for member in members][offset : offset + limit]
     found = {p.pk: p for p in PlaylistItem.batch_get([(pk, META) for pk in ids])} if ids else {}
     items = []
@@ -81,7 +87,7 @@ def my_playlists(user_id: str, limit: int, offset: int) -> dict[str, Any]:
             view = summary_view(playlist)
             view["tracks"] = {"total": int(playlist.track_count)}
             items.append(view)
-    return {"items": items, "total": len(members), "limit": limit, "offset": offset}
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 def changes(playlist_id: str, from_version: int, limit: int) -> list[dict[str, Any]]:
