@@ -3,8 +3,8 @@ least CPU any design of the edit path can cost it per edit.
 
     .venv/bin/python bench/devstack_call_cost.py [--calls 200] [--rounds 3]
 
-Runs moto as the devstack runs it, in this process alone: every correction of
-`devstack.stack.patch_moto`, the fault layer, and calls answered in the caller's thread by
+Runs moto as the devstack runs it (`devstack.stack.start_moto_server`), in this process alone: every
+correction, the fault layer, and calls answered in the caller's thread by
 `devstack.in_process_aws` (decision 61), through a boto3 client. The table is made as template.yaml's
 PlaylistsTable, and its playlist holds 1,000 tracks and a change log of 1,000 versions, as the
 ten-editor benchmark (`bench/playlists.py --editors 10 --edits 100`) ends with. Each call is one of
@@ -41,10 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devstack.faults import FAULTS  # noqa: E402
-from devstack.in_process_aws import IN_PROCESS_AWS  # noqa: E402
-from devstack.in_process_aws import install as install_in_process_aws  # noqa: E402
-from devstack.stack import LOCAL_ENVIRONMENT, free_port, patch_moto  # noqa: E402
+from devstack.stack import LOCAL_ENVIRONMENT, free_port, start_moto_server  # noqa: E402
 from devstack.template import load_template  # noqa: E402
 
 TABLE = "PlaylistsTable"
@@ -58,20 +55,12 @@ BUDGET_MS = 1000 / 50  # one interpreter's CPU an edit at 50 edits a second
 
 def start_moto() -> Any:
     """A boto3 DynamoDB client whose calls moto answers in this thread, as the devstack's functions'."""
-    from moto.server import ThreadedMotoServer
-
-    os.environ.update(LOCAL_ENVIRONMENT)
-    patch_moto()
-    port = free_port("127.0.0.1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    assert server._server is not None
-    app = FAULTS.wrap(server._server.app)
-    install_in_process_aws()
-    endpoint = f"http://127.0.0.1:{port}"
-    IN_PROCESS_AWS.serve(endpoint, app)
     import boto3
 
+    os.environ.update(LOCAL_ENVIRONMENT)
+    port = free_port("127.0.0.1")
+    start_moto_server("127.0.0.1", port)
+    endpoint = f"http://127.0.0.1:{port}"
     return boto3.client("dynamodb", endpoint_url=endpoint, region_name=LOCAL_ENVIRONMENT["AWS_REGION"])
 
 

@@ -78,8 +78,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def patch_moto() -> None:
     """Every correction the devstack makes to moto (devstack/moto_patches.py and the modules it
-    names), each idempotent: the stack applies them before its moto starts, `bench/devstack_call_cost.py`
-    before measuring moto's calls as the stack makes them."""
+    names), each idempotent: applied before moto's server starts (`start_moto_server`)."""
     _patch_moto_lambda()
     _patch_moto_unnamed_executions()
     patch_moto_eventbridge_states_targets()
@@ -96,6 +95,24 @@ def patch_moto() -> None:
     patch_moto_cognito_keys()
     patch_moto_firehose()
     patch_moto_stream_wakeups()
+
+
+def start_moto_server(host: str, port: int) -> Any:
+    """moto's server on `host:port` as the devstack runs it: every correction (`patch_moto`), faults
+    on demand (devstack/faults.py), and this process's own AWS calls answered in the caller's thread
+    instead of over the socket (devstack/in_process_aws.py; `DEVSTACK_AWS_IN_PROCESS=0` turns that off)."""
+    from moto.server import ThreadedMotoServer
+
+    patch_moto()
+    moto_server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    moto_server.start()
+    server = moto_server._server
+    assert server is not None
+    server.app = FAULTS.wrap(server.app)
+    if os.environ.get("DEVSTACK_AWS_IN_PROCESS", "1") != "0":
+        install_in_process_aws()
+        IN_PROCESS_AWS.serve(f"http://{host}:{port}", server.app)
+    return moto_server
 
 
 @dataclass
@@ -215,7 +232,6 @@ class Devstack:
         import logging
 
         from moto.core.config import default_user_config
-        from moto.server import ThreadedMotoServer
 
         moto_port = free_port(self.host)
         os.environ.update(LOCAL_ENVIRONMENT)
@@ -223,16 +239,9 @@ class Devstack:
         self.moto_endpoint = f"http://{self.host}:{moto_port}"
         os.environ["AWS_ENDPOINT_URL"] = self.moto_endpoint
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        patch_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per AWS call
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        self.moto_server = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
-        self.moto_server.start()
-        server = self.moto_server._server
-        server.app = FAULTS.wrap(server.app)  # faults on demand: devstack/faults.py
-        if os.environ.get("DEVSTACK_AWS_IN_PROCESS", "1") != "0":  # devstack/in_process_aws.py
-            install_in_process_aws()  # this process's own AWS calls skip the socket
-            IN_PROCESS_AWS.serve(self.moto_endpoint, server.app)
+        self.moto_server = start_moto_server(self.host, moto_port)
         self.session = boto3.Session(region_name=REGION)
 
     def start_pollers(self, begin_at_latest: frozenset[str] = frozenset()) -> None:
