@@ -39,6 +39,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -332,14 +333,27 @@ def step(stack: Stack, fixture: Path, users: int, seconds: int, work: Path, live
 # ---------------------------------------------------------------- the profile
 
 
-def py_spy_profile(pid: int, seconds: int, work: Path) -> subprocess.Popen[str] | None:
+def py_spy_profile(
+    pid: int, seconds: int, output: Path, rate: int = 50, nonblocking: bool = True
+) -> subprocess.Popen[str] | None:
+    """py-spy sampling the thread of `pid` that holds the interpreter lock `rate` times a second for
+    `seconds`, its collapsed stacks written to `output`; None when py-spy is not installed. With
+    `nonblocking` the process is not paused per sample: cheaper for it, but a sample may catch a stack
+    mid-change (a blocking profile attributes the devstack's samples more exactly)."""
     binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(binary).exists():
         return None
-    output = work / "profile.txt"
-    command = [binary, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "50"]
-    command += ["--format", "raw", "--output", str(output), "--nonblocking", "--gil"]
+    command = [binary, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", str(rate)]
+    command += ["--format", "raw", "--output", str(output), "--gil", *(["--nonblocking"] if nonblocking else [])]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def samples(path: Path) -> Iterator[tuple[str, int]]:
+    """(stack, count) of each line of py-spy's collapsed stacks (`--format raw`)."""
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            yield stack, int(count)
 
 
 def summarise_profile(path: Path, top: int = 15) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
@@ -347,11 +361,7 @@ def summarise_profile(path: Path, top: int = 15) -> tuple[list[tuple[str, float]
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
-        count = int(count_text)
+    for stack, count in samples(path):
         frames = [frame.rsplit(":", 1)[0] + ")" if ":" in frame else frame for frame in stack.split(";")]
         frames = [shorten(frame) for frame in frames]
         total += count
@@ -397,10 +407,8 @@ def area_of(stack: list[str]) -> str:
 def profile_areas(path: Path) -> list[tuple[str, float]]:
     """Share of py-spy's samples by area of the code, innermost known frame first."""
     areas: Counter[str] = Counter()
-    for line in path.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if stack:
-            areas[area_of(stack.split(";"))] += int(count_text)
+    for stack, count in samples(path):
+        areas[area_of(stack.split(";"))] += count
     total = sum(areas.values()) or 1
     return [(area, 100 * n / total) for area, n in areas.most_common()]
 
@@ -550,7 +558,7 @@ def main() -> int:
         profile: Path | None = None
         profiled: Step | None = None
         if steps and not args.no_profile:  # at the sustained step, or the lowest when none was
-            spy = py_spy_profile(stack.pid, args.step_seconds - 5, work)
+            spy = py_spy_profile(stack.pid, args.step_seconds - 5, work / "profile.txt")
             profiled = step(stack, fixture, (best or steps[0]).users, args.step_seconds, work, live)
             if spy is not None:
                 _, errors = spy.communicate()

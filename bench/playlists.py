@@ -40,7 +40,6 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,7 @@ import websockets  # noqa: E402
 from backbeat_client.replay import apply, empty_state  # noqa: E402
 from backbeat_ops.dataset import load_catalog  # noqa: E402
 from bench.foundation import cpu_seconds, percentile  # noqa: E402
+from bench.load import py_spy_profile, samples  # noqa: E402
 from tests.conftest import start_devstack, stop_devstack  # noqa: E402
 from tests.support import CATALOG_DIR, http  # noqa: E402
 
@@ -301,10 +301,13 @@ def collaborate(
         with ThreadPoolExecutor(collaborators) as pool:
             list(pool.map(lambda index: edit_once(index, random.Random(-1 - index), timed=False), range(collaborators)))
     stack_cpu, own_cpu = cpu_seconds(stack_pid), time.process_time()
-    samplers: list[subprocess.Popen[bytes]] = []
+    samplers: list[subprocess.Popen[str] | None] = []
     if profile and stack_pid:  # from PROFILE_AFTER_SECONDS in, once the function environments have started
         pid = stack_pid
-        timer = threading.Timer(PROFILE_AFTER_SECONDS, lambda: samplers.append(py_spy(pid, profile_seconds, profile)))
+        timer = threading.Timer(
+            PROFILE_AFTER_SECONDS,
+            lambda: samplers.append(py_spy_profile(pid, profile_seconds, profile, rate=250, nonblocking=False)),
+        )
         timer.start()
     started = time.perf_counter()
     with ThreadPoolExecutor(collaborators) as pool:
@@ -313,7 +316,8 @@ def collaborate(
     if profile and stack_pid:
         timer.cancel()
         for sampler in samplers:
-            sampler.wait()
+            if sampler is not None:
+                sampler.communicate()
     stack_cpu, own_cpu = cpu_seconds(stack_pid) - stack_cpu, time.process_time() - own_cpu
     final = full_playlist(url, playlist_id, owner_token)
     deadline = time.monotonic() + 60
@@ -424,14 +428,6 @@ def fan_out_lag(url: str, ws_url: str, songs: list[str], subscribers: int, edits
 PROFILE_AFTER_SECONDS = 10
 
 
-def py_spy(pid: int, seconds: int, output: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling the thread holding the interpreter lock in `pid`, 250 times a second."""
-    binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [binary, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250", "--gil"]
-    command += ["--format", "raw", "--output", str(output)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 # What a sample of the devstack was doing for the edits: the first whose frame it holds.
 PURPOSES = (
     ("_FunctionPool._cold_start (", "cold starts of new function environments"),
@@ -448,14 +444,11 @@ def purposes(path: Path) -> list[tuple[str, float]]:
     """Share of py-spy's samples by what they served (PURPOSES; the playlist function's samples
     outside AWS calls as its own code), largest first."""
     shares: dict[str, int] = {}
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
+    for stack, count in samples(path):
         purpose = next((name for frame, name in PURPOSES if frame in stack), "other")
         if purpose == "playlist function's AWS calls" and "BaseClient._make_api_call (" not in stack:
             purpose = "playlist function's own code (handler, Powertools, pynamodb, domain)"
-        shares[purpose] = shares.get(purpose, 0) + int(count)
+        shares[purpose] = shares.get(purpose, 0) + count
     total = sum(shares.values()) or 1
     return sorted(((name, 100 * n / total) for name, n in shares.items()), key=lambda row: -row[1])
 
