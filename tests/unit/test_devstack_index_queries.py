@@ -25,7 +25,17 @@ def table() -> Iterator[Any]:
             TableName="catalog",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
+                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk", "pos")
+            ],
+            LocalSecondaryIndexes=[  # as a playlist's track order
+                {
+                    "IndexName": "byPosition",
+                    "KeySchema": [
+                        {"AttributeName": "pk", "KeyType": "HASH"},
+                        {"AttributeName": "pos", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
             ],
             GlobalSecondaryIndexes=[
                 {
@@ -329,75 +339,55 @@ def test_a_range_condition_keeps_the_items_moto_would_keep(kind: str) -> None:
         assert len(each) < len(items), comparison  # the condition (or the missing key) leaves some out
 
 
-def test_a_local_index_query_reads_the_partition_and_answers_in_index_order() -> None:
+def test_a_local_index_query_reads_the_partition_and_answers_in_index_order(table: Any) -> None:
     """A local index (a playlist's `byPosition`) shares its table's partition key: its candidates are
     the queried partition's items holding the index's range key, whatever was put, moved, replaced or
     deleted since, paged forward and backward in index order; the other partitions are never read."""
-    patch_moto_dynamodb_isolation()
-    patch_moto_index_queries()
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="playlists",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "pos")],
-            LocalSecondaryIndexes=[
-                {
-                    "IndexName": "byPosition",
-                    "KeySchema": [
-                        {"AttributeName": "pk", "KeyType": "HASH"},
-                        {"AttributeName": "pos", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
+
+    def put(pk: str, sk: str, pos: str | None) -> None:
+        item = {"pk": {"S": pk}, "sk": {"S": sk}} | ({"pos": {"S": pos}} if pos else {})
+        table.put_item(TableName="catalog", Item=item)
+
+    expected: dict[str, str] = {}
+    for n in range(30):
+        put("PL#1", f"ITEM#{n:02d}", f"a{(n * 7) % 30:02d}")
+        expected[f"ITEM#{n:02d}"] = f"a{(n * 7) % 30:02d}"
+        put("PL#2", f"ITEM#{n:02d}", f"a{n:02d}")  # another playlist: never among the answers
+    put("PL#1", "META", None)  # no position: not in the index
+    for n in range(0, 30, 4):  # moved
+        table.update_item(
+            TableName="catalog",
+            Key={"pk": {"S": "PL#1"}, "sk": {"S": f"ITEM#{n:02d}"}},
+            UpdateExpression="SET pos = :pos",
+            ExpressionAttributeValues={":pos": {"S": f"b{n:02d}"}},
         )
-
-        def put(pk: str, sk: str, pos: str | None) -> None:
-            item = {"pk": {"S": pk}, "sk": {"S": sk}} | ({"pos": {"S": pos}} if pos else {})
-            dynamodb.put_item(TableName="playlists", Item=item)
-
-        expected: dict[str, str] = {}
-        for n in range(30):
-            put("PL#1", f"ITEM#{n:02d}", f"a{(n * 7) % 30:02d}")
-            expected[f"ITEM#{n:02d}"] = f"a{(n * 7) % 30:02d}"
-            put("PL#2", f"ITEM#{n:02d}", f"a{n:02d}")  # another playlist: never among the answers
-        put("PL#1", "META", None)  # no position: not in the index
-        for n in range(0, 30, 4):  # moved
-            dynamodb.update_item(
-                TableName="playlists",
-                Key={"pk": {"S": "PL#1"}, "sk": {"S": f"ITEM#{n:02d}"}},
-                UpdateExpression="SET pos = :pos",
-                ExpressionAttributeValues={":pos": {"S": f"b{n:02d}"}},
-            )
-            expected[f"ITEM#{n:02d}"] = f"b{n:02d}"
-        for n in range(1, 30, 5):  # removed
-            dynamodb.delete_item(TableName="playlists", Key={"pk": {"S": "PL#1"}, "sk": {"S": f"ITEM#{n:02d}"}})
-            del expected[f"ITEM#{n:02d}"]
-        put("PL#1", "ITEM#02", "c00")  # replaced whole
-        expected["ITEM#02"] = "c00"
-        in_order = sorted(expected, key=lambda sk: expected[sk])
-        request = {
-            "TableName": "playlists",
-            "IndexName": "byPosition",
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": "PL#1"}},
-            "ConsistentRead": True,
-            "Limit": 4,
-        }
-        with _candidates_counted() as tested:
-            forward = _sk_pages(dynamodb, request)
-            backward = _sk_pages(dynamodb, {**request, "ScanIndexForward": False})
-            after = dynamodb.query(
-                **{
-                    **request,
-                    "Limit": 100,
-                    "KeyConditionExpression": "pk = :pk AND pos > :pos",
-                    "ExpressionAttributeValues": {":pk": {"S": "PL#1"}, ":pos": {"S": "b"}},
-                }
-            )
-        assert [sk for page in forward for sk in page] == in_order
-        assert [sk for page in backward for sk in page] == in_order[::-1]
-        assert [item["sk"]["S"] for item in after["Items"]] == [sk for sk in in_order if expected[sk] > "b"]
-        assert max(tested) <= 31, tested  # the partition's 31 items at most, never the table's 61
+        expected[f"ITEM#{n:02d}"] = f"b{n:02d}"
+    for n in range(1, 30, 5):  # removed
+        table.delete_item(TableName="catalog", Key={"pk": {"S": "PL#1"}, "sk": {"S": f"ITEM#{n:02d}"}})
+        del expected[f"ITEM#{n:02d}"]
+    put("PL#1", "ITEM#02", "c00")  # replaced whole
+    expected["ITEM#02"] = "c00"
+    in_order = sorted(expected, key=lambda sk: expected[sk])
+    request = {
+        "TableName": "catalog",
+        "IndexName": "byPosition",
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "PL#1"}},
+        "ConsistentRead": True,
+        "Limit": 4,
+    }
+    with _candidates_counted() as tested:
+        forward = _sk_pages(table, request)
+        backward = _sk_pages(table, {**request, "ScanIndexForward": False})
+        after = table.query(
+            **{
+                **request,
+                "Limit": 100,
+                "KeyConditionExpression": "pk = :pk AND pos > :pos",
+                "ExpressionAttributeValues": {":pk": {"S": "PL#1"}, ":pos": {"S": "b"}},
+            }
+        )
+    assert [sk for page in forward for sk in page] == in_order
+    assert [sk for page in backward for sk in page] == in_order[::-1]
+    assert [item["sk"]["S"] for item in after["Items"]] == [sk for sk in in_order if expected[sk] > "b"]
+    assert max(tested) <= 31, tested  # the partition's 31 items at most, never the table's 61

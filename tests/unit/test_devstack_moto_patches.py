@@ -355,6 +355,26 @@ def test_an_update_expression_parsed_once_updates_as_moto_does_each_time(streame
             )
 
 
+# An item as stored holding every kind of value, nested ones and names and strings beyond ASCII
+# included: what the conversion and size corrections are compared with moto on.
+EVERY_KIND_OF_VALUE: dict[str, Any] = {
+    "pk": {"S": "PL#1"},
+    "sk": {"S": "ITEM#a"},
+    "empty": {"S": ""},
+    "café ✓": {"S": "ünïcode ✓ 🎵"},
+    "count": {"N": "-12.50"},
+    "big": {"N": "123456789012345678901234567890"},
+    "public": {"BOOL": False},
+    "gone": {"NULL": True},
+    "cover": {"B": "AP8="},
+    "covers": {"BS": ["AP8=", "eA=="]},
+    "tags": {"SS": ["b", "aé"]},
+    "sizes": {"NS": ["3", "1.5"]},
+    "op": {"M": {"type": {"S": "tracks.added"}, "blob": {"B": "eA=="}, "at": {"L": [{"N": "2"}, {"NULL": True}]}}},
+    "items": {"L": [{"S": "x"}, {"BOOL": True}]},
+}
+
+
 def test_a_dynamodb_answer_is_converted_as_moto_converts_it() -> None:
     """`patch_moto_result_conversion` against moto's own `dynamo_to_dict`, on answers holding every kind
     of value: stored items (with binaries and sets), nested maps and lists, a datetime, numbers, None,
@@ -368,18 +388,7 @@ def test_a_dynamodb_answer_is_converted_as_moto_converts_it() -> None:
 
     patch_moto_result_conversion()
     moto_own = utilities._moto_dynamo_to_dict  # type: ignore[attr-defined]
-    attrs = {
-        "pk": {"S": "PL#1"},
-        "sk": {"S": "ITEM#a"},
-        "count": {"N": "1.50"},
-        "public": {"BOOL": False},
-        "gone": {"NULL": True},
-        "cover": {"B": "AP8="},
-        "covers": {"BS": ["AP8=", "eA=="]},
-        "tags": {"SS": ["b", "a"]},
-        "sizes": {"NS": ["3", "1"]},
-        "op": {"M": {"type": {"S": "tracks.added"}, "blob": {"B": "eA=="}, "at": {"L": [{"N": "2"}, {"NULL": True}]}}},
-    }
+    attrs = EVERY_KIND_OF_VALUE
     item = Item(hash_key=DynamoType({"S": "PL#1"}), range_key=DynamoType({"S": "ITEM#a"}), attrs=attrs)
     typed = {name: DynamoType(value) for name, value in attrs.items()}
     limited = LimitedSizeDict(pk=DynamoType({"S": "x"}))
@@ -398,7 +407,7 @@ def test_a_dynamodb_answer_is_converted_as_moto_converts_it() -> None:
         assert repr(ours) == repr(theirs)  # the same keys in the same order, the same types
 
 
-def test_an_action_is_found_on_its_handler_once_listed() -> None:
+def test_an_action_is_found_on_its_handler_once_listed(streamed_table) -> None:  # type: ignore[no-untyped-def]
     """`patch_moto_action_lookup` lists a handler class's functions once: the same names moto lists,
     a subclass's own included, and the DynamoDB calls still answer."""
     from moto.core import responses
@@ -417,16 +426,9 @@ def test_an_action_is_found_on_its_handler_once_listed() -> None:
         assert responses.method_names_from_class(clazz) == frozenset(listed(clazz))
     assert "own_action" in responses.method_names_from_class(Handler)
     assert "query" in responses.method_names_from_class(DynamoHandler)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
-        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == {"pk": {"S": "a"}, "n": {"N": "1"}}
+    dynamodb, _, _ = streamed_table  # the table "t", keyed by "id"
+    dynamodb.put_item(TableName="t", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    assert dynamodb.get_item(TableName="t", Key={"id": {"S": "a"}})["Item"] == {"id": {"S": "a"}, "n": {"N": "1"}}
 
 
 def test_an_item_is_sized_as_moto_sizes_it() -> None:
@@ -437,26 +439,11 @@ def test_an_item_is_sized_as_moto_sizes_it() -> None:
     from devstack.moto_patches import patch_moto_item_sizes
 
     patch_moto_item_sizes()
-    every_kind = {
-        "pk": {"S": "PL#1"},
-        "empty": {"S": ""},
-        "café ✓": {"S": "ünïcode ✓ 🎵"},
-        "count": {"N": "-12.50"},
-        "big": {"N": "123456789012345678901234567890"},
-        "public": {"BOOL": False},
-        "gone": {"NULL": True},
-        "cover": {"B": "AP8="},
-        "covers": {"BS": ["AP8=", "eA=="]},
-        "tags": {"SS": ["b", "aé"]},
-        "sizes": {"NS": ["3", "1.5"]},
-        "op": {"M": {"type": {"S": "tracks.added"}, "at": {"L": [{"N": "2"}, {"NULL": True}]}}},
-        "items": {"L": [{"S": "x"}, {"BOOL": True}]},
+    items = {
+        name: Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs={name: value})
+        for name, value in EVERY_KIND_OF_VALUE.items()
     }
-    items = [
-        Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs={name: value})
-        for name, value in every_kind.items()
-    ]
-    items.append(Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs=every_kind))
-    sizes = [item.size() for item in items]
-    assert sizes == [Item._moto_size(item) for item in items]  # type: ignore[attr-defined]
-    assert sizes[2] == len("café ✓".encode()) + len("ünïcode ✓ 🎵".encode())  # bytes, not characters
+    items["whole"] = Item(hash_key=DynamoType({"S": "PL#1"}), range_key=None, attrs=EVERY_KIND_OF_VALUE)
+    sizes = {name: item.size() for name, item in items.items()}
+    assert sizes == {name: Item._moto_size(item) for name, item in items.items()}  # type: ignore[attr-defined]
+    assert sizes["café ✓"] == len("café ✓".encode()) + len("ünïcode ✓ 🎵".encode())  # bytes, not characters
